@@ -1,0 +1,365 @@
+#include "protocol/inspector.h"
+
+#include <absl/base/thread_annotations.h>
+#include <absl/container/node_hash_map.h>
+#include <absl/synchronization/mutex.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+
+#include "protocol/canonical_record.h"
+#include "protocol/line_summary.h"
+#include "protocol/ondemand_reader.h"
+#include "protocol/oversize_tracker.h"
+#include "protocol/text.h"
+
+namespace sluice::protocol {
+namespace {
+
+// A byte buffer that always has simdjson::SIMDJSON_PADDING readable bytes past its end.
+class PaddedBuffer {
+ public:
+  const char* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void clear() { size_ = 0; }
+  void Append(const char* p, size_t n) {
+    const size_t needed = size_ + n + simdjson::SIMDJSON_PADDING;
+    if (needed > capacity_) {
+      const size_t capacity = std::max(needed, capacity_ * 2);
+      auto grown = std::make_unique<char[]>(capacity);
+      if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
+      data_ = std::move(grown);
+      capacity_ = capacity;
+    }
+    std::memcpy(data_.get() + size_, p, n);
+    size_ += n;
+    std::memset(data_.get() + size_, 0, simdjson::SIMDJSON_PADDING);
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+}  // namespace
+
+const StreamStats* InspectorStats::stream(const StreamId& id) const {
+  const auto it =
+      std::lower_bound(streams.begin(), streams.end(), id,
+                       [](const auto& entry, const StreamId& key) { return entry.first < key; });
+  return it != streams.end() && it->first == id ? &it->second : nullptr;
+}
+
+bool InspectorStats::SameResults(const InspectorStats& other) const {
+  InspectorStats a = *this;
+  a.fast_path_lines = other.fast_path_lines;
+  return a.bytes == other.bytes && a.lines == other.lines && a.empty_lines == other.empty_lines &&
+         a.oversize_lines == other.oversize_lines && a.types == other.types &&
+         a.non_protocol == other.non_protocol &&
+         a.non_protocol_samples == other.non_protocol_samples &&
+         a.state_kinds == other.state_kinds && a.oversize_states == other.oversize_states &&
+         a.latest_global == other.latest_global && a.latest_legacy == other.latest_legacy &&
+         a.trace_kinds == other.trace_kinds && a.trace_errors == other.trace_errors &&
+         a.errors == other.errors && a.streams == other.streams &&
+         a.unterminated_final_line == other.unterminated_final_line;
+}
+
+class Inspector::Impl {
+ public:
+  explicit Impl(const InspectorOptions& options)
+      : options_(options), reader_(std::max<size_t>(options.max_line_bytes, 1)) {}
+
+  const InspectorOptions& options() const { return options_; }
+
+  void Consume(std::string_view chunk) {
+    absl::MutexLock lock(&mu_);
+    stats_.bytes += chunk.size();
+    const char* p = chunk.data();
+    const char* const end = p + chunk.size();
+    while (p < end) {
+      const char* newline =
+          static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      if (newline == nullptr) {
+        AppendPartial(p, static_cast<size_t>(end - p));
+        break;
+      }
+      const size_t n = static_cast<size_t>(newline - p);
+      if (partial_.empty() && !oversize_) {
+        // The whole line is in the chunk: read it in place when the chunk has room for
+        // simdjson's padding after it.
+        if (n > options_.max_line_bytes) {
+          StartOversize({}, p, n);
+          FinishOversize(/*terminated=*/true);
+        } else {
+          OnLine(std::string_view(p, n), n + 1, /*terminated=*/true,
+                 static_cast<size_t>(end - newline) >= simdjson::SIMDJSON_PADDING);
+        }
+      } else {
+        AppendPartial(p, n);
+        FinishPartial(/*terminated=*/true);
+      }
+      p = newline + 1;
+    }
+  }
+
+  void Finish() {
+    absl::MutexLock lock(&mu_);
+    if (partial_.empty() && !oversize_) return;
+    stats_.unterminated_final_line = true;
+    FinishPartial(/*terminated=*/false);
+  }
+
+  InspectorStats Snapshot() const {
+    absl::MutexLock lock(&mu_);
+    InspectorStats s = stats_;
+    s.streams.reserve(streams_.size());
+    for (const auto& [id, st] : streams_) s.streams.emplace_back(id, st);
+    std::sort(s.streams.begin(), s.streams.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    return s;
+  }
+
+ private:
+  void AppendPartial(const char* p, size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (oversize_) {
+      FeedOversize(p, n);
+    } else if (partial_.size() + n > options_.max_line_bytes) {
+      StartOversize(std::string_view(partial_.data(), partial_.size()), p, n);
+      partial_.clear();
+    } else {
+      partial_.Append(p, n);
+    }
+  }
+
+  void FinishPartial(bool terminated) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (oversize_) {
+      FinishOversize(terminated);
+    } else {
+      const std::string_view line(partial_.data(), partial_.size());
+      OnLine(line, line.size() + (terminated ? 1 : 0), terminated, /*padded=*/true);
+      partial_.clear();
+    }
+  }
+
+  void StartOversize(std::string_view buffered, const char* p, size_t n)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    oversize_ = true;
+    oversize_bytes_ = 0;
+    oversize_prefix_.clear();
+    tracker_.Reset();
+    FeedOversize(buffered.data(), buffered.size());
+    FeedOversize(p, n);
+  }
+
+  void FeedOversize(const char* p, size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (n == 0) return;
+    if (oversize_prefix_.size() < options_.sample_bytes) {
+      oversize_prefix_.append(p, std::min(n, options_.sample_bytes - oversize_prefix_.size()));
+    }
+    tracker_.Feed(std::string_view(p, n));
+    oversize_bytes_ += n;
+    oversize_last_byte_ = p[n - 1];
+  }
+
+  void FinishOversize(bool terminated) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    oversize_ = false;
+    const uint64_t line_bytes = oversize_bytes_ + (terminated ? 1 : 0);
+    ++stats_.lines;
+    ++stats_.oversize_lines;
+    if (tracker_.Finish(&summary_)) {
+      Apply(summary_, line_bytes);
+    } else {
+      // The sample is the line's start, its terminator excluded.
+      uint64_t content = oversize_bytes_;
+      if (terminated && oversize_last_byte_ == '\r') --content;
+      if (oversize_prefix_.size() > content) oversize_prefix_.resize(content);
+      NotProtocol(oversize_prefix_, line_bytes);
+    }
+  }
+
+  // One line of at most max_line_bytes, without its "\n". `padded`: SIMDJSON_PADDING bytes
+  // after it are readable.
+  void OnLine(std::string_view line, uint64_t line_bytes, bool terminated, bool padded)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ++stats_.lines;
+    if (terminated && !line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) {
+      ++stats_.empty_lines;
+      return;
+    }
+    CanonicalRecord record;
+    if (options_.fast_path && ReadCanonicalRecord(line, &record)) {
+      ++stats_.fast_path_lines;
+      CountRecord(StatsFor(record), line_bytes, record.data_bytes);
+      return;
+    }
+    if (!padded) {
+      copy_.clear();
+      copy_.Append(line.data(), line.size());
+      line = std::string_view(copy_.data(), copy_.size());
+    }
+    if (reader_.Read(line, &summary_)) {
+      Apply(summary_, line_bytes);
+    } else {
+      NotProtocol(line, line_bytes);
+    }
+  }
+
+  void CountRecord(StreamStats& s, uint64_t line_bytes, uint64_t data_bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Counter& c = stats_.types[static_cast<size_t>(MessageType::kRecord)];
+    ++c.count;
+    c.bytes += line_bytes;
+    ++s.records;
+    s.record_bytes += line_bytes;
+    s.data_bytes += data_bytes;
+  }
+
+  KeptState Keep(std::string_view raw) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    KeptState k;
+    k.line = stats_.lines;
+    k.size = raw.size();
+    k.kept = raw.size() <= options_.max_state_bytes;
+    if (k.kept) k.raw.assign(raw);
+    return k;
+  }
+
+  void Apply(const LineSummary& m, uint64_t line_bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (m.type == MessageType::kRecord) {
+      CountRecord(StatsFor(m.stream), line_bytes, m.data_bytes);
+      return;
+    }
+    Counter& c = stats_.types[static_cast<size_t>(m.type)];
+    ++c.count;
+    c.bytes += line_bytes;
+    if (m.type == MessageType::kState) {
+      ++stats_.state_kinds[static_cast<size_t>(m.state_kind)];
+      if (!m.state_kept) {
+        ++stats_.oversize_states;
+        return;
+      }
+      const auto note = [](StreamStats& s) {
+        ++s.states;
+        s.records_at_latest_state = s.records;
+      };
+      switch (m.state_kind) {
+        case StateKind::kStream:
+          if (m.has_stream) {
+            StreamStats& s = StatsFor(m.stream);
+            note(s);
+            s.latest_state = Keep(m.raw_state);
+          }
+          break;
+        case StateKind::kGlobal:
+          for (const StreamId& id : m.global_streams) note(StatsFor(id));
+          stats_.latest_global = Keep(m.raw_state);
+          break;
+        case StateKind::kLegacy:
+          stats_.latest_legacy = Keep(m.raw_state);
+          break;
+      }
+      return;
+    }
+    if (m.type == MessageType::kTrace && m.trace_details) {
+      ++stats_.trace_kinds[static_cast<size_t>(m.trace_kind)];
+      switch (m.trace_kind) {
+        case TraceKind::kError:
+          ++stats_.trace_errors;
+          if (stats_.errors.size() < options_.max_errors) {
+            stats_.errors.push_back(
+                {stats_.lines, std::string(TruncateUtf8(m.error_message, options_.max_error_bytes)),
+                 m.failure_type});
+          }
+          break;
+        case TraceKind::kEstimate:
+          if (m.has_stream) {
+            StreamStats& s = StatsFor(m.stream);
+            s.row_estimate = m.row_estimate;
+            s.byte_estimate = m.byte_estimate;
+          }
+          break;
+        case TraceKind::kStreamStatus:
+          if (m.has_stream) StatsFor(m.stream).status = m.status;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  void NotProtocol(std::string_view line, uint64_t line_bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ++stats_.non_protocol.count;
+    stats_.non_protocol.bytes += line_bytes;
+    if (stats_.non_protocol_samples.size() < options_.max_samples) {
+      stats_.non_protocol_samples.push_back(
+          {stats_.lines, line_bytes, std::string(TruncateUtf8(line, options_.sample_bytes))});
+    }
+  }
+
+  StreamStats& StatsFor(const StreamId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return StatsFor(id.ns.has_value(), id.ns ? std::string_view(*id.ns) : std::string_view(),
+                    id.name);
+  }
+  StreamStats& StatsFor(const CanonicalRecord& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return StatsFor(r.has_namespace, r.ns, r.stream);
+  }
+
+  // The hot path's lookup: records come in runs of a few streams, so a handful of recent
+  // entries answer most lookups without hashing.
+  StreamStats& StatsFor(bool has_ns, std::string_view ns, std::string_view name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const RecentStream& r : recent_) {
+      if (r.stats != nullptr && r.id->name == name && r.id->ns.has_value() == has_ns &&
+          (!has_ns || *r.id->ns == ns))
+        return *r.stats;
+    }
+    if (has_ns) {
+      scratch_id_.ns.emplace(ns);
+    } else {
+      scratch_id_.ns.reset();
+    }
+    scratch_id_.name.assign(name);
+    auto it = streams_.try_emplace(scratch_id_).first;
+    recent_[recent_next_] = {&it->first, &it->second};
+    recent_next_ = (recent_next_ + 1) % recent_.size();
+    return it->second;
+  }
+
+  struct RecentStream {
+    const StreamId* id = nullptr;
+    StreamStats* stats = nullptr;
+  };
+
+  const InspectorOptions options_;
+  // The data path's working state, touched only under mu_ (by Consume and Finish).
+  OnDemandReader reader_ ABSL_GUARDED_BY(mu_);
+  OversizeTracker tracker_ ABSL_GUARDED_BY(mu_);
+  LineSummary summary_ ABSL_GUARDED_BY(mu_);
+  PaddedBuffer partial_ ABSL_GUARDED_BY(mu_);  // the line being assembled across chunks
+  PaddedBuffer copy_ ABSL_GUARDED_BY(mu_);     // a complete line copied for padding
+  bool oversize_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t oversize_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  char oversize_last_byte_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string oversize_prefix_ ABSL_GUARDED_BY(mu_);
+  StreamId scratch_id_ ABSL_GUARDED_BY(mu_);
+  std::array<RecentStream, 8> recent_ ABSL_GUARDED_BY(mu_){};
+  size_t recent_next_ ABSL_GUARDED_BY(mu_) = 0;
+
+  mutable absl::Mutex mu_;
+  InspectorStats stats_ ABSL_GUARDED_BY(mu_);  // everything but `streams`
+  absl::node_hash_map<StreamId, StreamStats> streams_ ABSL_GUARDED_BY(mu_);  // stable addresses
+};
+
+Inspector::Inspector(const InspectorOptions& options) : impl_(std::make_unique<Impl>(options)) {}
+Inspector::~Inspector() = default;
+void Inspector::Consume(std::string_view chunk) { impl_->Consume(chunk); }
+void Inspector::Finish() { impl_->Finish(); }
+InspectorStats Inspector::Snapshot() const { return impl_->Snapshot(); }
+const InspectorOptions& Inspector::options() const { return impl_->options(); }
+
+}  // namespace sluice::protocol

@@ -1,0 +1,316 @@
+#include "protocol/inspector.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "protocol/testing/reference.h"
+
+namespace sluice::protocol {
+namespace {
+
+using ::testing::ElementsAre;
+
+InspectorStats Inspect(std::string_view input, InspectorOptions options = {}, size_t chunk = 0) {
+  Inspector inspector(options);
+  if (chunk == 0) chunk = input.size() + 1;
+  for (size_t i = 0; i < input.size(); i += chunk) inspector.Consume(input.substr(i, chunk));
+  inspector.Finish();
+  return inspector.Snapshot();
+}
+
+const StreamId kUsers{std::nullopt, "users"};
+
+TEST(InspectorTest, CanonicalJavaRecordTakesTheFastPath) {
+  const std::string line =
+      R"({"type":"RECORD","record":{"namespace":"public","stream":"users","data":{"id":1,"name":"a b"},"emitted_at":1700000000000}})"
+      "\n";
+  const InspectorStats s = Inspect(line);
+  EXPECT_EQ(s.fast_path_lines, 1u);
+  EXPECT_EQ(s.type(MessageType::kRecord).count, 1u);
+  EXPECT_EQ(s.type(MessageType::kRecord).bytes, line.size());
+  const StreamStats* users = s.stream({"public", "users"});
+  ASSERT_NE(users, nullptr);
+  EXPECT_EQ(users->records, 1u);
+  EXPECT_EQ(users->record_bytes, line.size());
+  EXPECT_EQ(users->data_bytes, std::string(R"({"id":1,"name":"a b"})").size());
+}
+
+TEST(InspectorTest, PythonSpacedRecordCountsDataCompactly) {
+  const std::string line =
+      R"({"type": "RECORD", "record": {"stream": "users", "data": {"id": 1, "tags": ["x y", 2]}, "emitted_at": 1}})"
+      "\n";
+  const InspectorStats s = Inspect(line);
+  EXPECT_EQ(s.fast_path_lines, 1u);
+  ASSERT_NE(s.stream(kUsers), nullptr);
+  EXPECT_EQ(s.stream(kUsers)->data_bytes, std::string(R"({"id":1,"tags":["x y",2]})").size());
+}
+
+TEST(InspectorTest, OtherKeyOrdersGiveTheSameCountsThroughSimdjson) {
+  const std::string canonical =
+      R"({"type":"RECORD","record":{"stream":"users","data":{"a":1},"emitted_at":5}})"
+      "\n";
+  const std::string reordered =
+      R"({"record":{"emitted_at":5,"data":{"a" : 1},"stream":"us\u0065rs"},"type":"RECORD"})"
+      "\n";
+  const InspectorStats a = Inspect(canonical);
+  const InspectorStats b = Inspect(reordered);
+  EXPECT_EQ(a.fast_path_lines, 1u);
+  EXPECT_EQ(b.fast_path_lines, 0u);
+  ASSERT_NE(b.stream(kUsers), nullptr);
+  EXPECT_EQ(a.stream(kUsers)->data_bytes, b.stream(kUsers)->data_bytes);
+  EXPECT_EQ(b.stream(kUsers)->records, 1u);
+}
+
+TEST(InspectorTest, EveryMessageTypeIsCounted) {
+  std::string input;
+  for (const char* type : {"RECORD", "STATE", "LOG", "SPEC", "CONNECTION_STATUS", "CATALOG",
+                           "TRACE", "CONTROL", "DESTINATION_CATALOG"}) {
+    std::string payload = R"({})";
+    if (std::string(type) == "RECORD") payload = R"({"stream":"s","data":{}})";
+    std::string key = type == std::string("RECORD")  ? "record"
+                      : type == std::string("STATE") ? "state"
+                      : type == std::string("TRACE") ? "trace"
+                                                     : "x";
+    input += std::string(R"({"type":")") + type + R"(",")" + key + R"(":)" + payload + "}\n";
+  }
+  const InspectorStats s = Inspect(input);
+  for (size_t t = 0; t < kMessageTypeCount; ++t) {
+    EXPECT_EQ(s.types[t].count, 1u) << MessageTypeName(static_cast<MessageType>(t));
+  }
+  EXPECT_EQ(s.non_protocol.count, 0u);
+  EXPECT_EQ(s.state_kinds[static_cast<size_t>(StateKind::kLegacy)], 1u);  // no state.type
+}
+
+TEST(InspectorTest, StateKindsAndLatestCheckpoints) {
+  const std::string input =
+      R"({"type":"RECORD","record":{"stream":"users","data":{},"emitted_at":1}})"
+      "\n"
+      R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"users"},"stream_state":{"c":1}}}})"
+      "\n"
+      R"({"type":"RECORD","record":{"stream":"users","data":{},"emitted_at":1}})"
+      "\n"
+      R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"users"},"stream_state":{"c":2}}}})"
+      "\n"
+      R"({"type":"STATE","state":{"type":"GLOBAL","global":{"shared_state":{},"stream_states":[{"stream_descriptor":{"name":"users"}},{"stream_descriptor":{"name":"b","namespace":"n"}}]}}})"
+      "\n"
+      R"({"type":"STATE","state":{"type":"LEGACY","data":{"x":1}}})"
+      "\n";
+  const InspectorStats s = Inspect(input);
+  EXPECT_EQ(s.state_kinds, (std::array<uint64_t, 3>{2, 1, 1}));
+  const StreamStats* users = s.stream(kUsers);
+  ASSERT_NE(users, nullptr);
+  EXPECT_EQ(users->states, 3u);  // two STREAM states and one GLOBAL naming it
+  EXPECT_EQ(users->records_at_latest_state, 2u);
+  ASSERT_TRUE(users->latest_state.has_value());
+  EXPECT_EQ(
+      users->latest_state->raw,
+      R"({"type":"STREAM","stream":{"stream_descriptor":{"name":"users"},"stream_state":{"c":2}}})");
+  EXPECT_EQ(users->latest_state->line, 4u);
+  ASSERT_NE(s.stream({"n", "b"}), nullptr);
+  EXPECT_EQ(s.stream({"n", "b"})->states, 1u);
+  ASSERT_TRUE(s.latest_global.has_value());
+  EXPECT_EQ(s.latest_global->line, 5u);
+  ASSERT_TRUE(s.latest_legacy.has_value());
+  EXPECT_EQ(s.latest_legacy->raw, R"({"type":"LEGACY","data":{"x":1}})");
+}
+
+TEST(InspectorTest, StateLargerThanTheBoundIsCountedNotKept) {
+  const std::string input =
+      R"({"type":"STATE","state":{"data":")" + std::string(100, 'x') + "\"}}\n";
+  const InspectorStats s = Inspect(input, {.max_state_bytes = 50});
+  ASSERT_TRUE(s.latest_legacy.has_value());
+  EXPECT_FALSE(s.latest_legacy->kept);
+  EXPECT_EQ(s.latest_legacy->size, std::string(R"({"data":")").size() + 100 + 2);
+  EXPECT_TRUE(s.latest_legacy->raw.empty());
+}
+
+TEST(InspectorTest, TraceErrorsStatusesAndEstimates) {
+  const std::string input =
+      R"({"type":"TRACE","trace":{"type":"ERROR","error":{"message":"boom \u00e9","failure_type":"config_error"}}})"
+      "\n"
+      R"({"type":"TRACE","trace":{"type":"STREAM_STATUS","stream_status":{"stream_descriptor":{"name":"users"},"status":"COMPLETE"}}})"
+      "\n"
+      R"({"type":"TRACE","trace":{"type":"ESTIMATE","estimate":{"name":"users","type":"STREAM","row_estimate":10,"byte_estimate":1.5}}})"
+      "\n"
+      R"({"type":"TRACE","trace":{"type":"ANALYTICS"}})"
+      "\n";
+  const InspectorStats s = Inspect(input);
+  EXPECT_EQ(s.trace_errors, 1u);
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_EQ(s.errors[0].message, "boom \xC3\xA9");
+  EXPECT_EQ(s.errors[0].failure_type, "config_error");
+  EXPECT_EQ(s.errors[0].line, 1u);
+  const StreamStats* users = s.stream(kUsers);
+  ASSERT_NE(users, nullptr);
+  EXPECT_EQ(users->status, "COMPLETE");
+  EXPECT_EQ(users->row_estimate, 10);
+  EXPECT_EQ(users->byte_estimate, std::nullopt);  // 1.5 is not an integer
+  EXPECT_EQ(s.trace_kinds[static_cast<size_t>(TraceKind::kAnalytics)], 1u);
+}
+
+TEST(InspectorTest, ErrorMessagesAreCutAtACharacterBoundary) {
+  // "é" is two bytes: a 4-byte bound falls inside the second one.
+  const std::string input = R"({"type":"TRACE","trace":{"type":"ERROR","error":{"message":"aéé"}}})"
+                            "\n";
+  const InspectorStats s = Inspect(input, {.max_error_bytes = 4});
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_EQ(s.errors[0].message, "a\xC3\xA9");
+}
+
+TEST(InspectorTest, StrayTextEmptyLinesAndCrlf) {
+  const std::string input =
+      "Starting connector\r\n"
+      "\n"
+      "\r\n"
+      R"({"type":"LOG","log":{"level":"INFO","message":"hi"}})"
+      "\r\n"
+      "{\"type\":\"RECORD\",\"record\":{\"stream\":\"users\",\"data\":{},\"emitted_at\":1}}\r\n"
+      "not json either\n";
+  const InspectorStats s = Inspect(input, {.max_samples = 1});
+  EXPECT_EQ(s.lines, 6u);
+  EXPECT_EQ(s.empty_lines, 2u);
+  EXPECT_EQ(s.non_protocol.count, 2u);
+  EXPECT_EQ(s.non_protocol.bytes, std::string("Starting connector\r\nnot json either\n").size());
+  ASSERT_EQ(s.non_protocol_samples.size(), 1u);  // bounded
+  EXPECT_EQ(s.non_protocol_samples[0].prefix, "Starting connector");
+  EXPECT_EQ(s.non_protocol_samples[0].line, 1u);
+  EXPECT_EQ(s.type(MessageType::kLog).count, 1u);
+  EXPECT_EQ(s.fast_path_lines, 1u);  // CRLF does not keep a record off the fast path
+  EXPECT_EQ(s.stream(kUsers)->record_bytes,
+            std::string("{\"type\":\"RECORD\",\"record\":{\"stream\":\"users\",\"data\":{},"
+                        "\"emitted_at\":1}}\r\n")
+                .size());
+  EXPECT_EQ(s.bytes, input.size());
+}
+
+TEST(InspectorTest, UnterminatedFinalLineIsClassifiedAtFinish) {
+  Inspector inspector;
+  inspector.Consume(R"({"type":"RECORD","record":{"stream":"users","data":{},"emitted_at":1}})");
+  EXPECT_EQ(inspector.Snapshot().lines, 0u);
+  inspector.Finish();
+  const InspectorStats s = inspector.Snapshot();
+  EXPECT_EQ(s.lines, 1u);
+  EXPECT_TRUE(s.unterminated_final_line);
+  EXPECT_EQ(s.stream(kUsers)->records, 1u);
+}
+
+TEST(InspectorTest, ResultsDoNotDependOnChunkingOrPath) {
+  const std::string input =
+      R"({"type":"RECORD","record":{"stream":"ünï","data":{"k":"日本\"x\\"},"emitted_at":1}})"
+      "\n"
+      R"({"type": "RECORD", "record": {"namespace": null, "stream": "users", "data": {"a": [1, {"b": "\u00e9"}]}, "emitted_at": -3}})"
+      "\n"
+      R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"users"}}}})"
+      "\n";
+  const InspectorStats whole = Inspect(input);
+  EXPECT_EQ(whole.fast_path_lines, 2u);
+  for (size_t chunk : {1, 2, 3, 7, 64, 65}) {
+    EXPECT_TRUE(Inspect(input, {}, chunk).SameResults(whole)) << chunk;
+  }
+  EXPECT_TRUE(Inspect(input, {.fast_path = false}, 5).SameResults(whole));
+  EXPECT_TRUE(testing::ReferenceInspect(input, {}).SameResults(whole));
+}
+
+TEST(InspectorTest, OversizeRecordIsStillCountedForItsStream) {
+  const std::string data = R"({"blob":")" + std::string(5000, 'z') + R"(", "n": [1, 2]})";
+  const std::string line = R"({"type":"RECORD","record":{"namespace":"ns","stream":"big","data":)" +
+                           data +
+                           R"(,"emitted_at":1}})"
+                           "\n";
+  for (size_t chunk : {0, 1, 100, 4096}) {
+    const InspectorStats s = Inspect(line, {.max_line_bytes = 1024}, chunk);
+    EXPECT_EQ(s.oversize_lines, 1u);
+    const StreamStats* big = s.stream({"ns", "big"});
+    ASSERT_NE(big, nullptr) << chunk;
+    EXPECT_EQ(big->records, 1u);
+    EXPECT_EQ(big->record_bytes, line.size());
+    EXPECT_EQ(big->data_bytes, data.size() - 3);  // three spaces outside strings
+  }
+}
+
+TEST(InspectorTest, OversizeStateIsCountedButNotKept) {
+  const std::string line =
+      R"({"type":"STATE","state":{"type":"GLOBAL","global":{"shared_state":")" +
+      std::string(3000, 'x') + "\"}}}\n";
+  const InspectorStats s = Inspect(line, {.max_line_bytes = 1000}, 333);
+  EXPECT_EQ(s.type(MessageType::kState).count, 1u);
+  EXPECT_EQ(s.state_kinds[static_cast<size_t>(StateKind::kGlobal)], 1u);
+  EXPECT_EQ(s.oversize_states, 1u);
+  EXPECT_FALSE(s.latest_global.has_value());
+}
+
+TEST(InspectorTest, OversizeGarbageIsNotProtocolWithASample) {
+  const std::string line = std::string(5000, 'g') + "\n";
+  const InspectorStats s = Inspect(line, {.max_line_bytes = 100, .sample_bytes = 10}, 999);
+  EXPECT_EQ(s.non_protocol.count, 1u);
+  EXPECT_EQ(s.non_protocol.bytes, line.size());
+  ASSERT_EQ(s.non_protocol_samples.size(), 1u);
+  EXPECT_EQ(s.non_protocol_samples[0].prefix, std::string(10, 'g'));
+}
+
+long ResidentKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  long value = 0;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      status >> value;
+      return value;
+    }
+  }
+  return -1;
+}
+
+TEST(InspectorTest, OneGibRecordPassesInConstantMemory) {
+  Inspector inspector;  // default 16 MiB line limit
+  const std::string head = R"({"type":"RECORD","record":{"stream":"huge","data":{"blob":")";
+  const std::string tail = R"("},"emitted_at":1}})"
+                           "\n";
+  const std::string chunk(1 << 20, 'q');
+  const uint64_t blob = uint64_t{1} << 30;
+  inspector.Consume(head);
+  const long before = ResidentKiB();
+  for (uint64_t sent = 0; sent < blob; sent += chunk.size()) inspector.Consume(chunk);
+  inspector.Consume(tail);
+  const long after = ResidentKiB();
+  inspector.Finish();
+  const InspectorStats s = inspector.Snapshot();
+  // The inspector buffers at most max_line_bytes (16 MiB) before switching to the tracker.
+  EXPECT_LT(after - before, 64 * 1024) << "RSS grew by " << (after - before) << " KiB";
+  ASSERT_NE(s.stream({std::nullopt, "huge"}), nullptr);
+  EXPECT_EQ(s.stream({std::nullopt, "huge"})->records, 1u);
+  EXPECT_EQ(s.stream({std::nullopt, "huge"})->data_bytes,
+            blob + std::string(R"({"blob":""})").size());
+  EXPECT_EQ(s.oversize_lines, 1u);
+}
+
+TEST(InspectorTest, SnapshotRunsConcurrentlyWithTheDataPath) {
+  Inspector inspector;
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    uint64_t last = 0;
+    while (!done.load()) {
+      const InspectorStats s = inspector.Snapshot();
+      const StreamStats* st = s.stream(kUsers);
+      const uint64_t records = st ? st->records : 0;
+      EXPECT_GE(records, last);                                // never goes backwards
+      EXPECT_EQ(s.type(MessageType::kRecord).count, records);  // consistent within a snapshot
+      last = records;
+    }
+  });
+  const std::string line =
+      R"({"type":"RECORD","record":{"stream":"users","data":{},"emitted_at":1}})"
+      "\n";
+  for (int i = 0; i < 200000; ++i) inspector.Consume(line);
+  done = true;
+  reader.join();
+  EXPECT_EQ(inspector.Snapshot().stream(kUsers)->records, 200000u);
+}
+
+}  // namespace
+}  // namespace sluice::protocol

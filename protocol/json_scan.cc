@@ -1,0 +1,220 @@
+#include "protocol/json_scan.h"
+
+#include <immintrin.h>
+
+#include <bit>
+#include <cstring>
+
+namespace sluice::protocol {
+namespace internal {
+namespace {
+
+// One 64-byte block as bitmasks: bit i describes byte i.
+struct BlockMasks {
+  uint64_t quote;
+  uint64_t backslash;
+  uint64_t whitespace;  // ' ', '\t', '\n', '\r'
+  uint64_t open;        // '{' or '['
+  uint64_t close;       // '}' or ']'
+};
+
+// Carried from one block to the next.
+struct StringState {
+  uint64_t next_is_escaped = 0;  // 1 when the next block's first byte follows an odd '\' run
+  uint64_t in_string = 0;        // all ones when the next block starts inside a string
+};
+
+constexpr uint64_t kOddBits = 0xAAAAAAAAAAAAAAAAULL;
+
+// Bytes that are escaped (follow an odd run of backslashes), carrying runs across blocks.
+// The subtraction trick of simdjson's escape scanner: subtracting the run starts from the odd
+// bits flips exactly the bytes that end odd-length runs.
+inline uint64_t EscapedBytes(uint64_t backslash, StringState& state) {
+  if (backslash == 0) {
+    const uint64_t escaped = state.next_is_escaped;
+    state.next_is_escaped = 0;
+    return escaped;
+  }
+  const uint64_t potential_escape = backslash & ~state.next_is_escaped;
+  const uint64_t maybe_escaped = potential_escape << 1;
+  const uint64_t codes = ((maybe_escaped | kOddBits) - potential_escape) ^ kOddBits;
+  const uint64_t escaped = codes ^ (backslash | state.next_is_escaped);
+  state.next_is_escaped = (codes & backslash) >> 63;
+  return escaped;
+}
+
+inline uint64_t PrefixXorPortable(uint64_t x) {
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  x ^= x << 32;
+  return x;
+}
+
+__attribute__((target("pclmul,sse2"))) inline uint64_t PrefixXorClmul(uint64_t x) {
+  const __m128i all_ones = _mm_set1_epi8(static_cast<char>(0xFF));
+  return static_cast<uint64_t>(_mm_cvtsi128_si64(
+      _mm_clmulepi64_si128(_mm_set_epi64x(0, static_cast<int64_t>(x)), all_ones, 0)));
+}
+
+// Bits inside strings (the opening quote included, the closing one not).
+template <uint64_t (*PrefixXor)(uint64_t)>
+inline uint64_t InStringBits(const BlockMasks& m, StringState& state) {
+  const uint64_t quotes = m.quote & ~EscapedBytes(m.backslash, state);
+  const uint64_t in_string = PrefixXor(quotes) ^ state.in_string;
+  state.in_string = static_cast<uint64_t>(static_cast<int64_t>(in_string) >> 63);
+  return in_string;
+}
+
+inline BlockMasks ClassifyPortable(const uint8_t* p) {
+  BlockMasks m{};
+  for (int i = 0; i < 64; ++i) {
+    const uint64_t bit = uint64_t{1} << i;
+    const uint8_t c = p[i];
+    if (c == '"') m.quote |= bit;
+    if (c == '\\') m.backslash |= bit;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') m.whitespace |= bit;
+    if ((c | 0x20) == '{') m.open |= bit;   // '{' 0x7B, '[' 0x5B
+    if ((c | 0x20) == '}') m.close |= bit;  // '}' 0x7D, ']' 0x5D
+  }
+  return m;
+}
+
+__attribute__((target("avx2"))) inline uint64_t EqMask(__m256i lo, __m256i hi, char c) {
+  const __m256i v = _mm256_set1_epi8(c);
+  const uint32_t l = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, v)));
+  const uint32_t h = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, v)));
+  return uint64_t{l} | (uint64_t{h} << 32);
+}
+
+__attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p) {
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+  const __m256i case_bit = _mm256_set1_epi8(0x20);
+  const __m256i lo_folded = _mm256_or_si256(lo, case_bit);
+  const __m256i hi_folded = _mm256_or_si256(hi, case_bit);
+  BlockMasks m;
+  m.quote = EqMask(lo, hi, '"');
+  m.backslash = EqMask(lo, hi, '\\');
+  m.whitespace =
+      EqMask(lo, hi, ' ') | EqMask(lo, hi, '\t') | EqMask(lo, hi, '\n') | EqMask(lo, hi, '\r');
+  m.open = EqMask(lo_folded, hi_folded, '{');
+  m.close = EqMask(lo_folded, hi_folded, '}');
+  return m;
+}
+
+// Walks `span` block by block; the tail is copied into a zeroed block (NUL is neutral) and its
+// bits past the end are masked off. `on_block(masks, outside_strings, offset)` returns false
+// to stop early.
+template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t), typename F>
+inline bool ForEachBlock(std::string_view span, StringState& state, F&& on_block) {
+  const auto* p = reinterpret_cast<const uint8_t*>(span.data());
+  const size_t n = span.size();
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const BlockMasks m = Classify(p + i);
+    if (!on_block(m, ~InStringBits<PrefixXor>(m, state), i)) return false;
+  }
+  if (i < n) {
+    alignas(64) uint8_t tail[64] = {};
+    std::memcpy(tail, p + i, n - i);
+    const uint64_t valid = (uint64_t{1} << (n - i)) - 1;
+    const BlockMasks m = Classify(tail);
+    if (!on_block(m, ~InStringBits<PrefixXor>(m, state) & valid, i)) return false;
+  }
+  return true;
+}
+
+template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t)>
+inline bool ScanContainerImpl(std::string_view span, uint64_t* compact_bytes) {
+  if (span.empty() || (span[0] != '{' && span[0] != '[')) return false;
+  const size_t last = span.size() - 1;
+  StringState state;
+  uint64_t depth = 0;
+  uint64_t whitespace = 0;
+  bool closed = false;  // depth came back to zero (it may only do so at the last byte)
+  const bool ok = ForEachBlock<Classify, PrefixXor>(
+      span, state, [&](const BlockMasks& m, uint64_t outside, size_t offset) {
+        whitespace += std::popcount(m.whitespace & outside);
+        const uint64_t open = m.open & outside;
+        const uint64_t close = m.close & outside;
+        if (close == 0) {  // depth only grows: it cannot reach zero here
+          depth += std::popcount(open);
+          return true;
+        }
+        for (uint64_t brackets = open | close; brackets != 0; brackets &= brackets - 1) {
+          const int bit = std::countr_zero(brackets);
+          if ((open >> bit) & 1) {
+            ++depth;
+          } else if (--depth == 0) {
+            if (offset + bit != last) return false;
+            closed = true;
+          }
+        }
+        return true;
+      });
+  if (!ok || !closed || state.in_string != 0) return false;
+  *compact_bytes = span.size() - whitespace;
+  return true;
+}
+
+template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t)>
+inline uint64_t CompactSizeImpl(std::string_view json) {
+  StringState state;
+  uint64_t whitespace = 0;
+  ForEachBlock<Classify, PrefixXor>(json, state,
+                                    [&](const BlockMasks& m, uint64_t outside, size_t) {
+                                      whitespace += std::popcount(m.whitespace & outside);
+                                      return true;
+                                    });
+  return json.size() - whitespace;
+}
+
+__attribute__((target("avx2,pclmul"))) bool ScanContainerAvx2(std::string_view span,
+                                                              uint64_t* compact_bytes) {
+  return ScanContainerImpl<ClassifyAvx2, PrefixXorClmul>(span, compact_bytes);
+}
+__attribute__((target("avx2,pclmul"))) uint64_t CompactSizeAvx2(std::string_view json) {
+  return CompactSizeImpl<ClassifyAvx2, PrefixXorClmul>(json);
+}
+bool ScanContainerPortable(std::string_view span, uint64_t* compact_bytes) {
+  return ScanContainerImpl<ClassifyPortable, PrefixXorPortable>(span, compact_bytes);
+}
+uint64_t CompactSizePortable(std::string_view json) {
+  return CompactSizeImpl<ClassifyPortable, PrefixXorPortable>(json);
+}
+
+bool DetectAvx2() {
+  __builtin_cpu_init();  // required before __builtin_cpu_supports during static initialization
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul");
+}
+const bool kHaveAvx2 = DetectAvx2();
+
+}  // namespace
+
+bool Avx2Available() { return kHaveAvx2; }
+
+bool ScanContainerWith(ScanKernel kernel, std::string_view span, uint64_t* compact_bytes) {
+  return kernel == ScanKernel::kAvx2 ? ScanContainerAvx2(span, compact_bytes)
+                                     : ScanContainerPortable(span, compact_bytes);
+}
+
+uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {
+  return kernel == ScanKernel::kAvx2 ? CompactSizeAvx2(json) : CompactSizePortable(json);
+}
+
+}  // namespace internal
+
+bool ScanContainer(std::string_view span, uint64_t* compact_bytes) {
+  return internal::kHaveAvx2 ? internal::ScanContainerAvx2(span, compact_bytes)
+                             : internal::ScanContainerPortable(span, compact_bytes);
+}
+
+uint64_t CompactSize(std::string_view json) {
+  return internal::kHaveAvx2 ? internal::CompactSizeAvx2(json)
+                             : internal::CompactSizePortable(json);
+}
+
+}  // namespace sluice::protocol

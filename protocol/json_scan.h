@@ -1,0 +1,42 @@
+// Structural scanning of JSON text without parsing it: where strings are, where brackets
+// open and close outside them, and how many whitespace bytes lie outside them.
+//
+// This is what lets the inspector's fast path count `record.data` exactly without parsing it.
+// The kernel classifies 64 bytes at a time into bitmasks (AVX2 when the CPU has it, portable
+// code otherwise) and resolves backslash runs and quotes with carry-free bit arithmetic.
+//
+//   uint64_t compact = 0;
+//   if (ScanContainer(R"({"a": [1, "x y"]})", &compact)) { /* compact == 15 */ }
+
+#ifndef SLUICE_PROTOCOL_JSON_SCAN_H_
+#define SLUICE_PROTOCOL_JSON_SCAN_H_
+
+#include <cstdint>
+#include <string_view>
+
+namespace sluice::protocol {
+
+// True when `span` is one bracketed JSON value: it starts with '{' or '[', its strings are
+// closed, and its bracket depth (counted outside strings, '{' and '[' alike) stays above zero
+// until its last byte closes it. Atoms, commas and colons are not checked. As in simdjson's
+// stage 1, a backslash escapes the next byte wherever it stands (the same thing in valid JSON). On
+// true,
+// `*compact_bytes` is the span's size less its whitespace outside strings.
+// Reads only the bytes of `span`.
+[[nodiscard]] bool ScanContainer(std::string_view span, uint64_t* compact_bytes);
+
+// The size of `json` less its whitespace outside strings. For text already known to be JSON
+// (a value simdjson has delimited); unclosed strings count as strings to the end.
+uint64_t CompactSize(std::string_view json);
+
+namespace internal {
+// The kernels, exposed so tests can check the SIMD one against the portable one.
+enum class ScanKernel { kPortable, kAvx2 };
+bool Avx2Available();
+bool ScanContainerWith(ScanKernel kernel, std::string_view span, uint64_t* compact_bytes);
+uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json);
+}  // namespace internal
+
+}  // namespace sluice::protocol
+
+#endif  // SLUICE_PROTOCOL_JSON_SCAN_H_

@@ -1,0 +1,112 @@
+#include "protocol/json_scan.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+namespace sluice::protocol {
+namespace {
+
+using internal::ScanKernel;
+
+// A byte-at-a-time restatement of ScanContainer's contract.
+bool SlowScan(std::string_view s, uint64_t* compact) {
+  if (s.empty() || (s[0] != '{' && s[0] != '[')) return false;
+  bool in_string = false, escaped = false, closed = false;
+  int64_t depth = 0;
+  uint64_t ws = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool this_escaped = escaped;
+    escaped = c == '\\' && !this_escaped;  // a backslash escapes the next byte, wherever it is
+    if (c == '"' && !this_escaped) {
+      in_string = !in_string;
+      continue;
+    }
+    if (in_string) continue;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') ++ws;
+    if (c == '{' || c == '[') ++depth;
+    if (c == '}' || c == ']') {
+      if (--depth == 0) {
+        if (i != s.size() - 1) return false;
+        closed = true;
+      }
+    }
+  }
+  if (!closed || in_string) return false;
+  *compact = s.size() - ws;
+  return true;
+}
+
+std::vector<ScanKernel> Kernels() {
+  std::vector<ScanKernel> k = {ScanKernel::kPortable};
+  if (internal::Avx2Available()) k.push_back(ScanKernel::kAvx2);
+  return k;
+}
+
+TEST(ScanContainerTest, CountsWhitespaceOutsideStringsOnly) {
+  for (ScanKernel k : Kernels()) {
+    uint64_t compact = 0;
+    ASSERT_TRUE(internal::ScanContainerWith(k, R"({"a": [1, "x y"]})", &compact));
+    EXPECT_EQ(compact, 15u);
+  }
+}
+
+TEST(ScanContainerTest, RejectsSpansThatAreNotOneValue) {
+  for (ScanKernel k : Kernels()) {
+    uint64_t compact = 0;
+    EXPECT_FALSE(internal::ScanContainerWith(k, R"({"a":1},{"b":2})", &compact));  // closes early
+    EXPECT_FALSE(internal::ScanContainerWith(k, R"({"a":"}")", &compact));         // open string
+    EXPECT_FALSE(internal::ScanContainerWith(k, R"({"a":{})", &compact));          // unbalanced
+    EXPECT_FALSE(internal::ScanContainerWith(k, R"("a")", &compact));  // not a container
+    EXPECT_FALSE(internal::ScanContainerWith(k, "", &compact));
+    EXPECT_TRUE(
+        internal::ScanContainerWith(k, R"({"a":"}\"{"})", &compact));        // brackets in strings
+    EXPECT_TRUE(internal::ScanContainerWith(k, R"({"a":"\\"})", &compact));  // escaped backslash
+  }
+}
+
+TEST(ScanContainerTest, BackslashRunsAcrossBlockBoundaries) {
+  // Runs of backslashes of every length ending at every offset around the 64-byte boundary.
+  for (ScanKernel k : Kernels()) {
+    for (size_t pad = 50; pad < 70; ++pad) {
+      for (size_t run = 1; run <= 5; ++run) {
+        std::string s = "{\"" + std::string(pad, 'x') + std::string(run, '\\') + "\"";
+        if (run % 2 == 1) s += "\"";  // an odd run escapes the quote: one more closes the string
+        s += ":1}";
+        uint64_t want = 0, got = 0;
+        const bool ok = SlowScan(s, &want);
+        ASSERT_EQ(internal::ScanContainerWith(k, s, &got), ok) << s;
+        if (ok) {
+          EXPECT_EQ(got, want) << s;
+        }
+      }
+    }
+  }
+}
+
+TEST(ScanContainerTest, AgreesWithByteAtATimeScanOnRandomInput) {
+  std::mt19937_64 rng(7);
+  const char alphabet[] = {'{', '}', '[', ']', '"', '\\', ' ', '\t', 'a', ',', ':', '\n', '\r'};
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string s = "{";
+    const size_t n = rng() % 300;
+    for (size_t i = 0; i < n; ++i) s.push_back(alphabet[rng() % sizeof alphabet]);
+    if (rng() % 2) s.push_back('}');
+    uint64_t want = 0;
+    const bool ok = SlowScan(s, &want);
+    for (ScanKernel k : Kernels()) {
+      uint64_t got = 0;
+      ASSERT_EQ(internal::ScanContainerWith(k, s, &got), ok) << s;
+      if (ok) {
+        ASSERT_EQ(got, want) << s;
+        // CompactSize agrees with the scan wherever strings are closed.
+        ASSERT_EQ(internal::CompactSizeWith(k, s), want);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sluice::protocol

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian bookworm packages that Sluice's build, tests and benchmarks need.
+# Idempotent: packages already present are left alone. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  # Toolchain.
+  build-essential cmake ninja-build pkg-config git
+  # clang with its runtimes: the libFuzzer target and the sanitizer builds.
+  clang libclang-rt-14-dev
+  # Libraries (find_package / pkg-config).
+  libsimdjson-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libboost-dev liburing-dev libssl-dev
+  # Tests and benchmarks: socat is the competitor and an interop peer.
+  socat coreutils procps iproute2 python3 gnuplot-nox
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if ((EUID != 0)); then sudo_cmd=(sudo); fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -158,8 +158,11 @@ class Inspector::Impl {
 
   void FeedOversize(const char* p, size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (n == 0) return;
-    if (oversize_prefix_.size() < options_.sample_bytes) {
-      oversize_prefix_.append(p, std::min(n, options_.sample_bytes - oversize_prefix_.size()));
+    // One byte more than the sample: TruncateUtf8 needs it to see whether the cut splits a
+    // character.
+    const size_t keep = options_.sample_bytes + 1;
+    if (oversize_prefix_.size() < keep) {
+      oversize_prefix_.append(p, std::min(n, keep - oversize_prefix_.size()));
     }
     tracker_.Feed(std::string_view(p, n));
     oversize_bytes_ += n;

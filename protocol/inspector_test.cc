@@ -253,6 +253,14 @@ TEST(InspectorTest, OversizeGarbageIsNotProtocolWithASample) {
   EXPECT_EQ(s.non_protocol_samples[0].prefix, std::string(10, 'g'));
 }
 
+TEST(InspectorTest, OversizeSampleDoesNotSplitACharacter) {
+  // Found by the fuzzer: the sample of an oversize line was cut inside "日" (3 bytes).
+  const std::string line = "ab\xE6\x97\xA5" + std::string(300, 'x') + "\n";
+  const InspectorStats s = Inspect(line, {.max_line_bytes = 8, .sample_bytes = 4}, 3);
+  ASSERT_EQ(s.non_protocol_samples.size(), 1u);
+  EXPECT_EQ(s.non_protocol_samples[0].prefix, "ab");
+}
+
 long ResidentKiB() {
   std::ifstream status("/proc/self/status");
   std::string key;

@@ -23,15 +23,18 @@ class Cursor {
   void OptionalSpace() {
     if (p_ < end_ && *p_ == ' ') ++p_;
   }
-  // A string without escapes or control characters; `p_` is on its opening quote.
-  bool SimpleString(std::string_view* out) {
+  // A string without escapes or control characters; `p_` is on its opening quote. Clears
+  // *ascii when it holds bytes >= 0x80.
+  bool SimpleString(std::string_view* out, bool* ascii) {
     if (p_ >= end_ || *p_ != '"') return false;
     const char* begin = p_ + 1;
     const void* quote = std::memchr(begin, '"', static_cast<size_t>(end_ - begin));
     if (quote == nullptr) return false;
     const char* close = static_cast<const char*>(quote);
     for (const char* c = begin; c < close; ++c) {
-      if (*c == '\\' || static_cast<unsigned char>(*c) < 0x20) return false;
+      const auto b = static_cast<unsigned char>(*c);
+      if (b == '\\' || b < 0x20) return false;
+      if (b >= 0x80) *ascii = false;
     }
     *out = std::string_view(begin, static_cast<size_t>(close - begin));
     p_ = close + 1;
@@ -82,16 +85,17 @@ bool ReadCanonicalRecord(std::string_view line, CanonicalRecord* out) {
 
   bool have_stream = false;
   bool have_namespace = false;
+  bool names_ascii = true;
   *out = CanonicalRecord{};
   for (;;) {
     if (!have_stream && c.Literal("\"stream\":")) {
       c.OptionalSpace();
-      if (!c.SimpleString(&out->stream)) return false;
+      if (!c.SimpleString(&out->stream, &names_ascii)) return false;
       have_stream = true;
     } else if (!have_namespace && c.Literal("\"namespace\":")) {
       c.OptionalSpace();
       if (!c.Literal("null")) {
-        if (!c.SimpleString(&out->ns)) return false;
+        if (!c.SimpleString(&out->ns, &names_ascii)) return false;
         out->has_namespace = true;
       }
       have_namespace = true;
@@ -108,8 +112,12 @@ bool ReadCanonicalRecord(std::string_view line, CanonicalRecord* out) {
   const char* suffix = EmittedAtSuffix(data_begin, end);
   if (suffix == nullptr || suffix <= data_begin || *data_begin != '{') return false;
   const std::string_view data(data_begin, static_cast<size_t>(suffix - data_begin));
-  if (!ScanContainer(data, &out->data_bytes)) return false;
-  return simdjson::validate_utf8(begin, line.size());
+  ContainerScan scan;
+  if (!ScanContainer(data, &scan)) return false;
+  out->data_bytes = scan.compact_bytes;
+  // Everything outside the names and `data` is ASCII by the grammar: validate only when a byte
+  // >= 0x80 was seen.
+  return (names_ascii && scan.ascii) || simdjson::validate_utf8(begin, line.size());
 }
 
 }  // namespace sluice::protocol

@@ -16,6 +16,7 @@ struct BlockMasks {
   uint64_t whitespace;  // ' ', '\t', '\n', '\r'
   uint64_t open;        // '{' or '['
   uint64_t close;       // '}' or ']'
+  uint64_t high;        // bytes >= 0x80 (not ASCII)
 };
 
 // Carried from one block to the next.
@@ -53,7 +54,7 @@ inline uint64_t PrefixXorPortable(uint64_t x) {
   return x;
 }
 
-__attribute__((target("pclmul,sse2"))) inline uint64_t PrefixXorClmul(uint64_t x) {
+__attribute__((target("avx2,pclmul"))) inline uint64_t PrefixXorClmul(uint64_t x) {
   const __m128i all_ones = _mm_set1_epi8(static_cast<char>(0xFF));
   return static_cast<uint64_t>(_mm_cvtsi128_si64(
       _mm_clmulepi64_si128(_mm_set_epi64x(0, static_cast<int64_t>(x)), all_ones, 0)));
@@ -78,6 +79,7 @@ inline BlockMasks ClassifyPortable(const uint8_t* p) {
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') m.whitespace |= bit;
     if ((c | 0x20) == '{') m.open |= bit;   // '{' 0x7B, '[' 0x5B
     if ((c | 0x20) == '}') m.close |= bit;  // '}' 0x7D, ']' 0x5D
+    if (c >= 0x80) m.high |= bit;
   }
   return m;
 }
@@ -89,19 +91,35 @@ __attribute__((target("avx2"))) inline uint64_t EqMask(__m256i lo, __m256i hi, c
   return uint64_t{l} | (uint64_t{h} << 32);
 }
 
+__attribute__((target("avx2"))) inline uint64_t Bits(__m256i lo, __m256i hi) {
+  return uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(lo))} |
+         (uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(hi))} << 32);
+}
+
 __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p) {
   const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+  // Whitespace by low-nibble lookup: the table holds the one whitespace byte with that low
+  // nibble (' ' 0x20, '\t' 0x09, '\n' 0x0A, '\r' 0x0D) and 0x80 elsewhere; a byte is whitespace
+  // when the lookup returns the byte itself (pshufb yields 0 for bytes >= 0x80).
+  const __m256i ws_table =
+      _mm256_setr_epi8(' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128,
+                       '\r', -128, -128, ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t',
+                       '\n', -128, -128, '\r', -128, -128);
   const __m256i case_bit = _mm256_set1_epi8(0x20);
   const __m256i lo_folded = _mm256_or_si256(lo, case_bit);
   const __m256i hi_folded = _mm256_or_si256(hi, case_bit);
+  const auto eq = [](__m256i v, char c) __attribute__((target("avx2"))) {
+    return _mm256_cmpeq_epi8(v, _mm256_set1_epi8(c));
+  };
   BlockMasks m;
-  m.quote = EqMask(lo, hi, '"');
-  m.backslash = EqMask(lo, hi, '\\');
-  m.whitespace =
-      EqMask(lo, hi, ' ') | EqMask(lo, hi, '\t') | EqMask(lo, hi, '\n') | EqMask(lo, hi, '\r');
-  m.open = EqMask(lo_folded, hi_folded, '{');
-  m.close = EqMask(lo_folded, hi_folded, '}');
+  m.quote = Bits(eq(lo, '"'), eq(hi, '"'));
+  m.backslash = Bits(eq(lo, '\\'), eq(hi, '\\'));
+  m.whitespace = Bits(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, lo), lo),
+                      _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, hi), hi));
+  m.open = Bits(eq(lo_folded, '{'), eq(hi_folded, '{'));
+  m.close = Bits(eq(lo_folded, '}'), eq(hi_folded, '}'));
+  m.high = Bits(lo, hi);
   return m;
 }
 
@@ -128,16 +146,18 @@ inline bool ForEachBlock(std::string_view span, StringState& state, F&& on_block
 }
 
 template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t)>
-inline bool ScanContainerImpl(std::string_view span, uint64_t* compact_bytes) {
+inline bool ScanContainerImpl(std::string_view span, ContainerScan* result) {
   if (span.empty() || (span[0] != '{' && span[0] != '[')) return false;
   const size_t last = span.size() - 1;
   StringState state;
   uint64_t depth = 0;
   uint64_t whitespace = 0;
+  uint64_t high = 0;
   bool closed = false;  // depth came back to zero (it may only do so at the last byte)
   const bool ok = ForEachBlock<Classify, PrefixXor>(
       span, state, [&](const BlockMasks& m, uint64_t outside, size_t offset) {
         whitespace += std::popcount(m.whitespace & outside);
+        high |= m.high;
         const uint64_t open = m.open & outside;
         const uint64_t close = m.close & outside;
         if (close == 0) {  // depth only grows: it cannot reach zero here
@@ -156,7 +176,8 @@ inline bool ScanContainerImpl(std::string_view span, uint64_t* compact_bytes) {
         return true;
       });
   if (!ok || !closed || state.in_string != 0) return false;
-  *compact_bytes = span.size() - whitespace;
+  result->compact_bytes = span.size() - whitespace;
+  result->ascii = high == 0;
   return true;
 }
 
@@ -173,14 +194,14 @@ inline uint64_t CompactSizeImpl(std::string_view json) {
 }
 
 __attribute__((target("avx2,pclmul"))) bool ScanContainerAvx2(std::string_view span,
-                                                              uint64_t* compact_bytes) {
-  return ScanContainerImpl<ClassifyAvx2, PrefixXorClmul>(span, compact_bytes);
+                                                              ContainerScan* result) {
+  return ScanContainerImpl<ClassifyAvx2, PrefixXorClmul>(span, result);
 }
 __attribute__((target("avx2,pclmul"))) uint64_t CompactSizeAvx2(std::string_view json) {
   return CompactSizeImpl<ClassifyAvx2, PrefixXorClmul>(json);
 }
-bool ScanContainerPortable(std::string_view span, uint64_t* compact_bytes) {
-  return ScanContainerImpl<ClassifyPortable, PrefixXorPortable>(span, compact_bytes);
+bool ScanContainerPortable(std::string_view span, ContainerScan* result) {
+  return ScanContainerImpl<ClassifyPortable, PrefixXorPortable>(span, result);
 }
 uint64_t CompactSizePortable(std::string_view json) {
   return CompactSizeImpl<ClassifyPortable, PrefixXorPortable>(json);
@@ -196,9 +217,9 @@ const bool kHaveAvx2 = DetectAvx2();
 
 bool Avx2Available() { return kHaveAvx2; }
 
-bool ScanContainerWith(ScanKernel kernel, std::string_view span, uint64_t* compact_bytes) {
-  return kernel == ScanKernel::kAvx2 ? ScanContainerAvx2(span, compact_bytes)
-                                     : ScanContainerPortable(span, compact_bytes);
+bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result) {
+  return kernel == ScanKernel::kAvx2 ? ScanContainerAvx2(span, result)
+                                     : ScanContainerPortable(span, result);
 }
 
 uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {
@@ -207,9 +228,9 @@ uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {
 
 }  // namespace internal
 
-bool ScanContainer(std::string_view span, uint64_t* compact_bytes) {
-  return internal::kHaveAvx2 ? internal::ScanContainerAvx2(span, compact_bytes)
-                             : internal::ScanContainerPortable(span, compact_bytes);
+bool ScanContainer(std::string_view span, ContainerScan* result) {
+  return internal::kHaveAvx2 ? internal::ScanContainerAvx2(span, result)
+                             : internal::ScanContainerPortable(span, result);
 }
 
 uint64_t CompactSize(std::string_view json) {

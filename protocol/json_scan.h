@@ -5,8 +5,8 @@
 // The kernel classifies 64 bytes at a time into bitmasks (AVX2 when the CPU has it, portable
 // code otherwise) and resolves backslash runs and quotes with carry-free bit arithmetic.
 //
-//   uint64_t compact = 0;
-//   if (ScanContainer(R"({"a": [1, "x y"]})", &compact)) { /* compact == 15 */ }
+//   ContainerScan scan;
+//   if (ScanContainer(R"({"a": [1, "x y"]})", &scan)) { /* scan.compact_bytes == 15 */ }
 
 #ifndef SLUICE_PROTOCOL_JSON_SCAN_H_
 #define SLUICE_PROTOCOL_JSON_SCAN_H_
@@ -16,14 +16,17 @@
 
 namespace sluice::protocol {
 
+struct ContainerScan {
+  uint64_t compact_bytes = 0;  // the span's size less its whitespace outside strings
+  bool ascii = false;          // no byte >= 0x80: no UTF-8 left to validate
+};
+
 // True when `span` is one bracketed JSON value: it starts with '{' or '[', its strings are
 // closed, and its bracket depth (counted outside strings, '{' and '[' alike) stays above zero
 // until its last byte closes it. Atoms, commas and colons are not checked. As in simdjson's
-// stage 1, a backslash escapes the next byte wherever it stands (the same thing in valid JSON). On
-// true,
-// `*compact_bytes` is the span's size less its whitespace outside strings.
-// Reads only the bytes of `span`.
-[[nodiscard]] bool ScanContainer(std::string_view span, uint64_t* compact_bytes);
+// stage 1, a backslash escapes the next byte wherever it stands (the same thing in valid JSON).
+// On true, fills `*result`. Reads only the bytes of `span`.
+[[nodiscard]] bool ScanContainer(std::string_view span, ContainerScan* result);
 
 // The size of `json` less its whitespace outside strings. For text already known to be JSON
 // (a value simdjson has delimited); unclosed strings count as strings to the end.
@@ -33,7 +36,7 @@ namespace internal {
 // The kernels, exposed so tests can check the SIMD one against the portable one.
 enum class ScanKernel { kPortable, kAvx2 };
 bool Avx2Available();
-bool ScanContainerWith(ScanKernel kernel, std::string_view span, uint64_t* compact_bytes);
+bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result);
 uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json);
 }  // namespace internal
 

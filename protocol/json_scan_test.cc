@@ -47,15 +47,18 @@ std::vector<ScanKernel> Kernels() {
 
 TEST(ScanContainerTest, CountsWhitespaceOutsideStringsOnly) {
   for (ScanKernel k : Kernels()) {
-    uint64_t compact = 0;
-    ASSERT_TRUE(internal::ScanContainerWith(k, R"({"a": [1, "x y"]})", &compact));
-    EXPECT_EQ(compact, 15u);
+    ContainerScan scan;
+    ASSERT_TRUE(internal::ScanContainerWith(k, R"({"a": [1, "x y"]})", &scan));
+    EXPECT_EQ(scan.compact_bytes, 15u);
+    EXPECT_TRUE(scan.ascii);
+    ASSERT_TRUE(internal::ScanContainerWith(k, "{\"\xC3\xA9\":1}", &scan));
+    EXPECT_FALSE(scan.ascii);
   }
 }
 
 TEST(ScanContainerTest, RejectsSpansThatAreNotOneValue) {
   for (ScanKernel k : Kernels()) {
-    uint64_t compact = 0;
+    ContainerScan compact;
     EXPECT_FALSE(internal::ScanContainerWith(k, R"({"a":1},{"b":2})", &compact));  // closes early
     EXPECT_FALSE(internal::ScanContainerWith(k, R"({"a":"}")", &compact));         // open string
     EXPECT_FALSE(internal::ScanContainerWith(k, R"({"a":{})", &compact));          // unbalanced
@@ -75,11 +78,12 @@ TEST(ScanContainerTest, BackslashRunsAcrossBlockBoundaries) {
         std::string s = "{\"" + std::string(pad, 'x') + std::string(run, '\\') + "\"";
         if (run % 2 == 1) s += "\"";  // an odd run escapes the quote: one more closes the string
         s += ":1}";
-        uint64_t want = 0, got = 0;
+        uint64_t want = 0;
+        ContainerScan got;
         const bool ok = SlowScan(s, &want);
         ASSERT_EQ(internal::ScanContainerWith(k, s, &got), ok) << s;
         if (ok) {
-          EXPECT_EQ(got, want) << s;
+          EXPECT_EQ(got.compact_bytes, want) << s;
         }
       }
     }
@@ -97,10 +101,10 @@ TEST(ScanContainerTest, AgreesWithByteAtATimeScanOnRandomInput) {
     uint64_t want = 0;
     const bool ok = SlowScan(s, &want);
     for (ScanKernel k : Kernels()) {
-      uint64_t got = 0;
+      ContainerScan got;
       ASSERT_EQ(internal::ScanContainerWith(k, s, &got), ok) << s;
       if (ok) {
-        ASSERT_EQ(got, want) << s;
+        ASSERT_EQ(got.compact_bytes, want) << s;
         // CompactSize agrees with the scan wherever strings are closed.
         ASSERT_EQ(internal::CompactSizeWith(k, s), want);
       }

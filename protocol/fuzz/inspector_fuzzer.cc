@@ -88,7 +88,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     start = end + 1;
   }
   const InspectorStats expected = testing::ReferenceInspect(valid, options);
-  Check(Chunked(valid, options, seed).SameResults(expected), "fast path differs from the reference");
-  Check(Chunked(valid, general, seed + 1).SameResults(expected), "simdjson path differs from the reference");
+  Check(Chunked(valid, options, seed).SameResults(expected),
+        "fast path differs from the reference");
+  Check(Chunked(valid, general, seed + 1).SameResults(expected),
+        "simdjson path differs from the reference");
   return 0;
 }

@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
     input[0] = static_cast<char>(seed);
     input[1] = static_cast<char>(seed * 31);
     for (int i = 0; i < 12; ++i) gen.AppendLine(&input);
-    std::ofstream(std::string(argv[1]) + "/seed-" + std::to_string(seed), std::ios::binary) << input;
+    std::ofstream(std::string(argv[1]) + "/seed-" + std::to_string(seed), std::ios::binary)
+        << input;
   }
   return 0;
 }

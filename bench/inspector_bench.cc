@@ -1,0 +1,202 @@
+// Inspector throughput against simdjson On-Demand over the same input, in one binary.
+//
+//   build/bench/inspector_bench --benchmark_repetitions=5
+//
+// Workloads: canonical RECORD lines of about 100 B, 1 KB and 64 KB (Java's compact shape and
+// Python's spaced one), and a mix of every shape from the property-test generator. Competitor:
+// simdjson iterate_many reading `type` and `record.stream` of every document, the least a
+// parser-based inspector must do. After the table, one line per workload gives the ratio of
+// medians (or of single runs without repetitions).
+
+#include <benchmark/benchmark.h>
+#include <simdjson.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "protocol/inspector.h"
+#include "protocol/testing/generator.h"
+#include "protocol/testing/workload.h"
+
+namespace sluice::protocol {
+namespace {
+
+constexpr size_t kInputBytes = 32 << 20;
+constexpr size_t kChunkBytes = 1 << 20;  // what the relay hands over: one pipe's worth
+
+const std::string& CanonicalInput(size_t record_bytes, bool spaced) {
+  static std::map<std::pair<size_t, bool>, std::string> cache;
+  std::string& s = cache[{record_bytes, spaced}];
+  if (s.empty()) {
+    testing::Workload w({.record_bytes = record_bytes, .streams = 8, .spaced = spaced});
+    while (s.size() < kInputBytes) w.AppendLine(&s);
+  }
+  return s;
+}
+
+const std::string& MixInput() {
+  static std::string s;
+  if (s.empty()) {
+    testing::MessageGenerator gen(99, {.canonical = 0.5, .not_protocol = 0.02});
+    while (s.size() < kInputBytes) gen.AppendLine(&s);
+  }
+  return s;
+}
+
+const std::string& Input(int64_t workload) {
+  switch (workload) {
+    case 0:
+      return CanonicalInput(100, false);
+    case 1:
+      return CanonicalInput(1000, false);
+    case 2:
+      return CanonicalInput(64 << 10, false);
+    case 3:
+      return CanonicalInput(100, true);
+    case 4:
+      return CanonicalInput(1000, true);
+    case 5:
+      return CanonicalInput(64 << 10, true);
+    default:
+      return MixInput();
+  }
+}
+
+void SetLabel(benchmark::State& state) {
+  static const char* const kNames[] = {"canonical_100B",
+                                       "canonical_1KB",
+                                       "canonical_64KB",
+                                       "spaced_100B",
+                                       "spaced_1KB",
+                                       "spaced_64KB",
+                                       "mix"};
+  state.SetLabel(kNames[state.range(0)]);
+}
+
+void BM_Inspector(benchmark::State& state) {
+  const std::string& input = Input(state.range(0));
+  Inspector inspector;
+  for (auto _ : state) {
+    for (size_t i = 0; i < input.size(); i += kChunkBytes) {
+      inspector.Consume(std::string_view(input).substr(i, kChunkBytes));
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * input.size()));
+  const InspectorStats s = inspector.Snapshot();
+  state.counters["fast_path_share"] =
+      static_cast<double>(s.fast_path_lines) / std::max<uint64_t>(s.lines, 1);
+  SetLabel(state);
+}
+
+void BM_SimdjsonIterateMany(benchmark::State& state) {
+  const std::string& input = Input(state.range(0));
+  const simdjson::padded_string padded(input);
+  simdjson::ondemand::parser parser;
+  parser.threaded = false;  // one core, like the inspector
+  uint64_t records = 0;
+  for (auto _ : state) {
+    simdjson::ondemand::document_stream docs;
+    // The batch must hold the largest document.
+    if (parser.iterate_many(padded, 1 << 20).get(docs)) state.SkipWithError("iterate_many failed");
+    for (auto doc : docs) {
+      std::string_view type;
+      if (doc["type"].get_string().get(type)) continue;
+      if (type == "RECORD") {
+        std::string_view stream;
+        if (!doc["record"]["stream"].get_string().get(stream)) records += stream.size() > 0;
+      }
+    }
+  }
+  benchmark::DoNotOptimize(records);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * input.size()));
+  SetLabel(state);
+}
+
+// iterate_many stops at the first line that is not JSON, so on the mix the competitor is
+// simdjson line by line (memchr, then iterate), which is what tolerating stray text costs.
+void BM_SimdjsonPerLine(benchmark::State& state) {
+  const std::string& input = Input(state.range(0));
+  const simdjson::padded_string padded(input);
+  simdjson::ondemand::parser parser;
+  uint64_t records = 0;
+  for (auto _ : state) {
+    const char* p = padded.data();
+    const char* const end = p + input.size();
+    while (p < end) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      if (nl == nullptr) nl = end;
+      simdjson::ondemand::document doc;
+      std::string_view type;
+      if (!parser
+               .iterate(p, static_cast<size_t>(nl - p),
+                        static_cast<size_t>(end - p) + simdjson::SIMDJSON_PADDING)
+               .get(doc) &&
+          !doc["type"].get_string().get(type) && type == "RECORD") {
+        std::string_view stream;
+        if (!doc["record"]["stream"].get_string().get(stream)) records += stream.size() > 0;
+      }
+      p = nl + 1;
+    }
+  }
+  benchmark::DoNotOptimize(records);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * input.size()));
+  SetLabel(state);
+}
+
+BENCHMARK(BM_Inspector)->DenseRange(0, 6)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SimdjsonIterateMany)->DenseRange(0, 5)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SimdjsonPerLine)->Arg(6)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Collects bytes/s per (benchmark, workload), preferring the median aggregate, and prints the
+// inspector's ratio to simdjson after the usual table.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if (run.run_type == Run::RT_Aggregate && !median) continue;
+      const auto it = run.counters.find("bytes_per_second");
+      if (it == run.counters.end()) continue;
+      auto& slot = rates_[{run.run_name.function_name, run.report_label}];
+      if (median || !slot.second) slot = {it->second.value, median};
+    }
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    std::printf("\nInspector vs simdjson (iterate_many; line by line on the mix; one core, %s):\n",
+                any_median() ? "medians" : "single runs");
+    for (const auto& [key, rate] : rates_) {
+      if (key.first != "BM_Inspector") continue;
+      auto other = rates_.find({"BM_SimdjsonIterateMany", key.second});
+      if (other == rates_.end()) other = rates_.find({"BM_SimdjsonPerLine", key.second});
+      if (other == rates_.end()) continue;
+      std::printf("  %-16s inspector %6.2f GB/s  simdjson %6.2f GB/s  ratio %5.2fx\n",
+                  key.second.c_str(), rate.first / 1e9, other->second.first / 1e9,
+                  rate.first / other->second.first);
+    }
+  }
+
+ private:
+  bool any_median() const {
+    for (const auto& [k, v] : rates_)
+      if (v.second) return true;
+    return false;
+  }
+  std::map<std::pair<std::string, std::string>, std::pair<double, bool>> rates_;
+};
+
+}  // namespace
+}  // namespace sluice::protocol
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  sluice::protocol::RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,87 @@
+#include "protocol/testing/workload.h"
+
+#include <algorithm>
+
+namespace sluice::protocol::testing {
+
+Workload::Workload(WorkloadOptions options) : options_(std::move(options)) {
+  for (size_t i = 0; i < std::max<size_t>(options_.streams, 1); ++i) {
+    StreamId id;
+    if (!options_.ns.empty()) id.ns = options_.ns;
+    id.name = "stream_" + std::to_string(i);
+    ids_.push_back(id);
+  }
+  // The fixed part of a line is about 130 bytes; the payload string makes up the rest.
+  payload_.assign(options_.record_bytes > 140 ? options_.record_bytes - 140 : 1, 'x');
+  for (size_t i = 0; i < payload_.size(); i += 7) payload_[i] = static_cast<char>('a' + i % 26);
+  big_payload_.assign(options_.big_record_bytes, 'y');
+}
+
+void Workload::AppendLine(std::string* out) {
+  if (state_due_) {
+    state_due_ = false;
+    AppendState(out, ids_[(next_record_ - 1) % ids_.size()]);
+  } else {
+    AppendRecord(out);
+    state_due_ = options_.state_every > 0 && next_record_ % options_.state_every == 0;
+  }
+}
+
+void Workload::AppendRecord(std::string* out) {
+  const uint64_t n = next_record_++;
+  const StreamId& id = ids_[n % ids_.size()];
+  const bool big = options_.big_every > 0 && n % options_.big_every == options_.big_every - 1;
+  const std::string& payload = big ? big_payload_ : payload_;
+  const char* colon = options_.spaced ? ": " : ":";
+  const char* comma = options_.spaced ? ", " : ",";
+  const size_t start = out->size();
+
+  out->append("{\"type\"").append(colon).append("\"RECORD\"").append(comma);
+  out->append("\"record\"").append(colon).append("{");
+  if (id.ns)
+    out->append("\"namespace\"")
+        .append(colon)
+        .append("\"")
+        .append(*id.ns)
+        .append("\"")
+        .append(comma);
+  out->append("\"stream\"").append(colon).append("\"").append(id.name).append("\"").append(comma);
+  out->append("\"data\"").append(colon);
+  const size_t data_start = out->size();
+  const std::string number = std::to_string(n);
+  out->append("{\"id\"").append(colon).append(number).append(comma);
+  out->append("\"name\"").append(colon).append("\"user ").append(number).append("\"").append(comma);
+  out->append("\"active\"").append(colon).append(n % 2 ? "true" : "false").append(comma);
+  out->append("\"payload\"").append(colon).append("\"").append(payload).append("\"}");
+  // Compact size: what was written less the separators' spaces (4 colons, 3 commas).
+  const uint64_t data_bytes = out->size() - data_start - (options_.spaced ? 7 : 0);
+  out->append(comma)
+      .append("\"emitted_at\"")
+      .append(colon)
+      .append(std::to_string(1700000000000 + n));
+  out->append("}}\n");
+
+  const uint64_t line_bytes = out->size() - start;
+  StreamTruth& t = truth_.streams[id];
+  ++t.records;
+  t.record_bytes += line_bytes;
+  t.data_bytes += data_bytes;
+  ++truth_.records;
+  ++truth_.lines;
+  truth_.bytes += line_bytes;
+}
+
+void Workload::AppendState(std::string* out, const StreamId& id) {
+  const size_t start = out->size();
+  out->append(
+      "{\"type\":\"STATE\",\"state\":{\"type\":\"STREAM\",\"stream\":{\"stream_descriptor\":{");
+  if (id.ns) out->append("\"namespace\":\"").append(*id.ns).append("\",");
+  out->append("\"name\":\"").append(id.name).append("\"},\"stream_state\":{\"cursor\":");
+  out->append(std::to_string(next_record_)).append("}}}}\n");
+  ++truth_.streams[id].states;
+  ++truth_.states;
+  ++truth_.lines;
+  truth_.bytes += out->size() - start;
+}
+
+}  // namespace sluice::protocol::testing

@@ -1,0 +1,71 @@
+// Canonical Airbyte workloads with their ground truth, for benchmarks and end-to-end tests:
+// RECORD lines of a chosen size over N streams, a STATE every K records, optionally a few very
+// large records. The generator counts what it writes itself; it does not run the inspector.
+//
+//   Workload w({.record_bytes = 200, .streams = 8, .state_every = 1000});
+//   std::string out;
+//   while (out.size() < (64 << 20)) w.AppendLine(&out);
+//   const GroundTruth& truth = w.truth();
+
+#ifndef SLUICE_PROTOCOL_TESTING_WORKLOAD_H_
+#define SLUICE_PROTOCOL_TESTING_WORKLOAD_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "protocol/message.h"
+
+namespace sluice::protocol::testing {
+
+struct WorkloadOptions {
+  size_t record_bytes = 200;  // approximate RECORD line size
+  size_t streams = 1;
+  size_t state_every = 0;  // a STREAM STATE after every this many records (0: none)
+  bool spaced = false;     // Python's json.dumps separators (", " and ": ")
+  size_t big_every = 0;    // every this many records one is big (0: none)
+  size_t big_record_bytes = 10 << 20;
+  std::string ns = "public";  // "" for no namespace
+};
+
+struct StreamTruth {
+  uint64_t records = 0;
+  uint64_t record_bytes = 0;
+  uint64_t data_bytes = 0;
+  uint64_t states = 0;
+};
+
+struct GroundTruth {
+  uint64_t bytes = 0;
+  uint64_t lines = 0;
+  uint64_t records = 0;
+  uint64_t states = 0;
+  std::map<StreamId, StreamTruth> streams;
+};
+
+class Workload {
+ public:
+  explicit Workload(WorkloadOptions options);
+
+  // Appends the next line, terminator included, and counts it.
+  void AppendLine(std::string* out);
+  const GroundTruth& truth() const { return truth_; }
+  const WorkloadOptions& options() const { return options_; }
+
+ private:
+  void AppendRecord(std::string* out);
+  void AppendState(std::string* out, const StreamId& id);
+
+  WorkloadOptions options_;
+  std::vector<StreamId> ids_;
+  std::string payload_;
+  std::string big_payload_;
+  uint64_t next_record_ = 0;
+  bool state_due_ = false;
+  GroundTruth truth_;
+};
+
+}  // namespace sluice::protocol::testing
+
+#endif  // SLUICE_PROTOCOL_TESTING_WORKLOAD_H_

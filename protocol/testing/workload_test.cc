@@ -1,0 +1,55 @@
+#include "protocol/testing/workload.h"
+
+#include <gtest/gtest.h>
+
+#include "protocol/inspector.h"
+#include "protocol/testing/reference.h"
+
+namespace sluice::protocol::testing {
+namespace {
+
+// The workload's own bookkeeping, the reference and the inspector must agree: the relay tests
+// and benchmarks check the relay's counters against this ground truth.
+void ExpectTruthMatches(const WorkloadOptions& options) {
+  Workload w(options);
+  std::string out;
+  while (out.size() < (2 << 20)) w.AppendLine(&out);
+  const GroundTruth& truth = w.truth();
+  ASSERT_EQ(truth.bytes, out.size());
+  InspectorOptions io;
+  io.max_line_bytes = 64 << 10;
+  for (const InspectorStats& s : {ReferenceInspect(out, io), [&] {
+                                    Inspector inspector(io);
+                                    inspector.Consume(out);
+                                    inspector.Finish();
+                                    return inspector.Snapshot();
+                                  }()}) {
+    EXPECT_EQ(s.lines, truth.lines);
+    EXPECT_EQ(s.type(MessageType::kRecord).count, truth.records);
+    EXPECT_EQ(s.type(MessageType::kState).count, truth.states);
+    ASSERT_EQ(s.streams.size(), truth.streams.size());
+    for (const auto& [id, t] : truth.streams) {
+      const StreamStats* st = s.stream(id);
+      ASSERT_NE(st, nullptr) << id.ToString();
+      EXPECT_EQ(st->records, t.records);
+      EXPECT_EQ(st->record_bytes, t.record_bytes);
+      EXPECT_EQ(st->data_bytes, t.data_bytes);
+      EXPECT_EQ(st->states, t.states);
+    }
+  }
+}
+
+TEST(WorkloadTest, CompactRecordsOverEightStreamsWithStates) {
+  ExpectTruthMatches({.record_bytes = 200, .streams = 8, .state_every = 1000});
+}
+TEST(WorkloadTest, SpacedRecordsWithoutNamespace) {
+  ExpectTruthMatches(
+      {.record_bytes = 5000, .streams = 3, .state_every = 7, .spaced = true, .ns = ""});
+}
+TEST(WorkloadTest, BigRecordsAreOversize) {
+  ExpectTruthMatches(
+      {.record_bytes = 300, .streams = 2, .big_every = 50, .big_record_bytes = 100 << 10});
+}
+
+}  // namespace
+}  // namespace sluice::protocol::testing

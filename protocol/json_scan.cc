@@ -84,13 +84,6 @@ inline BlockMasks ClassifyPortable(const uint8_t* p) {
   return m;
 }
 
-__attribute__((target("avx2"))) inline uint64_t EqMask(__m256i lo, __m256i hi, char c) {
-  const __m256i v = _mm256_set1_epi8(c);
-  const uint32_t l = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, v)));
-  const uint32_t h = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, v)));
-  return uint64_t{l} | (uint64_t{h} << 32);
-}
-
 __attribute__((target("avx2"))) inline uint64_t Bits(__m256i lo, __m256i hi) {
   return uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(lo))} |
          (uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(hi))} << 32);

@@ -20,7 +20,7 @@ Workload::Workload(WorkloadOptions options) : options_(std::move(options)) {
 void Workload::AppendLine(std::string* out) {
   if (state_due_) {
     state_due_ = false;
-    AppendState(out, ids_[(next_record_ - 1) % ids_.size()]);
+    AppendState(out, ids_[truth_.states % ids_.size()]);  // checkpoints rotate over streams
   } else {
     AppendRecord(out);
     state_due_ = options_.state_every > 0 && next_record_ % options_.state_every == 0;

@@ -1,0 +1,69 @@
+// sluice-inspect: the protocol inspector on a file or stdin. Prints the per-stream table, and
+// with --json the full statistics as JSON.
+//
+//   my-source read --config c.json --catalog cat.json | sluice-inspect --json=stats.json
+
+#include <absl/flags/flag.h>
+#include <absl/flags/parse.h>
+#include <absl/flags/usage.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/inspector.h"
+#include "protocol/report.h"
+
+ABSL_FLAG(std::string, json, "", "also write the statistics as JSON to this file ('-': stdout)");
+ABSL_FLAG(uint64_t, max_line_bytes, 16 << 20, "lines longer than this are oversize");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Usage: sluice-inspect [FILE] [--json=OUT]");
+  const std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() > 2) {
+    std::fprintf(stderr, "sluice-inspect: one input file at most (or stdin)\n");
+    return 2;
+  }
+  int fd = STDIN_FILENO;
+  if (args.size() == 2) {
+    fd = open(args[1], O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      std::fprintf(stderr, "sluice-inspect: cannot open %s: %s\n", args[1], std::strerror(errno));
+      return 1;
+    }
+  }
+  sluice::protocol::InspectorOptions options;
+  options.max_line_bytes = absl::GetFlag(FLAGS_max_line_bytes);
+  sluice::protocol::Inspector inspector(options);
+  constexpr size_t kBuf = 1 << 20;
+  auto buf = std::make_unique<char[]>(kBuf);
+  for (;;) {
+    const ssize_t n = read(fd, buf.get(), kBuf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::fprintf(stderr, "sluice-inspect: read: %s\n", std::strerror(errno));
+      return 1;
+    }
+    if (n == 0) break;
+    inspector.Consume(std::string_view(buf.get(), static_cast<size_t>(n)));
+  }
+  inspector.Finish();
+  const sluice::protocol::InspectorStats stats = inspector.Snapshot();
+  std::fputs(sluice::protocol::FormatTable(stats).c_str(), stdout);
+  if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
+    const std::string json = sluice::protocol::FormatJson(stats) + "\n";
+    if (path == "-") {
+      std::fputs(json.c_str(), stdout);
+    } else if (!(std::ofstream(path) << json)) {
+      std::fprintf(stderr, "sluice-inspect: cannot write %s\n", path.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is needed, then builds and runs it twice:
+#   1. gcc, warnings as errors: unit, property and integration tests;
+#   2. clang with AddressSanitizer and UndefinedBehaviorSanitizer: the same tests, plus a short
+#      run of the inspector's libFuzzer target (scripts/fuzz.sh runs it longer).
+# Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+jobs=$(nproc)
+
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WERROR=ON
+cmake --build build/release -j "$jobs"
+ctest --test-dir build/release --output-on-failure -j "$jobs"
+
+CXX=clang++ cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSLUICE_SANITIZE=ON -DSLUICE_BUILD_FUZZERS=ON -DSLUICE_BUILD_BENCHMARKS=OFF -DSLUICE_WERROR=ON
+cmake --build build/sanitize -j "$jobs"
+ctest --test-dir build/sanitize --output-on-failure -j "$jobs"

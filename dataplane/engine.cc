@@ -1,0 +1,476 @@
+#include "dataplane/engine.h"
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "dataplane/relay_error.h"
+#include "dataplane/unique_fd.h"
+
+namespace sluice::dataplane {
+namespace {
+
+constexpr uint32_t kStopped = 0;     // Wait(): the stop fd fired
+constexpr uint32_t kTimedOut = ~0u;  // Wait(): the deadline passed
+
+int MillisUntil(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return -1;
+  const absl::Duration left = deadline - absl::Now();
+  return left <= absl::ZeroDuration() ? 0 : static_cast<int>(absl::ToInt64Milliseconds(left) + 1);
+}
+
+// Readiness of one fd at a time, interruptible by the stop fd.
+class Waiter {
+ public:
+  virtual ~Waiter() = default;
+  // Blocks until `fd` reports `events` (POLLIN or POLLOUT) and returns its revents; returns
+  // kStopped when `stop_fd` (if >= 0) is readable first, kTimedOut at `deadline`.
+  virtual absl::StatusOr<uint32_t> Wait(int fd, uint32_t events, int stop_fd,
+                                        absl::Time deadline) = 0;
+};
+
+class EpollWaiter final : public Waiter {
+ public:
+  EpollWaiter() : epoll_(epoll_create1(EPOLL_CLOEXEC)) {}
+
+  absl::StatusOr<uint32_t> Wait(int fd, uint32_t events, int stop_fd,
+                                absl::Time deadline) override {
+    if (!epoll_.valid()) return ErrnoError(kExitIo, "epoll_create1", errno);
+    if (auto s = Arm(fd, events | EPOLLONESHOT); !s.ok()) return s;
+    if (stop_fd != stop_registered_) {
+      if (stop_registered_ >= 0) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, stop_registered_, nullptr);
+      if (stop_fd >= 0) {
+        epoll_event ev{.events = EPOLLIN, .data = {.fd = stop_fd}};
+        epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_fd, &ev);
+      }
+      stop_registered_ = stop_fd;
+    }
+    for (;;) {
+      epoll_event ev[2];
+      const int n = epoll_wait(epoll_.get(), ev, 2, MillisUntil(deadline));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return ErrnoError(kExitIo, "epoll_wait", errno);
+      if (n == 0) return kTimedOut;
+      uint32_t revents = 0;
+      bool stopped = false;
+      for (int i = 0; i < n; ++i) {
+        if (ev[i].data.fd == fd) revents = ev[i].events;
+        if (ev[i].data.fd == stop_fd) stopped = true;
+      }
+      if (revents != 0) return revents;
+      if (stopped) return kStopped;
+    }
+  }
+
+ private:
+  absl::Status Arm(int fd, uint32_t events) {
+    epoll_event ev{.events = events, .data = {.fd = fd}};
+    if (std::find(armed_.begin(), armed_.end(), fd) != armed_.end()) {
+      if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == 0) return absl::OkStatus();
+    }
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return ErrnoError(kExitIo, "epoll_ctl", errno);
+    }
+    armed_.push_back(fd);
+    return absl::OkStatus();
+  }
+
+  UniqueFd epoll_;
+  std::vector<int> armed_;
+  int stop_registered_ = -1;
+};
+
+// Readiness from IORING_OP_POLL_ADD completions: one io_uring_enter per wait.
+class UringPollWaiter final : public Waiter {
+ public:
+  explicit UringPollWaiter(io_uring ring) : ring_(ring) {}
+  ~UringPollWaiter() override { io_uring_queue_exit(&ring_); }
+
+  absl::StatusOr<uint32_t> Wait(int fd, uint32_t events, int stop_fd,
+                                absl::Time deadline) override {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_prep_poll_add(sqe, fd, events);
+    io_uring_sqe_set_data64(sqe, ++generation_);
+    if (stop_fd >= 0 && !stop_armed_) {
+      io_uring_sqe* stop = io_uring_get_sqe(&ring_);
+      io_uring_prep_poll_add(stop, stop_fd, POLLIN);
+      io_uring_sqe_set_data64(stop, kStopTag);
+      stop_armed_ = true;
+    }
+    if (const int rc = io_uring_submit(&ring_); rc < 0)
+      return ErrnoError(kExitIo, "io_uring_submit", -rc);
+    for (;;) {
+      io_uring_cqe* cqe = nullptr;
+      int rc;
+      if (deadline == absl::InfiniteFuture()) {
+        rc = io_uring_wait_cqe(&ring_, &cqe);
+      } else {
+        const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
+        __kernel_timespec ts =
+            absl::ToTimespec(left).tv_sec >= 0
+                ? __kernel_timespec{absl::ToTimespec(left).tv_sec, absl::ToTimespec(left).tv_nsec}
+                : __kernel_timespec{0, 0};
+        rc = io_uring_wait_cqe_timeout(&ring_, &cqe, &ts);
+        if (rc == -ETIME) return kTimedOut;
+      }
+      if (rc == -EINTR) continue;
+      if (rc < 0) return ErrnoError(kExitIo, "io_uring_wait_cqe", -rc);
+      const uint64_t tag = io_uring_cqe_get_data64(cqe);
+      const int res = cqe->res;
+      io_uring_cqe_seen(&ring_, cqe);
+      if (tag == kStopTag) {
+        stop_fired_ = true;
+        if (stop_fd >= 0) return kStopped;
+        continue;
+      }
+      if (tag != generation_) continue;  // a poll left over from an earlier wait
+      if (res < 0) return ErrnoError(kExitIo, "io_uring poll", -res);
+      if (stop_fired_ && stop_fd >= 0) return kStopped;
+      return static_cast<uint32_t>(res);
+    }
+  }
+
+ private:
+  static constexpr uint64_t kStopTag = ~uint64_t{0};
+  io_uring ring_;
+  uint64_t generation_ = 0;
+  bool stop_armed_ = false;
+  bool stop_fired_ = false;
+};
+
+void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+// Grows a pipe; the default 64 KiB means 16x the syscalls per byte.
+void SetPipeSize(int fd, size_t bytes) { fcntl(fd, F_SETPIPE_SZ, static_cast<int>(bytes)); }
+
+absl::StatusOr<std::pair<UniqueFd, UniqueFd>> MakePipe(size_t bytes) {
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return ErrnoError(kExitIo, "pipe2", errno);
+  SetPipeSize(fds[0], bytes);
+  return std::make_pair(UniqueFd(fds[0]), UniqueFd(fds[1]));
+}
+
+// The error for a failed write/splice into `out`.
+absl::Status OutputError(const Endpoint& out, int err) {
+  if (out.is_pipe && err == EPIPE) {
+    return RelayError(
+        kExitReaderGone,
+        std::string(out.name) + " has no reader any more (the connector closed its input)");
+  }
+  if (err == EPIPE || err == ECONNRESET || err == ETIMEDOUT) {
+    return ErrnoError(kExitPeerLost, "writing to " + std::string(out.name), err);
+  }
+  return ErrnoError(kExitIo, "writing to " + std::string(out.name), err);
+}
+
+absl::Status InputError(const Endpoint& in, int err) {
+  if (err == ECONNRESET || err == ETIMEDOUT) {
+    return ErrnoError(kExitPeerLost, "reading from " + std::string(in.name), err);
+  }
+  return ErrnoError(kExitIo, "reading from " + std::string(in.name), err);
+}
+
+// Shared by the drivers: waits, with time charged to input or output, and the stop/drain logic.
+class Pumping {
+ public:
+  Pumping(Waiter& waiter, PumpStats& stats, int stop_fd, absl::Duration drain_timeout)
+      : waiter_(waiter), stats_(stats), stop_fd_(stop_fd), drain_timeout_(drain_timeout) {}
+
+  // Waits for input. Nothing is in flight, so a stop ends the pump: kStopped.
+  absl::StatusOr<uint32_t> WaitInput(int fd) {
+    if (stopping_) return kStopped;
+    return Timed(fd, POLLIN, stats_.input_wait_ns);
+  }
+  // Waits for the output to take in-flight bytes. A stop starts the drain: bytes in flight are
+  // still delivered until the drain deadline, then kExitTerminated.
+  absl::Status WaitOutput(const Endpoint& out) {
+    for (;;) {
+      auto r = Timed(out.fd, POLLOUT, stats_.output_wait_ns);
+      if (!r.ok()) return r.status();
+      if (*r == kTimedOut) {
+        return RelayError(kExitTerminated,
+                          "stopped: " + std::string(out.name) +
+                              " did not take the in-flight bytes within the drain timeout");
+      }
+      if (*r != kStopped) return absl::OkStatus();
+    }
+  }
+  bool stopping() const { return stopping_; }
+
+ private:
+  absl::StatusOr<uint32_t> Timed(int fd, uint32_t events, std::atomic<uint64_t>& counter) {
+    const absl::Time start = absl::Now();
+    auto r = waiter_.Wait(fd, events, stopping_ ? -1 : stop_fd_,
+                          stopping_ ? drain_deadline_ : absl::InfiniteFuture());
+    counter += static_cast<uint64_t>(absl::ToInt64Nanoseconds(absl::Now() - start));
+    if (r.ok() && *r == kStopped) {
+      stopping_ = true;
+      drain_deadline_ = absl::Now() + drain_timeout_;
+    }
+    return r;
+  }
+
+  Waiter& waiter_;
+  PumpStats& stats_;
+  const int stop_fd_;
+  const absl::Duration drain_timeout_;
+  bool stopping_ = false;
+  absl::Time drain_deadline_;
+};
+
+absl::Status Terminated() {
+  return RelayError(kExitTerminated, "stopped by SIGTERM after delivering the bytes in flight");
+}
+
+class SpliceEngine final : public Engine {
+ public:
+  SpliceEngine(std::string name, std::unique_ptr<Waiter> waiter, PumpOptions options)
+      : name_(std::move(name)),
+        waiter_(std::move(waiter)),
+        options_(options),
+        buf_(std::make_unique<char[]>(options.pipe_bytes)) {}
+
+  std::string_view name() const override { return name_; }
+
+  absl::Status Pump(const Endpoint& in, const Endpoint& out, const Tap* tap, PumpStats& stats,
+                    int stop_fd) override {
+    SetNonBlocking(in.fd);
+    SetNonBlocking(out.fd);
+    if (in.is_pipe) SetPipeSize(in.fd, options_.pipe_bytes);
+    if (out.is_pipe) SetPipeSize(out.fd, options_.pipe_bytes);
+    Pumping pumping(*waiter_, stats, stop_fd, options_.drain_timeout);
+    std::pair<UniqueFd, UniqueFd> side;
+    if (tap != nullptr) {
+      auto p = MakePipe(options_.pipe_bytes);
+      if (!p.ok()) return p.status();
+      side = std::move(*p);
+    }
+    if (in.is_pipe) return FromPipe(in, out, tap, side, stats, pumping);
+    auto mid = MakePipe(options_.pipe_bytes);
+    if (!mid.ok()) return mid.status();
+    return ThroughPipe(in, out, tap, side, *mid, stats, pumping);
+  }
+
+ private:
+  // Reads exactly `n` teed bytes out of the side pipe into the tap.
+  absl::Status Drain(int side, size_t n, const Tap& tap) {
+    while (n > 0) {
+      const ssize_t r = read(side, buf_.get(), std::min(n, options_.pipe_bytes));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return ErrnoError(kExitIo, "reading the inspection pipe", r < 0 ? errno : EIO);
+      tap(std::string_view(buf_.get(), static_cast<size_t>(r)));
+      n -= static_cast<size_t>(r);
+    }
+    return absl::OkStatus();
+  }
+
+  // Splices exactly `n` bytes from the pipe `from` to `out`.
+  absl::Status SpliceExactly(int from, const Endpoint& out, size_t n, PumpStats& stats,
+                             Pumping& pumping) {
+    while (n > 0) {
+      const ssize_t m =
+          splice(from, nullptr, out.fd, nullptr, n, SPLICE_F_NONBLOCK | SPLICE_F_MORE);
+      if (m > 0) {
+        n -= static_cast<size_t>(m);
+        stats.bytes += static_cast<uint64_t>(m);
+        ++stats.transfers;
+        continue;
+      }
+      if (m < 0 && errno == EINTR) continue;
+      if (m < 0 && errno == EAGAIN) {
+        if (auto s = pumping.WaitOutput(out); !s.ok()) return s;
+        continue;
+      }
+      if (m == 0) return RelayError(kExitIo, "splice moved nothing from a pipe that had bytes");
+      return OutputError(out, errno);
+    }
+    return absl::OkStatus();
+  }
+
+  // The input is a pipe (send: FIFO -> socket). Tee n, tap them, splice exactly those n.
+  absl::Status FromPipe(const Endpoint& in, const Endpoint& out, const Tap* tap,
+                        std::pair<UniqueFd, UniqueFd>& side, PumpStats& stats, Pumping& pumping) {
+    for (;;) {
+      int available = 0;
+      if (ioctl(in.fd, FIONREAD, &available) != 0) return InputError(in, errno);
+      if (available == 0) {
+        auto r = pumping.WaitInput(in.fd);
+        if (!r.ok()) return r.status();
+        if (*r == kStopped) return Terminated();
+        if (ioctl(in.fd, FIONREAD, &available) != 0) return InputError(in, errno);
+        if (available == 0 && (*r & (POLLHUP | POLLERR))) return absl::OkStatus();  // EOF
+        if (available == 0) continue;
+      }
+      size_t n = std::min<size_t>(static_cast<size_t>(available), options_.pipe_bytes);
+      if (tap != nullptr) {
+        const ssize_t t = tee(in.fd, side.second.get(), n, SPLICE_F_NONBLOCK);
+        if (t < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (t <= 0) return ErrnoError(kExitIo, "tee into the inspection pipe", t < 0 ? errno : EIO);
+        n = static_cast<size_t>(t);
+        if (auto s = Drain(side.first.get(), n, *tap); !s.ok()) return s;
+      }
+      if (auto s = SpliceExactly(in.fd, out, n, stats, pumping); !s.ok()) return s;
+      if (pumping.stopping()) return Terminated();
+    }
+  }
+
+  // The input is not a pipe (recv: socket -> FIFO): socket -> mid pipe -> out, tee from mid.
+  absl::Status ThroughPipe(const Endpoint& in, const Endpoint& out, const Tap* tap,
+                           std::pair<UniqueFd, UniqueFd>& side, std::pair<UniqueFd, UniqueFd>& mid,
+                           PumpStats& stats, Pumping& pumping) {
+    for (;;) {
+      const ssize_t n = splice(in.fd, nullptr, mid.second.get(), nullptr, options_.pipe_bytes,
+                               SPLICE_F_NONBLOCK | SPLICE_F_MORE);
+      if (n == 0) return absl::OkStatus();  // the peer half-closed: EOF
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return InputError(in, errno);
+        auto r = pumping.WaitInput(in.fd);
+        if (!r.ok()) return r.status();
+        if (*r == kStopped) return Terminated();
+        continue;
+      }
+      // tee copies from the head of the pipe: take exactly what was teed out before teeing again.
+      size_t left = static_cast<size_t>(n);
+      while (left > 0) {
+        size_t chunk = left;
+        if (tap != nullptr) {
+          const ssize_t t = tee(mid.first.get(), side.second.get(), left, SPLICE_F_NONBLOCK);
+          if (t < 0 && errno == EINTR) continue;
+          if (t <= 0)
+            return ErrnoError(kExitIo, "tee into the inspection pipe", t < 0 ? errno : EIO);
+          chunk = static_cast<size_t>(t);
+          if (auto s = Drain(side.first.get(), chunk, *tap); !s.ok()) return s;
+        }
+        if (auto s = SpliceExactly(mid.first.get(), out, chunk, stats, pumping); !s.ok()) return s;
+        left -= chunk;
+      }
+      if (pumping.stopping()) return Terminated();
+    }
+  }
+
+  const std::string name_;
+  std::unique_ptr<Waiter> waiter_;
+  const PumpOptions options_;
+  std::unique_ptr<char[]> buf_;
+};
+
+class CopyEngine final : public Engine {
+ public:
+  explicit CopyEngine(PumpOptions options)
+      : waiter_(std::make_unique<EpollWaiter>()),
+        options_(options),
+        buf_(std::make_unique<char[]>(options.pipe_bytes)) {}
+
+  std::string_view name() const override { return "copy"; }
+
+  absl::Status Pump(const Endpoint& in, const Endpoint& out, const Tap* tap, PumpStats& stats,
+                    int stop_fd) override {
+    SetNonBlocking(in.fd);
+    SetNonBlocking(out.fd);
+    Pumping pumping(*waiter_, stats, stop_fd, options_.drain_timeout);
+    for (;;) {
+      const ssize_t n = read(in.fd, buf_.get(), options_.pipe_bytes);
+      if (n == 0) return absl::OkStatus();
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return InputError(in, errno);
+        auto r = pumping.WaitInput(in.fd);
+        if (!r.ok()) return r.status();
+        if (*r == kStopped) return Terminated();
+        continue;
+      }
+      if (tap != nullptr) (*tap)(std::string_view(buf_.get(), static_cast<size_t>(n)));
+      for (size_t done = 0; done < static_cast<size_t>(n);) {
+        const ssize_t w = write(out.fd, buf_.get() + done, static_cast<size_t>(n) - done);
+        if (w > 0) {
+          done += static_cast<size_t>(w);
+          stats.bytes += static_cast<uint64_t>(w);
+          ++stats.transfers;
+          continue;
+        }
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno == EAGAIN) {
+          if (auto s = pumping.WaitOutput(out); !s.ok()) return s;
+          continue;
+        }
+        return OutputError(out, w < 0 ? errno : EIO);
+      }
+      if (pumping.stopping()) return Terminated();
+    }
+  }
+
+ private:
+  std::unique_ptr<Waiter> waiter_;
+  const PumpOptions options_;
+  std::unique_ptr<char[]> buf_;
+};
+
+}  // namespace
+
+bool IoUringAvailable(std::string* why) {
+  io_uring ring;
+  const int rc = io_uring_queue_init(4, &ring, 0);
+  if (rc < 0) {
+    *why = std::string("io_uring_setup: ") + std::strerror(-rc);
+    return false;
+  }
+  io_uring_queue_exit(&ring);
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view requested,
+                                                     bool splice_possible, PumpOptions options,
+                                                     std::string* reason) {
+  const auto uring = [&]() -> absl::StatusOr<std::unique_ptr<Engine>> {
+    io_uring ring;
+    const int rc = io_uring_queue_init(8, &ring, 0);
+    if (rc < 0) return ErrnoError(kExitUsage, "--engine=uring: io_uring_setup failed", -rc);
+    return std::make_unique<SpliceEngine>("uring", std::make_unique<UringPollWaiter>(ring),
+                                          options);
+  };
+  const auto splice = [&]() -> std::unique_ptr<Engine> {
+    return std::make_unique<SpliceEngine>("splice", std::make_unique<EpollWaiter>(), options);
+  };
+  if (requested == "copy") {
+    *reason = "requested with --engine=copy";
+    return std::make_unique<CopyEngine>(options);
+  }
+  if ((requested == "splice" || requested == "uring") && !splice_possible) {
+    return RelayError(kExitUsage, "--engine=" + std::string(requested) +
+                                      " needs a pipe at one end; use --engine=copy or auto");
+  }
+  if (requested == "splice") {
+    *reason = "requested with --engine=splice";
+    return splice();
+  }
+  if (requested == "uring") {
+    *reason = "requested with --engine=uring";
+    return uring();
+  }
+  if (requested != "auto") {
+    return RelayError(kExitUsage, "--engine must be auto, uring, splice or copy, not '" +
+                                      std::string(requested) + "'");
+  }
+  if (!splice_possible) {
+    *reason = "neither end is a pipe, so nothing can be spliced: read/write";
+    return std::make_unique<CopyEngine>(options);
+  }
+  std::string why;
+  if (!IoUringAvailable(&why)) {
+    *reason = "io_uring unavailable (" + why + "): epoll + splice";
+    return splice();
+  }
+  *reason = "io_uring available";
+  return uring();
+}
+
+}  // namespace sluice::dataplane

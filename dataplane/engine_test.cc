@@ -1,0 +1,141 @@
+#include "dataplane/engine.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <random>
+#include <thread>
+
+#include "dataplane/relay_error.h"
+#include "dataplane/unique_fd.h"
+
+namespace sluice::dataplane {
+namespace {
+
+std::string RandomBytes(size_t n) {
+  std::mt19937_64 rng(n);
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+struct Param {
+  const char* engine;
+  bool tap;
+};
+
+class EngineTest : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (std::string(GetParam().engine) == "uring" && !IoUringAvailable(&why)) {
+      GTEST_SKIP() << "io_uring unavailable here: " << why;
+    }
+  }
+  std::unique_ptr<Engine> Make() {
+    std::string reason;
+    auto e = CreateEngine(GetParam().engine, true, {.pipe_bytes = 1 << 16}, &reason);
+    EXPECT_TRUE(e.ok()) << e.status();
+    EXPECT_EQ((*e)->name(), GetParam().engine);
+    return std::move(*e);
+  }
+};
+
+// pipe -> socket (send) and socket -> pipe (recv), with a slow reader at the far end so the
+// engine must wait for output, and a tap that must see every byte in order.
+TEST_P(EngineTest, MovesEveryByteBothWaysAndTapsThemInOrder) {
+  const std::string data = RandomBytes(3 << 20);
+  for (bool from_pipe : {true, false}) {
+    int p[2], s[2];
+    ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+    UniqueFd pipe_r(p[0]), pipe_w(p[1]), sock_a(s[0]), sock_b(s[1]);
+    // The engine reads `in` and writes `out`; the test writes `feed` and reads `drain`.
+    const Endpoint in = from_pipe ? Endpoint{pipe_r.get(), true, false, "pipe"}
+                                  : Endpoint{sock_a.get(), false, true, "socket"};
+    const Endpoint out = from_pipe ? Endpoint{sock_a.get(), false, true, "socket"}
+                                   : Endpoint{pipe_w.get(), true, false, "pipe"};
+    UniqueFd& feed = from_pipe ? pipe_w : sock_b;
+    UniqueFd& drain = from_pipe ? sock_b : pipe_r;
+    std::string tapped, received;
+    Tap tap = [&](std::string_view b) { tapped.append(b); };
+    std::thread writer([&] {
+      for (size_t i = 0; i < data.size(); i += 100000) {
+        const size_t n = std::min<size_t>(100000, data.size() - i);
+        ASSERT_EQ(write(feed.get(), data.data() + i, n), static_cast<ssize_t>(n));
+      }
+      if (from_pipe) {
+        feed.reset();
+      } else {
+        shutdown(feed.get(), SHUT_WR);
+      }
+    });
+    std::thread reader([&] {
+      char buf[7000];
+      for (;;) {
+        const ssize_t n = read(drain.get(), buf, sizeof buf);
+        if (n <= 0) break;
+        received.append(buf, static_cast<size_t>(n));
+        if (received.size() % 7 == 0) usleep(50);  // a slow reader
+      }
+    });
+    PumpStats stats;
+    auto engine = Make();
+    const absl::Status st = engine->Pump(in, out, GetParam().tap ? &tap : nullptr, stats, -1);
+    EXPECT_TRUE(st.ok()) << st;
+    writer.join();
+    // Closing our write end lets the reader see EOF.
+    if (from_pipe) {
+      shutdown(sock_a.get(), SHUT_WR);
+    } else {
+      pipe_w.reset();
+    }
+    reader.join();
+    EXPECT_EQ(stats.bytes.load(), data.size());
+    EXPECT_TRUE(received == data) << "from_pipe=" << from_pipe << " got " << received.size();
+    if (GetParam().tap) EXPECT_TRUE(tapped == data) << "tap saw " << tapped.size();
+    EXPECT_GT(stats.output_wait_ns.load() + stats.input_wait_ns.load(), 0u);
+  }
+}
+
+TEST_P(EngineTest, ReportsAReaderThatWentAway) {
+  int p[2], s[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+  UniqueFd pipe_r(p[0]), pipe_w(p[1]), sock_a(s[0]), sock_b(s[1]);
+  pipe_r.reset();  // the connector closed its stdin
+  const std::string data(100000, 'x');
+  std::thread writer([&] {
+    [[maybe_unused]] ssize_t n = write(sock_b.get(), data.data(), data.size());
+    shutdown(sock_b.get(), SHUT_WR);
+  });
+  PumpStats stats;
+  signal(SIGPIPE, SIG_IGN);
+  const absl::Status st = Make()->Pump({sock_a.get(), false, true, "socket"},
+                                       {pipe_w.get(), true, false, "the FIFO"}, nullptr, stats, -1);
+  writer.join();
+  EXPECT_EQ(ExitCodeOf(st), kExitReaderGone) << st;
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, EngineTest,
+                         ::testing::Values(Param{"uring", true}, Param{"uring", false},
+                                           Param{"splice", true}, Param{"splice", false},
+                                           Param{"copy", true}, Param{"copy", false}),
+                         [](const auto& info) {
+                           return std::string(info.param.engine) +
+                                  (info.param.tap ? "_tap" : "_notap");
+                         });
+
+TEST(CreateEngineTest, AutoFallsBackWhenNothingCanBeSpliced) {
+  std::string reason;
+  auto e = CreateEngine("auto", /*splice_possible=*/false, {}, &reason);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ((*e)->name(), "copy");
+  EXPECT_NE(reason.find("pipe"), std::string::npos);
+  EXPECT_FALSE(CreateEngine("bogus", true, {}, &reason).ok());
+}
+
+}  // namespace
+}  // namespace sluice::dataplane

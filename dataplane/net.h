@@ -1,0 +1,54 @@
+// TCP endpoints for the relay: "host:port" and "[v6addr]:port" addresses, a listener that
+// accepts one peer, and a connector that retries with backoff until a deadline (the peer pod
+// may still be starting). Every stream socket gets keepalive and a user timeout, so a dead
+// peer is noticed.
+//
+//   absl::StatusOr<Address> a = ParseAddress("[::1]:9001");
+//   absl::StatusOr<UniqueFd> s = Connect(*a, absl::Now() + absl::Seconds(60), stop_fd);
+
+#ifndef SLUICE_DATAPLANE_NET_H_
+#define SLUICE_DATAPLANE_NET_H_
+
+#include <absl/status/statusor.h>
+#include <absl/time/time.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "dataplane/unique_fd.h"
+
+namespace sluice::dataplane {
+
+struct Address {
+  std::string host;  // a name, an IPv4 or an IPv6 address (no brackets); "" for any
+  uint16_t port = 0;
+  std::string ToString() const;  // brackets around IPv6
+};
+
+// "host:port", "[v6]:port" or ":port". Errors say what is wrong with the text.
+absl::StatusOr<Address> ParseAddress(std::string_view text);
+
+// Binds and listens (SO_REUSEADDR). "" listens on every address, IPv6 and IPv4.
+absl::StatusOr<UniqueFd> Listen(const Address& address);
+// The port a listening socket got (for ":0").
+uint16_t LocalPort(int fd);
+
+// Waits for one connection until `deadline`; returns early with kExitTerminated when `stop_fd`
+// becomes readable. `peer` receives the peer's address as text.
+absl::StatusOr<UniqueFd> AcceptOne(int listen_fd, absl::Time deadline, int stop_fd,
+                                   std::string* peer);
+
+// Connects, retrying refused and unreachable attempts with exponential backoff (50 ms to 2 s)
+// until `deadline`.
+absl::StatusOr<UniqueFd> Connect(const Address& address, absl::Time deadline, int stop_fd);
+
+// Keepalive (idle 30 s, interval 10 s, 3 probes) and TCP_USER_TIMEOUT (60 s).
+void ConfigureStream(int fd);
+
+// Waits until `fd` has `events` (poll(2) flags) or `deadline`; false on timeout or stop.
+bool WaitFor(int fd, short events, absl::Time deadline, int stop_fd);
+
+}  // namespace sluice::dataplane
+
+#endif  // SLUICE_DATAPLANE_NET_H_

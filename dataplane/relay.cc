@@ -1,0 +1,404 @@
+#include "dataplane/relay.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include "dataplane/auth.h"
+#include "dataplane/engine.h"
+#include "dataplane/metrics_server.h"
+#include "dataplane/net.h"
+#include "dataplane/relay_error.h"
+#include "dataplane/unique_fd.h"
+#include "protocol/report.h"
+
+namespace sluice::dataplane {
+namespace {
+
+void Log(const std::string& name, const std::string& message) {
+  std::fprintf(stderr, "sluice-relay[%s] %s\n", name.c_str(), message.c_str());
+}
+
+bool Stopped(int stop_fd) {
+  pollfd p{stop_fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+// Checks that `path` is a FIFO, then opens it without blocking. A reader end opens at once
+// (poll reports the writer's arrival and departure); a writer end waits for a reader.
+absl::StatusOr<UniqueFd> OpenFifo(const std::string& path, bool for_write, absl::Time deadline,
+                                  int stop_fd) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return ErrnoError(kExitFifo, "FIFO " + path, errno);
+  if (!S_ISFIFO(st.st_mode)) {
+    return RelayError(kExitFifo, path + " is not a FIFO (create it with `sluice-relay init`)");
+  }
+  for (;;) {
+    UniqueFd fd(open(path.c_str(), (for_write ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC));
+    if (fd.valid()) return fd;
+    if (errno != ENXIO) return ErrnoError(kExitFifo, "open FIFO " + path, errno);
+    // ENXIO: no reader yet.
+    if (absl::Now() >= deadline) {
+      return RelayError(kExitFifo,
+                        "no reader opened " + path + " in time (is the connector running?)");
+    }
+    if (WaitFor(stop_fd, POLLIN, absl::Now() + absl::Milliseconds(20), -1)) {
+      return RelayError(kExitTerminated,
+                        "terminated while waiting for the connector to open " + path);
+    }
+  }
+}
+
+// Everything the metrics endpoint and the summary read while the transfer runs.
+struct Progress {
+  const RelayConfig* config = nullptr;
+  std::unique_ptr<protocol::Inspector> inspector;
+  PumpStats pump;
+  std::string engine = "none";
+  std::string engine_reason;
+  absl::Time start = absl::Now();
+  std::atomic<int> phase{0};  // 0 connecting, 1 transferring, 2 done
+  std::string peer;
+};
+
+std::string Bottleneck(double input_wait, double output_wait, double wall) {
+  if (wall <= 0) return "none";
+  if (input_wait + output_wait < 0.1 * wall) return "relay";
+  return input_wait >= output_wait ? "input" : "output";
+}
+
+std::string RenderMetrics(const Progress& p) {
+  const RelayConfig& c = *p.config;
+  const std::string base = "connector=\"" + PromLabel(c.name) + "\",direction=\"" + c.mode + "\"";
+  std::string out;
+  const auto metric = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  metric("sluice_relay_info", "gauge", "The engine and why it was chosen.");
+  out += "sluice_relay_info{" + base + ",engine=\"" + p.engine + "\",reason=\"" +
+         PromLabel(p.engine_reason) + "\"} 1\n";
+  metric("sluice_relay_phase", "gauge", "0 connecting, 1 transferring, 2 done.");
+  out += "sluice_relay_phase{" + base + "} " + std::to_string(p.phase.load()) + "\n";
+  metric("sluice_bytes_total", "counter", "Bytes moved from input to output.");
+  out += "sluice_bytes_total{" + base + "} " + std::to_string(p.pump.bytes.load()) + "\n";
+  metric(
+      "sluice_wait_seconds_total", "counter",
+      "Time blocked waiting for the input to have bytes (side=input) or the output to take them.");
+  out += "sluice_wait_seconds_total{" + base + ",side=\"input\"} " +
+         std::to_string(static_cast<double>(p.pump.input_wait_ns.load()) / 1e9) + "\n";
+  out += "sluice_wait_seconds_total{" + base + ",side=\"output\"} " +
+         std::to_string(static_cast<double>(p.pump.output_wait_ns.load()) / 1e9) + "\n";
+  if (!p.inspector) return out;
+  const protocol::InspectorStats s = p.inspector->Snapshot();
+  metric("sluice_messages_total", "counter", "Airbyte messages by type.");
+  for (size_t t = 0; t < protocol::kMessageTypeCount; ++t) {
+    out += "sluice_messages_total{" + base + ",type=\"" +
+           std::string(protocol::MessageTypeName(static_cast<protocol::MessageType>(t))) + "\"} " +
+           std::to_string(s.types[t].count) + "\n";
+  }
+  metric("sluice_non_protocol_lines_total", "counter", "Lines that were not Airbyte messages.");
+  out += "sluice_non_protocol_lines_total{" + base + "} " + std::to_string(s.non_protocol.count) +
+         "\n";
+  metric("sluice_oversize_lines_total", "counter", "Lines longer than --max-line-bytes.");
+  out += "sluice_oversize_lines_total{" + base + "} " + std::to_string(s.oversize_lines) + "\n";
+  metric("sluice_trace_errors_total", "counter", "TRACE ERROR messages.");
+  out += "sluice_trace_errors_total{" + base + "} " + std::to_string(s.trace_errors) + "\n";
+  metric("sluice_records_total", "counter", "RECORD messages per stream.");
+  std::string record_bytes, data_bytes, states;
+  for (const auto& [id, st] : s.streams) {
+    const std::string labels = base + ",namespace=\"" + PromLabel(id.ns.value_or("")) +
+                               "\",stream=\"" + PromLabel(id.name) + "\"";
+    out += "sluice_records_total{" + labels + "} " + std::to_string(st.records) + "\n";
+    record_bytes +=
+        "sluice_record_bytes_total{" + labels + "} " + std::to_string(st.record_bytes) + "\n";
+    data_bytes +=
+        "sluice_record_data_bytes_total{" + labels + "} " + std::to_string(st.data_bytes) + "\n";
+    states += "sluice_state_messages_total{" + labels + "} " + std::to_string(st.states) + "\n";
+  }
+  metric("sluice_record_bytes_total", "counter", "RECORD line bytes per stream.");
+  out += record_bytes;
+  metric("sluice_record_data_bytes_total", "counter", "Compact size of record.data per stream.");
+  out += data_bytes;
+  metric("sluice_state_messages_total", "counter", "STATE messages naming each stream.");
+  out += states;
+  return out;
+}
+
+std::string SummaryJson(const Progress& p, int exit_code, const absl::Status& status) {
+  const double wall = absl::ToDoubleSeconds(absl::Now() - p.start);
+  const double in_wait = static_cast<double>(p.pump.input_wait_ns.load()) / 1e9;
+  const double out_wait = static_cast<double>(p.pump.output_wait_ns.load()) / 1e9;
+  char numbers[512];
+  std::snprintf(numbers, sizeof numbers,
+                "\"bytes\":%" PRIu64
+                ",\"seconds\":%.6f,\"input_wait_seconds\":%.6f,"
+                "\"output_wait_seconds\":%.6f,\"exit_code\":%d",
+                p.pump.bytes.load(), wall, in_wait, out_wait, exit_code);
+  std::string out =
+      "{\"relay\":{\"mode\":" + protocol::JsonString(p.config->mode) +
+      ",\"connector\":" + protocol::JsonString(p.config->name) +
+      ",\"engine\":" + protocol::JsonString(p.engine) +
+      ",\"engine_reason\":" + protocol::JsonString(p.engine_reason) +
+      ",\"peer\":" + protocol::JsonString(p.peer) + "," + numbers +
+      ",\"exit_reason\":" + protocol::JsonString(ExitCodeName(exit_code)) +
+      ",\"error\":" + (status.ok() ? "null" : protocol::JsonString(std::string(status.message()))) +
+      ",\"bottleneck\":" + protocol::JsonString(Bottleneck(in_wait, out_wait, wall)) + "}";
+  out += ",\"inspector\":";
+  if (p.inspector) {
+    out += protocol::FormatJson(p.inspector->Snapshot());
+  } else {
+    out += "null";
+  }
+  return out + "}\n";
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << content;
+    out.flush();
+    if (!out) return RelayError(kExitIo, "cannot write " + tmp);
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0)
+    return ErrnoError(kExitIo, "rename to " + path, errno);
+  return absl::OkStatus();
+}
+
+// Connects or accepts, then authenticates. A listener refuses peers that fail the handshake
+// and keeps waiting for the right one until its deadline.
+absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, int stop_fd,
+                                   std::string* peer) {
+  if (!c.connect.empty()) {
+    auto address = ParseAddress(c.connect);
+    if (!address.ok()) return address.status();
+    auto fd = Connect(*address, absl::Now() + c.connect_timeout, stop_fd);
+    if (!fd.ok()) return fd.status();
+    *peer = address->ToString();
+    if (secret != nullptr) {
+      if (auto s = ClientHandshake(fd->get(), *secret, absl::Now() + c.handshake_timeout, stop_fd);
+          !s.ok()) {
+        return s;
+      }
+    }
+    return fd;
+  }
+  auto address = ParseAddress(c.listen);
+  if (!address.ok()) return address.status();
+  auto listener = Listen(*address);
+  if (!listener.ok()) return listener.status();
+  Log(c.name, c.mode + ": listening on " + address->host + ":" +
+                  std::to_string(LocalPort(listener->get())));
+  const absl::Time deadline = absl::Now() + c.accept_timeout;
+  absl::Status last_refusal;
+  for (;;) {
+    auto fd = AcceptOne(listener->get(), deadline, stop_fd, peer);
+    if (!fd.ok()) {
+      if (ExitCodeOf(fd.status()) == kExitNoPeer && !last_refusal.ok()) {
+        return RelayError(kExitAuthFailed,
+                          "no authenticated peer before the deadline; last refusal: " +
+                              std::string(last_refusal.message()));
+      }
+      return fd.status();
+    }
+    if (secret == nullptr) return fd;
+    absl::Status s =
+        ServerHandshake(fd->get(), *secret, absl::Now() + c.handshake_timeout, stop_fd);
+    if (s.ok()) return fd;
+    if (ExitCodeOf(s) == kExitTerminated) return s;
+    Log(c.name, "refused a connection from " + *peer + ": " + std::string(s.message()));
+    last_refusal = s;
+  }
+}
+
+// send: after EOF and every byte out, half-close and wait for the peer to close.
+absl::Status Linger(int fd, absl::Duration timeout, int stop_fd) {
+  if (shutdown(fd, SHUT_WR) != 0)
+    return ErrnoError(kExitPeerLost, "half-closing the connection", errno);
+  const absl::Time deadline = absl::Now() + timeout;
+  char buf[4096];
+  for (;;) {
+    if (!WaitFor(fd, POLLIN, deadline, stop_fd)) {
+      if (Stopped(stop_fd))
+        return RelayError(kExitTerminated, "terminated while waiting for the peer to close");
+      return RelayError(kExitLingerTimeout,
+                        "every byte was sent but the peer did not close the connection within " +
+                            absl::FormatDuration(timeout));
+    }
+    const ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) return absl::OkStatus();
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) return ErrnoError(kExitPeerLost, "waiting for the peer to close", errno);
+  }
+}
+
+absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
+  if (c.mode != "send" && c.mode != "recv")
+    return RelayError(kExitUsage, "mode must be send or recv");
+  if (c.listen.empty() == c.connect.empty()) {
+    return RelayError(kExitUsage, "give exactly one of --listen and --connect");
+  }
+  if (c.fifo.empty()) return RelayError(kExitUsage, "--fifo is required");
+  // Fail fast on a missing FIFO, before the peer is kept waiting.
+  struct stat st {};
+  if (stat(c.fifo.c_str(), &st) != 0) return ErrnoError(kExitFifo, "FIFO " + c.fifo, errno);
+  if (!S_ISFIFO(st.st_mode)) {
+    return RelayError(kExitFifo, c.fifo + " is not a FIFO (create it with `sluice-relay init`)");
+  }
+  std::unique_ptr<Secret> secret;
+  if (!c.insecure_no_auth) {
+    auto loaded = LoadSecret(c.secret_file, c.secret_env);
+    if (!loaded.ok()) return loaded.status();
+    secret = std::move(*loaded);
+  } else {
+    Log(c.name, "WARNING: --insecure-no-auth: any peer that reaches the port is accepted");
+  }
+  auto engine = CreateEngine(c.engine, /*splice_possible=*/true,
+                             {.pipe_bytes = c.pipe_bytes, .drain_timeout = c.drain_timeout},
+                             &p.engine_reason);
+  if (!engine.ok()) return engine.status();
+  p.engine = std::string((*engine)->name());
+  Log(c.name, c.mode + ": engine " + p.engine + " (" + p.engine_reason + "), inspection " +
+                  (c.inspect ? "on" : "off"));
+
+  auto socket = Establish(c, secret.get(), stop_fd, &p.peer);
+  if (!socket.ok()) return socket.status();
+  Log(c.name, c.mode + ": connected to " + p.peer + (secret ? " (authenticated)" : ""));
+  const bool send = c.mode == "send";
+  auto fifo = OpenFifo(c.fifo, /*for_write=*/!send, absl::Now() + c.accept_timeout, stop_fd);
+  if (!fifo.ok()) return fifo.status();
+
+  const std::string fifo_name = "the FIFO " + c.fifo;
+  const std::string peer_name = "the peer " + p.peer;
+  const Endpoint fifo_end{.fd = fifo->get(), .is_pipe = true, .name = fifo_name};
+  const Endpoint socket_end{.fd = socket->get(), .is_socket = true, .name = peer_name};
+  Tap tap;
+  if (p.inspector) tap = [&p](std::string_view bytes) { p.inspector->Consume(bytes); };
+  p.phase = 1;
+  absl::Status status = (*engine)->Pump(send ? fifo_end : socket_end, send ? socket_end : fifo_end,
+                                        p.inspector ? &tap : nullptr, p.pump, stop_fd);
+  if (p.inspector) p.inspector->Finish();
+  if (!status.ok()) return status;
+  if (send) {
+    fifo->reset();
+    return Linger(socket->get(), c.linger_timeout, stop_fd);
+  }
+  fifo->reset();    // the connector sees end of input ...
+  socket->reset();  // ... and then the sender sees our close
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunTransfer(const RelayConfig& config, int stop_fd) {
+  Progress p;
+  p.config = &config;
+  if (config.inspect) p.inspector = std::make_unique<protocol::Inspector>(config.inspector);
+  std::unique_ptr<MetricsServer> metrics;
+  if (!config.metrics_addr.empty()) {
+    auto address = ParseAddress(config.metrics_addr);
+    absl::StatusOr<std::unique_ptr<MetricsServer>> server =
+        address.ok() ? MetricsServer::Start(*address, [&p] { return RenderMetrics(p); })
+                     : absl::StatusOr<std::unique_ptr<MetricsServer>>(address.status());
+    if (!server.ok()) {
+      Log(config.name, "error: " + std::string(server.status().message()));
+      return kExitUsage;
+    }
+    metrics = std::move(*server);
+    Log(config.name, "metrics on port " + std::to_string(metrics->port()) + " /metrics");
+  }
+  const absl::Status status = Transfer(config, p, stop_fd);
+  p.phase = 2;
+  const int code = ExitCodeOf(status);
+  if (!config.summary_path.empty()) {
+    if (auto s = WriteFileAtomically(config.summary_path, SummaryJson(p, code, status)); !s.ok()) {
+      Log(config.name, "error: " + std::string(s.message()));
+    }
+  }
+  const double wall = absl::ToDoubleSeconds(absl::Now() - p.start);
+  const uint64_t bytes = p.pump.bytes.load();
+  std::string line = config.mode + " " + (status.ok() ? "done" : "failed") + ": " +
+                     std::to_string(bytes) + " bytes in " + std::to_string(wall).substr(0, 6) +
+                     " s";
+  if (p.inspector) {
+    const protocol::InspectorStats s = p.inspector->Snapshot();
+    line += ", " + std::to_string(s.type(protocol::MessageType::kRecord).count) + " records in " +
+            std::to_string(s.streams.size()) + " streams, " +
+            std::to_string(s.type(protocol::MessageType::kState).count) + " states";
+    if (s.non_protocol.count > 0)
+      line += ", " + std::to_string(s.non_protocol.count) + " non-protocol lines";
+  }
+  line += ", engine " + p.engine + ", bottleneck " +
+          Bottleneck(static_cast<double>(p.pump.input_wait_ns.load()) / 1e9,
+                     static_cast<double>(p.pump.output_wait_ns.load()) / 1e9, wall);
+  line += "; exit " + std::to_string(code) + " (" + std::string(ExitCodeName(code)) + ")";
+  if (!status.ok()) line += ": " + std::string(status.message());
+  Log(config.name, line);
+  return code;
+}
+
+int RunLogs(const std::string& fifo, const std::string& name, int stop_fd) {
+  auto fd = OpenFifo(fifo, /*for_write=*/false, absl::InfiniteFuture(), stop_fd);
+  if (!fd.ok()) {
+    Log(name, "logs: " + std::string(fd.status().message()));
+    return ExitCodeOf(fd.status());
+  }
+  constexpr size_t kMaxLine = 64 << 10;
+  std::string line;
+  char buf[1 << 16];
+  const auto emit = [&](bool continued) {
+    std::string out = "[" + name + "] " + line + (continued ? " [continued]\n" : "\n");
+    fwrite(out.data(), 1, out.size(), stderr);
+    line.clear();
+  };
+  for (;;) {
+    const ssize_t n = read(fd->get(), buf, sizeof buf);
+    if (n < 0 && errno == EAGAIN) {
+      if (!WaitFor(fd->get(), POLLIN, absl::InfiniteFuture(), stop_fd)) break;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Log(name, std::string("logs: read: ") + std::strerror(errno));
+      return kExitIo;
+    }
+    if (n == 0) break;
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buf[i] == '\n') {
+        emit(false);
+      } else {
+        line.push_back(buf[i]);
+        if (line.size() >= kMaxLine) emit(true);
+      }
+    }
+  }
+  if (!line.empty()) emit(false);
+  return Stopped(stop_fd) ? kExitTerminated : kExitOk;
+}
+
+int RunInit(const std::vector<std::string>& paths, unsigned mode) {
+  for (const std::string& path : paths) {
+    if (mkfifo(path.c_str(), mode) == 0) {
+      chmod(path.c_str(), mode);  // mkfifo applies the umask
+      continue;
+    }
+    struct stat st {};
+    if (errno == EEXIST && stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) continue;
+    std::fprintf(stderr, "sluice-relay init: cannot create FIFO %s: %s\n", path.c_str(),
+                 errno == EEXIST ? "exists and is not a FIFO" : std::strerror(errno));
+    return kExitFifo;
+  }
+  return kExitOk;
+}
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,64 @@
+// sluice-relay's modes as functions, so tests and the CLI share them.
+//
+//   send  FIFO (the connector's stdout) -> TCP
+//   recv  TCP -> FIFO (the connector's stdin)
+//   logs  FIFO (stderr) -> our stderr, line by line, prefixed with the connector's name
+//   init  create the FIFOs (an init container needs no shell)
+//
+// send and recv either --listen or --connect. Before any payload byte the two ends run the
+// handshake of dataplane/auth.h unless --insecure-no-auth. EOF is end to end: send reaches EOF
+// on the FIFO, delivers every byte, half-closes, and waits for the peer to close; recv sees the
+// half-close, delivers every byte to the FIFO, closes it (the connector sees end of input),
+// then closes the connection.
+//
+//   RelayConfig config;  // ... from flags
+//   int exit_code = RunTransfer(config, stop_fd);
+
+#ifndef SLUICE_DATAPLANE_RELAY_H_
+#define SLUICE_DATAPLANE_RELAY_H_
+
+#include <absl/time/time.h>
+
+#include <string>
+#include <vector>
+
+#include "protocol/inspector.h"
+
+namespace sluice::dataplane {
+
+struct RelayConfig {
+  std::string mode;                // "send" or "recv"
+  std::string name = "connector";  // for logs and metric labels
+  std::string fifo;
+  std::string listen;  // exactly one of listen and connect
+  std::string connect;
+  absl::Duration connect_timeout = absl::Seconds(120);  // connect: retry until then
+  absl::Duration accept_timeout = absl::Seconds(300);   // listen: wait for a peer until then
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  absl::Duration linger_timeout = absl::Seconds(60);  // send: wait for the peer's close
+  absl::Duration drain_timeout = absl::Seconds(10);   // SIGTERM: flush in-flight bytes
+  std::string engine = "auto";
+  bool inspect = true;
+  protocol::InspectorOptions inspector;
+  std::string secret_file;
+  std::string secret_env = "SLUICE_SECRET";
+  bool insecure_no_auth = false;
+  std::string metrics_addr;  // "" for none
+  std::string summary_path;  // "" for none
+  size_t pipe_bytes = 1 << 20;
+};
+
+// send or recv; returns the exit code (dataplane/exit_codes.h). Logs to stderr. `stop_fd`
+// becomes readable on SIGTERM.
+int RunTransfer(const RelayConfig& config, int stop_fd);
+
+// logs: copies `fifo` to stderr line by line, each prefixed "[name] ". Lines longer than
+// 64 KiB are split, the pieces marked " [continued]". Returns the exit code.
+int RunLogs(const std::string& fifo, const std::string& name, int stop_fd);
+
+// init: creates each FIFO with `mode` (an existing FIFO is left as it is). Returns the exit code.
+int RunInit(const std::vector<std::string>& paths, unsigned mode);
+
+}  // namespace sluice::dataplane
+
+#endif  // SLUICE_DATAPLANE_RELAY_H_

@@ -1,0 +1,43 @@
+// An owned file descriptor, closed on destruction.
+//
+//   UniqueFd fd(open(path, O_RDONLY | O_CLOEXEC));
+//   if (!fd.valid()) ...;
+//   read(fd.get(), ...);
+
+#ifndef SLUICE_DATAPLANE_UNIQUE_FD_H_
+#define SLUICE_DATAPLANE_UNIQUE_FD_H_
+
+#include <unistd.h>
+
+#include <utility>
+
+namespace sluice::dataplane {
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) reset(other.release());
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace sluice::dataplane
+
+#endif  // SLUICE_DATAPLANE_UNIQUE_FD_H_

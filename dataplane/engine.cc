@@ -241,7 +241,10 @@ class SpliceEngine final : public Engine {
   std::string_view name() const override { return name_; }
 
   absl::Status Pump(const Endpoint& in, const Endpoint& out, const Tap* tap, PumpStats& stats,
-                    int stop_fd) override {
+                    int stop_fd, Holdback* holdback) override {
+    if (holdback != nullptr && in.is_pipe) {
+      return RelayError(kExitUsage, "a holdback needs an input that is not a pipe");
+    }
     SetNonBlocking(in.fd);
     SetNonBlocking(out.fd);
     if (in.is_pipe) SetPipeSize(in.fd, options_.pipe_bytes);
@@ -256,7 +259,7 @@ class SpliceEngine final : public Engine {
     if (in.is_pipe) return FromPipe(in, out, tap, side, stats, pumping);
     auto mid = MakePipe(options_.pipe_bytes);
     if (!mid.ok()) return mid.status();
-    return ThroughPipe(in, out, tap, side, *mid, stats, pumping);
+    return ThroughPipe(in, out, tap, side, *mid, stats, pumping, holdback);
   }
 
  private:
@@ -323,13 +326,16 @@ class SpliceEngine final : public Engine {
   }
 
   // The input is not a pipe (recv: socket -> FIFO): socket -> mid pipe -> out, tee from mid.
+  // With a holdback, the last holdback->bytes stay in the mid pipe until more arrive or EOF.
   absl::Status ThroughPipe(const Endpoint& in, const Endpoint& out, const Tap* tap,
                            std::pair<UniqueFd, UniqueFd>& side, std::pair<UniqueFd, UniqueFd>& mid,
-                           PumpStats& stats, Pumping& pumping) {
+                           PumpStats& stats, Pumping& pumping, Holdback* holdback) {
+    const size_t keep = holdback != nullptr ? holdback->bytes : 0;
+    size_t in_mid = 0;  // bytes spliced into the mid pipe and not yet out
     for (;;) {
-      const ssize_t n = splice(in.fd, nullptr, mid.second.get(), nullptr, options_.pipe_bytes,
-                               SPLICE_F_NONBLOCK | SPLICE_F_MORE);
-      if (n == 0) return absl::OkStatus();  // the peer half-closed: EOF
+      const ssize_t n = splice(in.fd, nullptr, mid.second.get(), nullptr,
+                               options_.pipe_bytes - in_mid, SPLICE_F_NONBLOCK | SPLICE_F_MORE);
+      if (n == 0) break;  // the peer half-closed: EOF
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN) return InputError(in, errno);
@@ -338,23 +344,44 @@ class SpliceEngine final : public Engine {
         if (*r == kStopped) return Terminated();
         continue;
       }
-      // tee copies from the head of the pipe: take exactly what was teed out before teeing again.
-      size_t left = static_cast<size_t>(n);
-      while (left > 0) {
-        size_t chunk = left;
-        if (tap != nullptr) {
-          const ssize_t t = tee(mid.first.get(), side.second.get(), left, SPLICE_F_NONBLOCK);
-          if (t < 0 && errno == EINTR) continue;
-          if (t <= 0)
-            return ErrnoError(kExitIo, "tee into the inspection pipe", t < 0 ? errno : EIO);
-          chunk = static_cast<size_t>(t);
-          if (auto s = Drain(side.first.get(), chunk, *tap); !s.ok()) return s;
-        }
-        if (auto s = SpliceExactly(mid.first.get(), out, chunk, stats, pumping); !s.ok()) return s;
-        left -= chunk;
-      }
+      in_mid += static_cast<size_t>(n);
+      if (in_mid <= keep) continue;
+      const size_t forward = in_mid - keep;
+      if (auto s = Forward(mid.first.get(), out, tap, side, forward, stats, pumping); !s.ok())
+        return s;
+      in_mid -= forward;
       if (pumping.stopping()) return Terminated();
     }
+    if (holdback != nullptr) {
+      holdback->held.resize(in_mid);
+      for (size_t got = 0; got < in_mid;) {
+        const ssize_t r = read(mid.first.get(), holdback->held.data() + got, in_mid - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return ErrnoError(kExitIo, "reading the held-back bytes", r < 0 ? errno : EIO);
+        got += static_cast<size_t>(r);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Moves the first `n` bytes of the pipe `from` to `out`, tapping them first. tee copies from
+  // the head of the pipe: take exactly what was teed out before teeing again.
+  absl::Status Forward(int from, const Endpoint& out, const Tap* tap,
+                       std::pair<UniqueFd, UniqueFd>& side, size_t n, PumpStats& stats,
+                       Pumping& pumping) {
+    while (n > 0) {
+      size_t chunk = n;
+      if (tap != nullptr) {
+        const ssize_t t = tee(from, side.second.get(), n, SPLICE_F_NONBLOCK);
+        if (t < 0 && errno == EINTR) continue;
+        if (t <= 0) return ErrnoError(kExitIo, "tee into the inspection pipe", t < 0 ? errno : EIO);
+        chunk = static_cast<size_t>(t);
+        if (auto s = Drain(side.first.get(), chunk, *tap); !s.ok()) return s;
+      }
+      if (auto s = SpliceExactly(from, out, chunk, stats, pumping); !s.ok()) return s;
+      n -= chunk;
+    }
+    return absl::OkStatus();
   }
 
   const std::string name_;
@@ -373,13 +400,15 @@ class CopyEngine final : public Engine {
   std::string_view name() const override { return "copy"; }
 
   absl::Status Pump(const Endpoint& in, const Endpoint& out, const Tap* tap, PumpStats& stats,
-                    int stop_fd) override {
+                    int stop_fd, Holdback* holdback) override {
     SetNonBlocking(in.fd);
     SetNonBlocking(out.fd);
     Pumping pumping(*waiter_, stats, stop_fd, options_.drain_timeout);
+    const size_t keep = holdback != nullptr ? holdback->bytes : 0;
+    size_t held = 0;  // bytes at the front of buf_ kept back from the last read
     for (;;) {
-      const ssize_t n = read(in.fd, buf_.get(), options_.pipe_bytes);
-      if (n == 0) return absl::OkStatus();
+      const ssize_t n = read(in.fd, buf_.get() + held, options_.pipe_bytes - held);
+      if (n == 0) break;
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN) return InputError(in, errno);
@@ -388,27 +417,42 @@ class CopyEngine final : public Engine {
         if (*r == kStopped) return Terminated();
         continue;
       }
-      if (tap != nullptr) (*tap)(std::string_view(buf_.get(), static_cast<size_t>(n)));
-      for (size_t done = 0; done < static_cast<size_t>(n);) {
-        const ssize_t w = write(out.fd, buf_.get() + done, static_cast<size_t>(n) - done);
-        if (w > 0) {
-          done += static_cast<size_t>(w);
-          stats.bytes += static_cast<uint64_t>(w);
-          ++stats.transfers;
-          continue;
-        }
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && errno == EAGAIN) {
-          if (auto s = pumping.WaitOutput(out); !s.ok()) return s;
-          continue;
-        }
-        return OutputError(out, w < 0 ? errno : EIO);
+      const size_t total = held + static_cast<size_t>(n);
+      if (total <= keep) {
+        held = total;
+        continue;
       }
+      const size_t forward = total - keep;
+      if (tap != nullptr) (*tap)(std::string_view(buf_.get(), forward));
+      if (auto s = WriteAll(out, forward, stats, pumping); !s.ok()) return s;
+      std::memmove(buf_.get(), buf_.get() + forward, keep);
+      held = keep;
       if (pumping.stopping()) return Terminated();
     }
+    if (holdback != nullptr) holdback->held.assign(buf_.get(), held);
+    return absl::OkStatus();
   }
 
  private:
+  absl::Status WriteAll(const Endpoint& out, size_t n, PumpStats& stats, Pumping& pumping) {
+    for (size_t done = 0; done < n;) {
+      const ssize_t w = write(out.fd, buf_.get() + done, n - done);
+      if (w > 0) {
+        done += static_cast<size_t>(w);
+        stats.bytes += static_cast<uint64_t>(w);
+        ++stats.transfers;
+        continue;
+      }
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EAGAIN) {
+        if (auto s = pumping.WaitOutput(out); !s.ok()) return s;
+        continue;
+      }
+      return OutputError(out, w < 0 ? errno : EIO);
+    }
+    return absl::OkStatus();
+  }
+
   std::unique_ptr<Waiter> waiter_;
   const PumpOptions options_;
   std::unique_ptr<char[]> buf_;

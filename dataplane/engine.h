@@ -59,6 +59,14 @@ struct PumpOptions {
       absl::Seconds(10);  // after stop: how long to flush in-flight bytes
 };
 
+// Bytes at the very end of the input that are not payload (the sender's end marker): the pump
+// keeps the last `bytes` of the input back from the output and the tap, and hands them over at
+// EOF. Only for inputs that are not pipes.
+struct Holdback {
+  size_t bytes = 0;
+  std::string held;  // at EOF: the last min(bytes, input size) bytes of the input
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -67,8 +75,9 @@ class Engine {
   // Moves every byte from `in` to `out` until EOF on `in`; `tap` (may be null) sees them all.
   // On `stop_fd` becoming readable, bytes already taken from `in` are delivered (within
   // drain_timeout) and kExitTerminated is returned. Not thread-safe: one pump at a time.
+  // `holdback` may be null.
   virtual absl::Status Pump(const Endpoint& in, const Endpoint& out, const Tap* tap,
-                            PumpStats& stats, int stop_fd) = 0;
+                            PumpStats& stats, int stop_fd, Holdback* holdback = nullptr) = 0;
 };
 
 // "auto", "uring", "splice" or "copy". `splice_possible`: one end is a pipe. `reason` says

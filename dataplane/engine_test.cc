@@ -119,6 +119,41 @@ TEST_P(EngineTest, ReportsAReaderThatWentAway) {
   EXPECT_EQ(ExitCodeOf(st), kExitReaderGone) << st;
 }
 
+TEST_P(EngineTest, HoldsBackTheTailOfASocketInput) {
+  const std::string data = RandomBytes(1 << 20) + "0123456789ABCDEF";
+  int p[2], s[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+  UniqueFd pipe_r(p[0]), pipe_w(p[1]), sock_a(s[0]), sock_b(s[1]);
+  std::string received, tapped;
+  std::thread writer([&] {
+    for (size_t i = 0; i < data.size(); i += 4097) {
+      const size_t n = std::min<size_t>(4097, data.size() - i);
+      ASSERT_EQ(write(sock_b.get(), data.data() + i, n), static_cast<ssize_t>(n));
+    }
+    shutdown(sock_b.get(), SHUT_WR);
+  });
+  std::thread reader([&] {
+    char buf[65536];
+    for (ssize_t n; (n = read(pipe_r.get(), buf, sizeof buf)) > 0;)
+      received.append(buf, static_cast<size_t>(n));
+  });
+  Tap tap = [&](std::string_view b) { tapped.append(b); };
+  PumpStats stats;
+  Holdback holdback{.bytes = 16};
+  const absl::Status st =
+      Make()->Pump({sock_a.get(), false, true, "socket"}, {pipe_w.get(), true, false, "pipe"},
+                   GetParam().tap ? &tap : nullptr, stats, -1, &holdback);
+  writer.join();
+  pipe_w.reset();
+  reader.join();
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(holdback.held, "0123456789ABCDEF");
+  EXPECT_TRUE(received == data.substr(0, data.size() - 16)) << received.size();
+  if (GetParam().tap) EXPECT_TRUE(tapped == received);
+  EXPECT_EQ(stats.bytes.load(), data.size() - 16);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest,
                          ::testing::Values(Param{"uring", true}, Param{"uring", false},
                                            Param{"splice", true}, Param{"splice", false},

@@ -221,6 +221,58 @@ absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, i
   }
 }
 
+// In authenticated mode the payload ends with a marker, so the receiver can tell a sender
+// that finished from one that died (both close the connection): 8 bytes of magic, then the
+// payload's length as a little-endian uint64.
+constexpr char kEndMagic[8] = {'S', 'L', 'U', 'I', 'C', 'E', '\0', '\x01'};
+constexpr size_t kEndMarkerBytes = 16;
+
+std::string EndMarker(uint64_t payload_bytes) {
+  std::string m(kEndMagic, sizeof kEndMagic);
+  for (int i = 0; i < 8; ++i) m.push_back(static_cast<char>((payload_bytes >> (8 * i)) & 0xFF));
+  return m;
+}
+
+absl::Status SendEndMarker(int fd, uint64_t payload_bytes, absl::Duration timeout, int stop_fd) {
+  const std::string marker = EndMarker(payload_bytes);
+  const absl::Time deadline = absl::Now() + timeout;
+  for (size_t done = 0; done < marker.size();) {
+    if (!WaitFor(fd, POLLOUT, deadline, stop_fd)) {
+      return RelayError(kExitPeerLost, "the peer stopped reading before the end of the stream");
+    }
+    const ssize_t n =
+        send(fd, marker.data() + done, marker.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) return ErrnoError(kExitPeerLost, "sending the end of the stream", errno);
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// recv: what the held-back tail of the stream says. Bytes that turn out to be payload (the
+// sender died before its marker) are still delivered to the FIFO before the error.
+absl::Status CheckEndMarker(const std::string& held, uint64_t payload_bytes, int fifo_fd) {
+  if (held.size() == kEndMarkerBytes && held.compare(0, 8, std::string(kEndMagic, 8)) == 0) {
+    uint64_t claimed = 0;
+    for (int i = 7; i >= 0; --i)
+      claimed = (claimed << 8) | static_cast<uint8_t>(held[8 + static_cast<size_t>(i)]);
+    if (claimed == payload_bytes) return absl::OkStatus();
+    return RelayError(kExitPeerLost, "the sender sent " + std::to_string(claimed) + " bytes but " +
+                                         std::to_string(payload_bytes) +
+                                         " arrived: bytes were lost on the way");
+  }
+  for (size_t done = 0; done < held.size();) {
+    if (!WaitFor(fifo_fd, POLLOUT, absl::Now() + absl::Seconds(10), -1)) break;
+    const ssize_t n = write(fifo_fd, held.data() + done, held.size() - done);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return RelayError(kExitPeerLost, "the connection closed without the sender's end marker after " +
+                                       std::to_string(payload_bytes + held.size()) +
+                                       " bytes: the sender died or was killed mid-stream");
+}
+
 // send: after EOF and every byte out, half-close and wait for the peer to close.
 absl::Status Linger(int fd, absl::Duration timeout, int stop_fd) {
   if (shutdown(fd, SHUT_WR) != 0)
@@ -285,12 +337,24 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   Tap tap;
   if (p.inspector) tap = [&p](std::string_view bytes) { p.inspector->Consume(bytes); };
   p.phase = 1;
+  // Authenticated peers are sluice relays: the stream ends with an end marker.
+  Holdback holdback{.bytes = secret ? kEndMarkerBytes : 0};
   absl::Status status = (*engine)->Pump(send ? fifo_end : socket_end, send ? socket_end : fifo_end,
-                                        p.inspector ? &tap : nullptr, p.pump, stop_fd);
+                                        p.inspector ? &tap : nullptr, p.pump, stop_fd,
+                                        !send && secret ? &holdback : nullptr);
   if (p.inspector) p.inspector->Finish();
+  if (status.ok() && !send && secret) {
+    status = CheckEndMarker(holdback.held, p.pump.bytes.load(), fifo->get());
+  }
   if (!status.ok()) return status;
   if (send) {
     fifo->reset();
+    if (secret) {
+      if (auto s = SendEndMarker(socket->get(), p.pump.bytes.load(), c.linger_timeout, stop_fd);
+          !s.ok()) {
+        return s;
+      }
+    }
     return Linger(socket->get(), c.linger_timeout, stop_fd);
   }
   fifo->reset();    // the connector sees end of input ...

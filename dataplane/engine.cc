@@ -406,6 +406,13 @@ class CopyEngine final : public Engine {
     Pumping pumping(*waiter_, stats, stop_fd, options_.drain_timeout);
     const size_t keep = holdback != nullptr ? holdback->bytes : 0;
     size_t held = 0;  // bytes at the front of buf_ kept back from the last read
+    if (in.is_pipe) {
+      // A FIFO that no writer has opened yet reads as EOF; it polls as nothing until a writer
+      // has come (POLLIN) or come and gone (POLLHUP).
+      auto r = pumping.WaitInput(in.fd);
+      if (!r.ok()) return r.status();
+      if (*r == kStopped) return Terminated();
+    }
     for (;;) {
       const ssize_t n = read(in.fd, buf_.get() + held, options_.pipe_bytes - held);
       if (n == 0) break;

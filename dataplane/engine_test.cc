@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <random>
@@ -117,6 +118,48 @@ TEST_P(EngineTest, ReportsAReaderThatWentAway) {
                                        {pipe_w.get(), true, false, "the FIFO"}, nullptr, stats, -1);
   writer.join();
   EXPECT_EQ(ExitCodeOf(st), kExitReaderGone) << st;
+}
+
+// A FIFO opened for reading before any writer reads as EOF; the engines must wait instead.
+TEST_P(EngineTest, WaitsForAFifoWriterThatOpensLate) {
+  char dir[] = "/tmp/sluice-engine-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string fifo = std::string(dir) + "/f";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  UniqueFd in(open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  ASSERT_TRUE(in.valid());
+  int s[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+  UniqueFd sock_a(s[0]), sock_b(s[1]);
+  const std::string data = RandomBytes(200000);
+  signal(SIGPIPE, SIG_IGN);
+  std::thread writer([&] {
+    usleep(200000);
+    // Non-blocking open: if a broken pump already gave up and closed the reader, this fails
+    // (ENXIO) or the write fails (EPIPE) instead of hanging the test.
+    UniqueFd w(open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!w.valid()) return;
+    fcntl(w.get(), F_SETFL, 0);
+    [[maybe_unused]] ssize_t n = write(w.get(), data.data(), data.size());
+  });
+  std::string received;
+  std::thread reader([&] {
+    char buf[65536];
+    for (ssize_t n; (n = read(sock_b.get(), buf, sizeof buf)) > 0;)
+      received.append(buf, static_cast<size_t>(n));
+  });
+  PumpStats stats;
+  const absl::Status st = Make()->Pump({in.get(), true, false, "fifo"},
+                                       {sock_a.get(), false, true, "socket"}, nullptr, stats, -1);
+  in.reset();
+  writer.join();
+  shutdown(sock_a.get(), SHUT_WR);
+  reader.join();
+  unlink(fifo.c_str());
+  rmdir(dir);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(received.size(), data.size());
+  EXPECT_TRUE(received == data);
 }
 
 TEST_P(EngineTest, HoldsBackTheTailOfASocketInput) {

@@ -71,8 +71,8 @@ struct Progress {
   std::string peer;
 };
 
-std::string Bottleneck(double input_wait, double output_wait, double wall) {
-  if (wall <= 0) return "none";
+std::string Bottleneck(uint64_t bytes, double input_wait, double output_wait, double wall) {
+  if (bytes == 0 || wall <= 0) return "none";
   if (input_wait + output_wait < 0.1 * wall) return "relay";
   return input_wait >= output_wait ? "input" : "output";
 }
@@ -152,7 +152,8 @@ std::string SummaryJson(const Progress& p, int exit_code, const absl::Status& st
       ",\"peer\":" + protocol::JsonString(p.peer) + "," + numbers +
       ",\"exit_reason\":" + protocol::JsonString(ExitCodeName(exit_code)) +
       ",\"error\":" + (status.ok() ? "null" : protocol::JsonString(std::string(status.message()))) +
-      ",\"bottleneck\":" + protocol::JsonString(Bottleneck(in_wait, out_wait, wall)) + "}";
+      ",\"bottleneck\":" +
+      protocol::JsonString(Bottleneck(p.pump.bytes.load(), in_wait, out_wait, wall)) + "}";
   out += ",\"inspector\":";
   if (p.inspector) {
     out += protocol::FormatJson(p.inspector->Snapshot());
@@ -197,8 +198,8 @@ absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, i
   if (!address.ok()) return address.status();
   auto listener = Listen(*address);
   if (!listener.ok()) return listener.status();
-  Log(c.name, c.mode + ": listening on " + address->host + ":" +
-                  std::to_string(LocalPort(listener->get())));
+  Log(c.name,
+      c.mode + ": listening on " + Address{address->host, LocalPort(listener->get())}.ToString());
   const absl::Time deadline = absl::Now() + c.accept_timeout;
   absl::Status last_refusal;
   for (;;) {
@@ -403,7 +404,7 @@ int RunTransfer(const RelayConfig& config, int stop_fd) {
       line += ", " + std::to_string(s.non_protocol.count) + " non-protocol lines";
   }
   line += ", engine " + p.engine + ", bottleneck " +
-          Bottleneck(static_cast<double>(p.pump.input_wait_ns.load()) / 1e9,
+          Bottleneck(bytes, static_cast<double>(p.pump.input_wait_ns.load()) / 1e9,
                      static_cast<double>(p.pump.output_wait_ns.load()) / 1e9, wall);
   line += "; exit " + std::to_string(code) + " (" + std::string(ExitCodeName(code)) + ")";
   if (!status.ok()) line += ": " + std::string(status.message());
@@ -426,11 +427,11 @@ int RunLogs(const std::string& fifo, const std::string& name, int stop_fd) {
     line.clear();
   };
   for (;;) {
+    // Poll before reading: a FIFO no writer has opened yet reads as EOF, but polls as nothing
+    // until a writer has come (POLLIN) or come and gone (POLLHUP).
+    if (!WaitFor(fd->get(), POLLIN, absl::InfiniteFuture(), stop_fd)) break;
     const ssize_t n = read(fd->get(), buf, sizeof buf);
-    if (n < 0 && errno == EAGAIN) {
-      if (!WaitFor(fd->get(), POLLIN, absl::InfiniteFuture(), stop_fd)) break;
-      continue;
-    }
+    if (n < 0 && errno == EAGAIN) continue;
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       Log(name, std::string("logs: read: ") + std::strerror(errno));

@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   take("summary", &c.summary_path);
   take("secret-file", &c.secret_file);
   take("secret-env", &c.secret_env);
-  if (take("no-inspect", &v)) c.inspect = v != "false";
+  if (take("no-inspect", &v)) c.inspect = v == "false";
   if (take("insecure-no-auth", &v)) c.insecure_no_auth = v != "false";
   const std::pair<const char*, absl::Duration*> durations[] = {
       {"connect-timeout", &c.connect_timeout},

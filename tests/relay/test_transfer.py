@@ -1,0 +1,104 @@
+"""Byte-exact transfers through sluice-relay send -> TCP -> sluice-relay recv, per engine."""
+
+import unittest
+
+from harness import (EXIT_OK, EXIT_USAGE, GEN, NO_URING, RelayTest, FifoReader, uring_available)
+
+GIB = 1 << 30
+
+
+class TransferTest(RelayTest):
+    def transfer(self, engine, inspect, nbytes=GIB, host="127.0.0.1", wrapper=()):
+        src, dst = self.fifos("src_out", "dst_in")
+        extra = () if inspect else ("--no-inspect",)
+        bracketed = f"[{host}]" if ":" in host else host
+        recv = self.relay("recv", dst, "dest", listen=f"{bracketed}:0", engine=engine, extra=extra,
+                          wrapper=wrapper)
+        connect = f"{bracketed}:{recv.listening_port()}"
+        send = self.relay("send", src, "source", connect=connect, engine=engine, extra=extra,
+                          wrapper=wrapper)
+        reader = FifoReader(dst)
+        gen, sha_file = self.generate(src, nbytes)
+        self.assertEqual(gen.wait(300), 0, gen.text())
+        self.assertEqual(send.wait(120), EXIT_OK, send.text())
+        self.assertEqual(recv.wait(120), EXIT_OK, recv.text())
+        got = reader.join(60)
+        with open(sha_file) as f:
+            self.assertEqual(got, f.read().strip(), "bytes differ")
+        truth = self.truth()
+        self.assertEqual(reader.bytes, truth["bytes"])
+        for name in ("source", "dest"):
+            s = self.summary(name)
+            self.assertEqual(s["relay"]["bytes"], truth["bytes"], name)
+            if inspect:
+                self.assert_counters_match_truth(s)
+            else:
+                self.assertIsNone(s["inspector"])
+        return self.summary("source"), self.summary("dest")
+
+    def require_uring(self):
+        if not uring_available():
+            self.skipTest("io_uring is not available on this machine")
+
+    def test_1gib_uring_inspected_ipv4(self):
+        self.require_uring()
+        s, d = self.transfer("uring", inspect=True)
+        self.assertEqual(s["relay"]["engine"], "uring")
+
+    def test_1gib_uring_not_inspected_ipv4(self):
+        self.require_uring()
+        self.transfer("uring", inspect=False)
+
+    def test_1gib_splice_inspected_ipv6(self):
+        s, d = self.transfer("splice", inspect=True, host="::1")
+        self.assertEqual(d["relay"]["engine"], "splice")
+
+    def test_1gib_splice_not_inspected_ipv6(self):
+        self.transfer("splice", inspect=False, host="::1")
+
+    def test_1gib_copy_inspected_ipv4(self):
+        s, d = self.transfer("copy", inspect=True)
+        self.assertEqual(s["relay"]["engine"], "copy")
+
+    def test_1gib_copy_not_inspected_ipv6(self):
+        self.transfer("copy", inspect=False, host="::1")
+
+    def test_auto_falls_back_to_splice_when_io_uring_is_blocked(self):
+        for errno_name in ("EPERM", "ENOSYS"):
+            with self.subTest(errno=errno_name):
+                self.tearDown()
+                self.setUp()
+                s, d = self.transfer("auto", inspect=True, nbytes=64 << 20,
+                                     wrapper=(NO_URING, f"--errno={errno_name}"))
+                for summary in (s, d):
+                    self.assertEqual(summary["relay"]["engine"], "splice")
+                    self.assertIn("io_uring unavailable", summary["relay"]["engine_reason"])
+
+    def test_forcing_uring_where_it_is_blocked_is_a_clear_usage_error(self):
+        (src,) = self.fifos("src_out")
+        send = self.relay("send", src, "source", connect="127.0.0.1:1", engine="uring",
+                          wrapper=(NO_URING,))
+        self.assertEqual(send.wait(10), EXIT_USAGE)
+        self.assertIn("io_uring_setup failed", send.text())
+
+    def test_big_records_pass_with_exact_counts(self):
+        src, dst = self.fifos("src_out", "dst_in")
+        recv = self.relay("recv", dst, "dest", listen="127.0.0.1:0", extra=("--max-line-bytes=1048576",))
+        send = self.relay("send", src, "source", connect=f"127.0.0.1:{recv.listening_port()}",
+                          extra=("--max-line-bytes=1048576",))
+        reader = FifoReader(dst)
+        gen, sha_file = self.generate(src, "100M", extra=("--big_every=20", "--big_record_bytes=12M"))
+        self.assertEqual(gen.wait(120), 0)
+        self.assertEqual(send.wait(60), EXIT_OK, send.text())
+        self.assertEqual(recv.wait(60), EXIT_OK, recv.text())
+        with open(sha_file) as f:
+            self.assertEqual(reader.join(30), f.read().strip())
+        for name in ("source", "dest"):
+            s = self.summary(name)
+            self.assert_counters_match_truth(s)
+            self.assertGreater(s["inspector"]["oversize_lines"], 0)
+            self.assertLess(recv.peak_rss_mib() if name == "dest" else send.peak_rss_mib(), 64)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

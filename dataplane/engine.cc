@@ -465,6 +465,121 @@ class CopyEngine final : public Engine {
   std::unique_ptr<char[]> buf_;
 };
 
+// Bytes moved by IORING_OP_SPLICE and IORING_OP_TEE themselves. The kernel punts both to io-wq
+// workers (they have no poll-retry), so the fds are left blocking and each op occupies a
+// worker until it completes. Kept to measure against the poll-driven engine; see
+// bench/RESULTS.md for which is faster.
+class UringOpsEngine final : public Engine {
+ public:
+  UringOpsEngine(io_uring ring, PumpOptions options)
+      : ring_(ring), options_(options), buf_(std::make_unique<char[]>(options.pipe_bytes)) {}
+  ~UringOpsEngine() override { io_uring_queue_exit(&ring_); }
+
+  std::string_view name() const override { return "uring-ops"; }
+
+  absl::Status Pump(const Endpoint& in, const Endpoint& out, const Tap* tap, PumpStats& stats,
+                    int stop_fd, Holdback* holdback) override {
+    if (holdback != nullptr && holdback->bytes > 0) {
+      return RelayError(kExitUsage, "--engine=uring-ops does not support the end marker; use --insecure-no-auth");
+    }
+    (void)stop_fd;  // blocking ops: SIGTERM ends the process through the default path
+    fcntl(in.fd, F_SETFL, fcntl(in.fd, F_GETFL) & ~O_NONBLOCK);
+    fcntl(out.fd, F_SETFL, fcntl(out.fd, F_GETFL) & ~O_NONBLOCK);
+    if (in.is_pipe) SetPipeSize(in.fd, options_.pipe_bytes);
+    if (out.is_pipe) SetPipeSize(out.fd, options_.pipe_bytes);
+    std::pair<UniqueFd, UniqueFd> side, mid;
+    if (tap != nullptr) {
+      auto p = MakePipe(options_.pipe_bytes);
+      if (!p.ok()) return p.status();
+      side = std::move(*p);
+      // tee(2) turns non-blocking when either pipe is O_NONBLOCK.
+      fcntl(side.first.get(), F_SETFL, 0);
+      fcntl(side.second.get(), F_SETFL, 0);
+    }
+    if (in.is_pipe) {
+      // A FIFO no writer has opened yet tees and splices as EOF: wait for the writer first.
+      pollfd p{in.fd, POLLIN, 0};
+      while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+      }
+    }
+    int from = in.fd;
+    if (!in.is_pipe) {
+      auto p = MakePipe(options_.pipe_bytes);
+      if (!p.ok()) return p.status();
+      mid = std::move(*p);
+      fcntl(mid.first.get(), F_SETFL, 0);
+      fcntl(mid.second.get(), F_SETFL, 0);
+      from = mid.first.get();
+    }
+    for (;;) {
+      size_t n;
+      if (!in.is_pipe) {  // socket -> mid pipe
+        const ssize_t r = Op(IORING_OP_SPLICE, in.fd, mid.second.get(), options_.pipe_bytes, stats.input_wait_ns);
+        if (r < 0) return InputError(in, static_cast<int>(-r));
+        if (r == 0) return absl::OkStatus();
+        n = static_cast<size_t>(r);
+      } else if (tap != nullptr) {  // tee from the FIFO waits for its bytes
+        const ssize_t r = Op(IORING_OP_TEE, in.fd, side.second.get(), options_.pipe_bytes, stats.input_wait_ns);
+        if (r < 0) return InputError(in, static_cast<int>(-r));
+        if (r == 0) return absl::OkStatus();
+        n = static_cast<size_t>(r);
+      } else {
+        n = options_.pipe_bytes;  // splice whatever comes
+      }
+      if (tap != nullptr && !in.is_pipe) {
+        const ssize_t t = Op(IORING_OP_TEE, from, side.second.get(), n, stats.input_wait_ns);
+        if (t <= 0) return ErrnoError(kExitIo, "tee into the inspection pipe", t < 0 ? static_cast<int>(-t) : EIO);
+        n = static_cast<size_t>(t);
+      }
+      if (tap != nullptr) {
+        for (size_t left = n; left > 0;) {
+          const ssize_t r = read(side.first.get(), buf_.get(), std::min(left, options_.pipe_bytes));
+          if (r <= 0) return ErrnoError(kExitIo, "reading the inspection pipe", r < 0 ? errno : EIO);
+          (*tap)(std::string_view(buf_.get(), static_cast<size_t>(r)));
+          left -= static_cast<size_t>(r);
+        }
+      }
+      const bool exact = tap != nullptr || !in.is_pipe;
+      for (size_t left = n; left > 0;) {
+        const ssize_t m = Op(IORING_OP_SPLICE, from, out.fd, left, stats.output_wait_ns);
+        if (m < 0) return OutputError(out, static_cast<int>(-m));
+        if (m == 0) {
+          if (!exact) return absl::OkStatus();  // FIFO EOF
+          return RelayError(kExitIo, "splice moved nothing from a pipe that had bytes");
+        }
+        stats.bytes += static_cast<uint64_t>(m);
+        ++stats.transfers;
+        if (!exact) break;
+        left -= static_cast<size_t>(m);
+      }
+    }
+  }
+
+ private:
+  // One op, waited for: its result, or -errno.
+  ssize_t Op(io_uring_op op, int from, int to, size_t len, std::atomic<uint64_t>& wait_ns) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (op == IORING_OP_TEE) {
+      io_uring_prep_tee(sqe, from, to, static_cast<unsigned>(len), 0);
+    } else {
+      io_uring_prep_splice(sqe, from, -1, to, -1, static_cast<unsigned>(len), SPLICE_F_MORE);
+    }
+    const absl::Time start = absl::Now();
+    io_uring_cqe* cqe = nullptr;
+    int rc = io_uring_submit_and_wait(&ring_, 1);
+    if (rc >= 0) rc = io_uring_wait_cqe(&ring_, &cqe);
+    wait_ns += static_cast<uint64_t>(absl::ToInt64Nanoseconds(absl::Now() - start));
+    if (rc < 0) return rc;
+    const int res = cqe->res;
+    io_uring_cqe_seen(&ring_, cqe);
+    return res;
+  }
+
+  io_uring ring_;
+  const PumpOptions options_;
+  std::unique_ptr<char[]> buf_;
+};
+
 }  // namespace
 
 bool IoUringAvailable(std::string* why) {
@@ -506,6 +621,14 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view requested,
   if (requested == "uring") {
     *reason = "requested with --engine=uring";
     return uring();
+  }
+  if (requested == "uring-ops") {  // for measurement: bytes moved by IORING_OP_SPLICE/TEE
+    if (!splice_possible) return RelayError(kExitUsage, "--engine=uring-ops needs a pipe at one end");
+    io_uring ring;
+    const int rc = io_uring_queue_init(8, &ring, 0);
+    if (rc < 0) return ErrnoError(kExitUsage, "--engine=uring-ops: io_uring_setup failed", -rc);
+    *reason = "requested with --engine=uring-ops";
+    return std::make_unique<UringOpsEngine>(ring, options);
   }
   if (requested != "auto") {
     return RelayError(kExitUsage, "--engine must be auto, uring, splice or copy, not '" +

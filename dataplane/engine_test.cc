@@ -96,7 +96,9 @@ TEST_P(EngineTest, MovesEveryByteBothWaysAndTapsThemInOrder) {
     reader.join();
     EXPECT_EQ(stats.bytes.load(), data.size());
     EXPECT_TRUE(received == data) << "from_pipe=" << from_pipe << " got " << received.size();
-    if (GetParam().tap) EXPECT_TRUE(tapped == data) << "tap saw " << tapped.size();
+    if (GetParam().tap) {
+      EXPECT_TRUE(tapped == data) << "tap saw " << tapped.size();
+    }
     EXPECT_GT(stats.output_wait_ns.load() + stats.input_wait_ns.load(), 0u);
   }
 }
@@ -183,7 +185,8 @@ TEST_P(EngineTest, HoldsBackTheTailOfASocketInput) {
   });
   Tap tap = [&](std::string_view b) { tapped.append(b); };
   PumpStats stats;
-  Holdback holdback{.bytes = 16};
+  Holdback holdback;
+  holdback.bytes = 16;
   const absl::Status st =
       Make()->Pump({sock_a.get(), false, true, "socket"}, {pipe_w.get(), true, false, "pipe"},
                    GetParam().tap ? &tap : nullptr, stats, -1, &holdback);
@@ -193,7 +196,9 @@ TEST_P(EngineTest, HoldsBackTheTailOfASocketInput) {
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_EQ(holdback.held, "0123456789ABCDEF");
   EXPECT_TRUE(received == data.substr(0, data.size() - 16)) << received.size();
-  if (GetParam().tap) EXPECT_TRUE(tapped == received);
+  if (GetParam().tap) {
+    EXPECT_TRUE(tapped == received);
+  }
   EXPECT_EQ(stats.bytes.load(), data.size() - 16);
 }
 

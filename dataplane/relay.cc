@@ -333,13 +333,14 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
 
   const std::string fifo_name = "the FIFO " + c.fifo;
   const std::string peer_name = "the peer " + p.peer;
-  const Endpoint fifo_end{.fd = fifo->get(), .is_pipe = true, .name = fifo_name};
-  const Endpoint socket_end{.fd = socket->get(), .is_socket = true, .name = peer_name};
+  const Endpoint fifo_end{.fd = fifo->get(), .is_pipe = true, .is_socket = false, .name = fifo_name};
+  const Endpoint socket_end{.fd = socket->get(), .is_pipe = false, .is_socket = true, .name = peer_name};
   Tap tap;
   if (p.inspector) tap = [&p](std::string_view bytes) { p.inspector->Consume(bytes); };
   p.phase = 1;
   // Authenticated peers are sluice relays: the stream ends with an end marker.
-  Holdback holdback{.bytes = secret ? kEndMarkerBytes : 0};
+  Holdback holdback;
+  holdback.bytes = secret ? kEndMarkerBytes : 0;
   absl::Status status = (*engine)->Pump(send ? fifo_end : socket_end, send ? socket_end : fifo_end,
                                         p.inspector ? &tap : nullptr, p.pump, stop_fd,
                                         !send && secret ? &holdback : nullptr);

@@ -480,7 +480,8 @@ class UringOpsEngine final : public Engine {
   absl::Status Pump(const Endpoint& in, const Endpoint& out, const Tap* tap, PumpStats& stats,
                     int stop_fd, Holdback* holdback) override {
     if (holdback != nullptr && holdback->bytes > 0) {
-      return RelayError(kExitUsage, "--engine=uring-ops does not support the end marker; use --insecure-no-auth");
+      return RelayError(
+          kExitUsage, "--engine=uring-ops does not support the end marker; use --insecure-no-auth");
     }
     (void)stop_fd;  // blocking ops: SIGTERM ends the process through the default path
     fcntl(in.fd, F_SETFL, fcntl(in.fd, F_GETFL) & ~O_NONBLOCK);
@@ -514,12 +515,14 @@ class UringOpsEngine final : public Engine {
     for (;;) {
       size_t n;
       if (!in.is_pipe) {  // socket -> mid pipe
-        const ssize_t r = Op(IORING_OP_SPLICE, in.fd, mid.second.get(), options_.pipe_bytes, stats.input_wait_ns);
+        const ssize_t r =
+            Op(IORING_OP_SPLICE, in.fd, mid.second.get(), options_.pipe_bytes, stats.input_wait_ns);
         if (r < 0) return InputError(in, static_cast<int>(-r));
         if (r == 0) return absl::OkStatus();
         n = static_cast<size_t>(r);
       } else if (tap != nullptr) {  // tee from the FIFO waits for its bytes
-        const ssize_t r = Op(IORING_OP_TEE, in.fd, side.second.get(), options_.pipe_bytes, stats.input_wait_ns);
+        const ssize_t r =
+            Op(IORING_OP_TEE, in.fd, side.second.get(), options_.pipe_bytes, stats.input_wait_ns);
         if (r < 0) return InputError(in, static_cast<int>(-r));
         if (r == 0) return absl::OkStatus();
         n = static_cast<size_t>(r);
@@ -528,13 +531,16 @@ class UringOpsEngine final : public Engine {
       }
       if (tap != nullptr && !in.is_pipe) {
         const ssize_t t = Op(IORING_OP_TEE, from, side.second.get(), n, stats.input_wait_ns);
-        if (t <= 0) return ErrnoError(kExitIo, "tee into the inspection pipe", t < 0 ? static_cast<int>(-t) : EIO);
+        if (t <= 0)
+          return ErrnoError(kExitIo, "tee into the inspection pipe",
+                            t < 0 ? static_cast<int>(-t) : EIO);
         n = static_cast<size_t>(t);
       }
       if (tap != nullptr) {
         for (size_t left = n; left > 0;) {
           const ssize_t r = read(side.first.get(), buf_.get(), std::min(left, options_.pipe_bytes));
-          if (r <= 0) return ErrnoError(kExitIo, "reading the inspection pipe", r < 0 ? errno : EIO);
+          if (r <= 0)
+            return ErrnoError(kExitIo, "reading the inspection pipe", r < 0 ? errno : EIO);
           (*tap)(std::string_view(buf_.get(), static_cast<size_t>(r)));
           left -= static_cast<size_t>(r);
         }
@@ -623,7 +629,8 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view requested,
     return uring();
   }
   if (requested == "uring-ops") {  // for measurement: bytes moved by IORING_OP_SPLICE/TEE
-    if (!splice_possible) return RelayError(kExitUsage, "--engine=uring-ops needs a pipe at one end");
+    if (!splice_possible)
+      return RelayError(kExitUsage, "--engine=uring-ops needs a pipe at one end");
     io_uring ring;
     const int rc = io_uring_queue_init(8, &ring, 0);
     if (rc < 0) return ErrnoError(kExitUsage, "--engine=uring-ops: io_uring_setup failed", -rc);

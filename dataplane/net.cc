@@ -18,7 +18,9 @@
 namespace sluice::dataplane {
 namespace {
 
+// poll(2)'s timeout for `deadline`: -1 for none (InfiniteFuture would overflow the arithmetic).
 int MillisUntil(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return -1;
   const absl::Duration left = deadline - absl::Now();
   if (left <= absl::ZeroDuration()) return 0;
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1 << 30));

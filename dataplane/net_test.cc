@@ -1,6 +1,10 @@
 #include "dataplane/net.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <thread>
 
 #include "dataplane/relay_error.h"
 
@@ -46,6 +50,21 @@ TEST(ConnectTest, GivesUpAtTheDeadlineWhenNobodyListens) {
   EXPECT_EQ(ExitCodeOf(fd.status()), kExitConnectFailed);
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   EXPECT_NE(fd.status().message().find("refused"), std::string::npos) << fd.status().message();
+}
+
+TEST(WaitForTest, AnInfiniteDeadlineWaits) {
+  // InfiniteFuture once overflowed into a zero poll timeout: WaitFor returned at once.
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  UniqueFd r(p[0]), w(p[1]);
+  std::thread writer([&] {
+    usleep(300000);
+    ASSERT_EQ(write(w.get(), "x", 1), 1);
+  });
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(WaitFor(r.get(), POLLIN, absl::InfiniteFuture(), -1));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));
+  writer.join();
 }
 
 }  // namespace

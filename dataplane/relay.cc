@@ -333,8 +333,10 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
 
   const std::string fifo_name = "the FIFO " + c.fifo;
   const std::string peer_name = "the peer " + p.peer;
-  const Endpoint fifo_end{.fd = fifo->get(), .is_pipe = true, .is_socket = false, .name = fifo_name};
-  const Endpoint socket_end{.fd = socket->get(), .is_pipe = false, .is_socket = true, .name = peer_name};
+  const Endpoint fifo_end{
+      .fd = fifo->get(), .is_pipe = true, .is_socket = false, .name = fifo_name};
+  const Endpoint socket_end{
+      .fd = socket->get(), .is_pipe = false, .is_socket = true, .name = peer_name};
   Tap tap;
   if (p.inspector) tap = [&p](std::string_view bytes) { p.inspector->Consume(bytes); };
   p.phase = 1;

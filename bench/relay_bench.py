@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""sluice-relay against socat, side by side, in one invocation.
+
+Every case moves the same generated workload: blast (a writer that never limits) -> relay ->
+sink (a reader that never limits), through a FIFO on one side and loopback TCP on the other.
+
+  send: blast -> FIFO -> relay -> TCP -> sink
+  recv: blast -> TCP -> relay -> FIFO -> sink
+
+Cases: none (blast straight to the sink over TCP: the ceiling), the old sidecar's socat forms,
+`socat -u`, and sluice-relay per engine with inspection on and off. Conditions: unthrottled, or
+the relay alone in a cgroup (v1) with a CPU quota. Each case is repeated; medians are reported
+with min and max. For sluice the relay's counters are checked against the generator's ground
+truth, and a mismatch fails the run.
+
+  python3 bench/relay_bench.py --build build/release            # everything
+  python3 bench/relay_bench.py --directions send --workloads 200B --conditions none --reps 3
+
+Writes bench/results/relay-<date>.json and, with gnuplot, a PNG chart beside it.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+WORKLOADS = {
+    # name: (sluice-gen flags, relay flags)
+    "200B": (["--record_bytes=200"], []),
+    "5KB": (["--record_bytes=5000"], []),
+    "mix8": (["--record_bytes=300", "--streams=8", "--state_every=1000"], []),
+    "big": (["--record_bytes=1000", "--big_every=40", "--big_record_bytes=12M"], []),
+}
+CONDITIONS = {"none": None, "1cpu": 1.0, "0.2cpu": 0.2}
+TARGET_BYTES = {"none": 4 << 30, "1cpu": 2 << 30, "0.2cpu": 512 << 20}
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=isinstance(cmd, str), check=True, **kw)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        b = args.build
+        self.relay = f"{b}/dataplane/sluice-relay"
+        self.gen = f"{b}/tests/sluice-gen"
+        self.blast = f"{b}/bench/blast"
+        self.sink = f"{b}/bench/sink"
+        for tool in (self.relay, self.gen, self.blast, self.sink, shutil.which("socat")):
+            if not tool or not os.access(tool, os.X_OK):
+                sys.exit(f"relay_bench: missing {tool}: build first (cmake --build {b})")
+        self.dir = tempfile.mkdtemp(prefix="sluice-bench-")
+        self.engines = [e for e in args.engines.split(",")]
+        self.templates = {}
+
+    def template(self, workload):
+        if workload not in self.templates:
+            path, truth = f"{self.dir}/{workload}.jsonl", f"{self.dir}/{workload}.truth.json"
+            sh([self.gen, f"--bytes={self.args.template}", f"--truth={truth}", *WORKLOADS[workload][0]],
+               stdout=open(path, "wb"))
+            with open(truth) as f:
+                self.templates[workload] = (path, json.load(f))
+        return self.templates[workload]
+
+    def cgroup(self, quota):
+        if quota is None:
+            return None
+        path = f"/sys/fs/cgroup/cpu/sluice-bench-{os.getpid()}"
+        os.makedirs(path, exist_ok=True)
+        with open(f"{path}/cpu.cfs_period_us", "w") as f:
+            f.write("100000")
+        with open(f"{path}/cpu.cfs_quota_us", "w") as f:
+            f.write(str(int(quota * 100000)))
+        return path
+
+    def cases(self, direction):
+        out = [("none", None)]
+        if direction == "send":
+            out.append(("cat|socat", lambda fifo, addr: f"cat {fifo} | socat -d -d -t 60 - TCP:{addr}"))
+            out.append(("socat -u", lambda fifo, addr: f"socat -u PIPE:{fifo} TCP:{addr}"))
+        else:
+            out.append(("socat TCP-L STDOUT",
+                        lambda fifo, addr: f"socat -d -d TCP-L:{addr.split(':')[1]},bind=127.0.0.1,reuseaddr STDOUT > {fifo}"))
+            out.append(("socat -u", lambda fifo, addr: f"socat -u TCP-LISTEN:{addr.split(':')[1]},bind=127.0.0.1,reuseaddr PIPE:{fifo}"))
+        for engine in self.engines:
+            for inspect in (True, False):
+                name = f"sluice {engine}" + ("" if inspect else " --no-inspect")
+                flags = f"--engine={engine} --insecure-no-auth" + ("" if inspect else " --no-inspect")
+
+                def cmd(fifo, addr, flags=flags, direction=direction):
+                    where = f"--connect={addr}" if direction == "send" else f"--listen={addr}"
+                    return (f"{self.relay} {direction} --name=bench --fifo={fifo} {where} {flags} "
+                            f"--summary={self.dir}/summary.json")
+                out.append((name, cmd))
+        return out
+
+    def run_once(self, direction, workload, condition, name, relay_cmd):
+        template, truth = self.template(workload)
+        copies = max(1, TARGET_BYTES[condition] // truth["bytes"] // (4 if self.args.quick else 1))
+        expected = truth["bytes"] * copies
+        fifo = f"{self.dir}/fifo"
+        if os.path.exists(fifo):
+            os.unlink(fifo)
+        os.mkfifo(fifo)
+        summary = f"{self.dir}/summary.json"
+        if os.path.exists(summary):
+            os.unlink(summary)
+        cg = self.cgroup(CONDITIONS[condition])
+        port = 20000 + (os.getpid() + int(time.time() * 1000)) % 20000
+        addr = f"127.0.0.1:{port}"
+        relay = None
+        if relay_cmd is None:  # the ceiling: blast straight to the sink
+            sink = subprocess.Popen([self.sink, f"--listen={addr}"], stdout=subprocess.PIPE, text=True)
+            sink.stdout.readline()
+            start = time.time()
+            blast = subprocess.Popen([self.blast, f"--input={template}", f"--copies={copies}", f"--connect={addr}"],
+                                     stdout=subprocess.DEVNULL)
+        else:
+            wrapped = relay_cmd(fifo, addr)
+            if cg:
+                wrapped = f"echo $$ > {cg}/cgroup.procs && exec sh -c '{wrapped}'" if "|" in wrapped or ">" in wrapped \
+                    else f"echo $$ > {cg}/cgroup.procs && exec {wrapped}"
+            if direction == "send":
+                sink = subprocess.Popen([self.sink, f"--listen={addr}"], stdout=subprocess.PIPE, text=True)
+                sink.stdout.readline()
+                relay = subprocess.Popen(["sh", "-c", wrapped], stderr=subprocess.DEVNULL)
+                start = time.time()
+                blast = subprocess.Popen([self.blast, f"--input={template}", f"--copies={copies}", f"--output={fifo}"],
+                                         stdout=subprocess.DEVNULL)
+            else:
+                relay = subprocess.Popen(["sh", "-c", wrapped], stderr=subprocess.DEVNULL)
+                sink = subprocess.Popen([self.sink, f"--fifo={fifo}"], stdout=subprocess.PIPE, text=True)
+                time.sleep(0.3)  # the relay listens
+                start = time.time()
+                blast = subprocess.Popen([self.blast, f"--input={template}", f"--copies={copies}", f"--connect={addr}"],
+                                         stdout=subprocess.DEVNULL)
+        received = int(sink.stdout.read().strip().splitlines()[-1])
+        sink.wait()
+        seconds = time.time() - start
+        blast.wait()
+        cpu = rss = None
+        if relay is not None:
+            _, status, ru = os.wait4(relay.pid, 0)
+            relay.returncode = os.waitstatus_to_exitcode(status)
+            cpu, rss = ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+            if relay.returncode != 0:
+                raise SystemExit(f"{name}: the relay exited {relay.returncode}")
+        if cg:
+            os.rmdir(cg) if not os.listdir(cg) or True else None
+        if received != expected:
+            raise SystemExit(f"{name}: {received} bytes arrived, {expected} were sent")
+        counters = None
+        if name.startswith("sluice") and "--no-inspect" not in name:
+            counters = self.check_counters(summary, truth, copies, name)
+        return {"mb_per_s": expected / seconds / 1e6, "seconds": seconds, "bytes": expected,
+                "relay_cpu_s_per_gb": cpu / (expected / 1e9) if cpu is not None else None,
+                "relay_peak_rss_mib": rss, "counters_match": counters}
+
+    def check_counters(self, summary, truth, copies, name):
+        with open(summary) as f:
+            got = json.load(f)["inspector"]
+        streams = {(s["namespace"], s["name"]): s for s in got["streams"]}
+        for t in truth["streams"]:
+            s = streams.get((t["namespace"], t["name"]))
+            for field in ("records", "record_bytes", "data_bytes", "states"):
+                if s is None or s[field] != t[field] * copies:
+                    raise SystemExit(f"{name}: counter {t['name']}.{field} is "
+                                     f"{None if s is None else s[field]}, ground truth {t[field] * copies}")
+        return True
+
+    def run(self):
+        results = []
+        for direction in self.args.directions.split(","):
+            for workload in self.args.workloads.split(","):
+                for condition in self.args.conditions.split(","):
+                    for name, cmd in self.cases(direction):
+                        if name == "none" and condition != "none":
+                            continue  # the ceiling has no relay to throttle
+                        runs = [self.run_once(direction, workload, condition, name, cmd)
+                                for _ in range(self.args.reps)]
+                        rates = [r["mb_per_s"] for r in runs]
+                        row = {"direction": direction, "workload": workload, "condition": condition,
+                               "case": name, "reps": len(runs),
+                               "mb_per_s": {"median": statistics.median(rates), "min": min(rates), "max": max(rates)},
+                               "relay_cpu_s_per_gb": statistics.median(r["relay_cpu_s_per_gb"] for r in runs)
+                               if runs[0]["relay_cpu_s_per_gb"] is not None else None,
+                               "relay_peak_rss_mib": max(r["relay_peak_rss_mib"] for r in runs)
+                               if runs[0]["relay_peak_rss_mib"] is not None else None,
+                               "counters_match": runs[0]["counters_match"], "runs": runs}
+                        results.append(row)
+                        self.print_row(row)
+        return results
+
+    @staticmethod
+    def print_row(r):
+        m = r["mb_per_s"]
+        cpu = f"{r['relay_cpu_s_per_gb']:.3f}" if r["relay_cpu_s_per_gb"] is not None else "-"
+        rss = f"{r['relay_peak_rss_mib']:.1f}" if r["relay_peak_rss_mib"] is not None else "-"
+        ok = {True: "ok", None: "-"}[r["counters_match"]]
+        print(f"{r['direction']:4} {r['workload']:5} {r['condition']:6} {r['case']:32} "
+              f"{m['median']:8.0f} MB/s [{m['min']:6.0f}-{m['max']:6.0f}]  cpu {cpu:>6} s/GB  "
+              f"rss {rss:>6} MiB  counters {ok}", flush=True)
+
+
+def ratios(results):
+    lines = []
+    by = {(r["direction"], r["workload"], r["condition"], r["case"]): r for r in results}
+    for (d, w, c, case), r in sorted(by.items()):
+        if not case.startswith("sluice"):
+            continue
+        for base in ("socat -u", "cat|socat", "socat TCP-L STDOUT"):
+            b = by.get((d, w, c, base))
+            if not b:
+                continue
+            line = (f"{d} {w} {c}: {case} / {base}: throughput "
+                    f"{r['mb_per_s']['median'] / b['mb_per_s']['median']:.2f}x")
+            if r["relay_cpu_s_per_gb"] and b["relay_cpu_s_per_gb"]:
+                line += f", CPU per GB {r['relay_cpu_s_per_gb'] / b['relay_cpu_s_per_gb']:.2f}x"
+            lines.append(line)
+    return lines
+
+
+def chart(results, png):
+    if not shutil.which("gnuplot"):
+        return False
+    rows = [r for r in results if r["direction"] == "send" and r["condition"] == "none"] or results
+    data = png + ".dat"
+    with open(data, "w") as f:
+        for r in rows:
+            label = f"{r['workload']} {r['case']}".replace('"', "'")
+            f.write(f"\"{label}\" {r['mb_per_s']['median']:.1f} {r['mb_per_s']['min']:.1f} {r['mb_per_s']['max']:.1f}\n")
+    script = f"""set terminal png size 1400,700 font ",10"
+set output "{png}"
+set style fill solid 0.7
+set boxwidth 0.7
+set ylabel "MB/s (median, min-max)"
+set title "sluice-relay vs socat ({rows[0]['direction']}, {rows[0]['condition']}) on {platform.node()}"
+set xtics rotate by -35
+set grid ytics
+plot "{data}" using 0:2:xtic(1) with boxes notitle, "" using 0:2:3:4 with yerrorbars notitle lc rgb "black"
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    os.unlink(data)
+    return True
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build", default="build/release")
+    p.add_argument("--directions", default="send,recv")
+    p.add_argument("--workloads", default=",".join(WORKLOADS))
+    p.add_argument("--conditions", default=",".join(CONDITIONS))
+    p.add_argument("--engines", default="uring,uring-ops,splice,copy")
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--template", default="64M", help="size of the generated workload, repeated")
+    p.add_argument("--quick", action="store_true", help="a quarter of the bytes per case")
+    p.add_argument("--out", default="bench/results")
+    args = p.parse_args()
+    bench = Bench(args)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    print(f"# {platform.node()}, {os.cpu_count()} cores, kernel {platform.release()}, {started:%Y-%m-%d %H:%M} UTC")
+    results = bench.run()
+    print("\n# ratios of medians")
+    lines = ratios(results)
+    for line in lines:
+        print(line)
+    os.makedirs(args.out, exist_ok=True)
+    stem = f"{args.out}/relay-{started:%Y%m%d-%H%M}"
+    with open(stem + ".json", "w") as f:
+        json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release(),
+                               "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": ")},
+                   "date": started.isoformat(), "command": " ".join(sys.argv), "results": results,
+                   "ratios": lines}, f, indent=1)
+    if chart(results, stem + ".png"):
+        print(f"\nchart: {stem}.png")
+    print(f"table: {stem}.json")
+    shutil.rmtree(bench.dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 WORKLOADS = {
@@ -40,6 +41,46 @@ WORKLOADS = {
 }
 CONDITIONS = {"none": None, "1cpu": 1.0, "0.2cpu": 0.2}
 TARGET_BYTES = {"none": 4 << 30, "1cpu": 2 << 30, "0.2cpu": 512 << 20}
+
+
+class PeakRss:
+    """Samples VmHWM (KiB) of a process tree every 10 ms. rusage's ru_maxrss is no use here: it
+    keeps the high-water mark from before exec, i.e. the forked Python's."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.done = pid, {}, False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _tree(self, pid):
+        out = [pid]
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    for child in f.read().split():
+                        out += self._tree(int(child))
+        except OSError:
+            pass
+        return out
+
+    def _run(self):
+        while not self.done:
+            for pid in self._tree(self.pid):
+                try:
+                    with open(f"/proc/{pid}/status") as f:
+                        for line in f:
+                            if line.startswith("VmHWM:"):
+                                self.peak[pid] = max(self.peak.get(pid, 0), int(line.split()[1]))
+                except OSError:
+                    pass
+            time.sleep(0.01)
+
+    def stop_mib(self):
+        """The peaks of the processes in the tree added up (cat + socat), the shell wrapper excluded."""
+        self.done = True
+        self.t.join()
+        peaks = [v for pid, v in self.peak.items() if pid != self.pid] or list(self.peak.values()) or [0]
+        return sum(peaks) / 1024.0 if len(peaks) > 1 else peaks[0] / 1024.0
 
 
 def sh(cmd, **kw):
@@ -132,11 +173,13 @@ class Bench:
                 sink = subprocess.Popen([self.sink, f"--listen={addr}"], stdout=subprocess.PIPE, text=True)
                 sink.stdout.readline()
                 relay = subprocess.Popen(["sh", "-c", wrapped], stderr=subprocess.DEVNULL)
+                sampler = PeakRss(relay.pid)
                 start = time.time()
                 blast = subprocess.Popen([self.blast, f"--input={template}", f"--copies={copies}", f"--output={fifo}"],
                                          stdout=subprocess.DEVNULL)
             else:
                 relay = subprocess.Popen(["sh", "-c", wrapped], stderr=subprocess.DEVNULL)
+                sampler = PeakRss(relay.pid)
                 sink = subprocess.Popen([self.sink, f"--fifo={fifo}"], stdout=subprocess.PIPE, text=True)
                 time.sleep(0.3)  # the relay listens
                 start = time.time()
@@ -148,9 +191,10 @@ class Bench:
         blast.wait()
         cpu = rss = None
         if relay is not None:
-            _, status, ru = os.wait4(relay.pid, 0)
+            rss = sampler.stop_mib()
+            _, status, ru = os.wait4(relay.pid, 0)  # CPU: the relay and the processes it waited for
             relay.returncode = os.waitstatus_to_exitcode(status)
-            cpu, rss = ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+            cpu = ru.ru_utime + ru.ru_stime
             if relay.returncode != 0:
                 raise SystemExit(f"{name}: the relay exited {relay.returncode}")
         if cg:

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -146,6 +147,18 @@ class UringPollWaiter final : public Waiter {
   bool stop_fired_ = false;
 };
 
+int64_t MonotonicNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+int64_t ThreadCpuNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
 void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // Grows a pipe; the default 64 KiB means 16x the syscalls per byte.
@@ -204,6 +217,15 @@ class Pumping {
     }
   }
   bool stopping() const { return stopping_; }
+  // Polls the stop fd without waiting; a stop starts the drain.
+  bool CheckStop() {
+    pollfd p{stop_fd_, POLLIN, 0};
+    if (!stopping_ && stop_fd_ >= 0 && poll(&p, 1, 0) > 0) {
+      stopping_ = true;
+      drain_deadline_ = absl::Now() + drain_timeout_;
+    }
+    return stopping_;
+  }
 
  private:
   absl::StatusOr<uint32_t> Timed(int fd, uint32_t events, std::atomic<uint64_t>& counter) {
@@ -246,7 +268,13 @@ class SpliceEngine final : public Engine {
       return RelayError(kExitUsage, "a holdback needs an input that is not a pipe");
     }
     SetNonBlocking(in.fd);
-    SetNonBlocking(out.fd);
+    // A socket output stays blocking (see SpliceExactly); SIGTERM interrupts it.
+    blocking_output_ = out.is_socket;
+    if (blocking_output_) {
+      fcntl(out.fd, F_SETFL, fcntl(out.fd, F_GETFL) & ~O_NONBLOCK);
+    } else {
+      SetNonBlocking(out.fd);
+    }
     if (in.is_pipe) SetPipeSize(in.fd, options_.pipe_bytes);
     if (out.is_pipe) SetPipeSize(out.fd, options_.pipe_bytes);
     Pumping pumping(*waiter_, stats, stop_fd, options_.drain_timeout);
@@ -279,8 +307,21 @@ class SpliceEngine final : public Engine {
   absl::Status SpliceExactly(int from, const Endpoint& out, size_t n, PumpStats& stats,
                              Pumping& pumping) {
     while (n > 0) {
-      const ssize_t m =
-          splice(from, nullptr, out.fd, nullptr, n, SPLICE_F_NONBLOCK | SPLICE_F_MORE);
+      ssize_t m;
+      if (blocking_output_ && !pumping.stopping()) {
+        // Into a blocking socket: the call returns when the bytes are in the socket, with no
+        // EAGAIN/poll round trips. Waiting is the call's wall time less this thread's CPU time.
+        const int64_t wall = MonotonicNanos(), cpu = ThreadCpuNanos();
+        m = splice(from, nullptr, out.fd, nullptr, n, SPLICE_F_MORE);
+        const int64_t waited = (MonotonicNanos() - wall) - (ThreadCpuNanos() - cpu);
+        if (waited > 0) stats.output_wait_ns += static_cast<uint64_t>(waited);
+        if (m < 0 && errno == EINTR && pumping.CheckStop()) {
+          SetNonBlocking(out.fd);  // drain the rest with a deadline
+          blocking_output_ = false;
+        }
+      } else {
+        m = splice(from, nullptr, out.fd, nullptr, n, SPLICE_F_NONBLOCK | SPLICE_F_MORE);
+      }
       if (m > 0) {
         n -= static_cast<size_t>(m);
         stats.bytes += static_cast<uint64_t>(m);
@@ -388,6 +429,7 @@ class SpliceEngine final : public Engine {
   std::unique_ptr<Waiter> waiter_;
   const PumpOptions options_;
   std::unique_ptr<char[]> buf_;
+  bool blocking_output_ = false;
 };
 
 class CopyEngine final : public Engine {

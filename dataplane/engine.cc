@@ -192,6 +192,10 @@ absl::Status InputError(const Endpoint& in, int err) {
 }
 
 // Shared by the drivers: waits, with time charged to input or output, and the stop/drain logic.
+absl::Status Terminated() {
+  return RelayError(kExitTerminated, "stopped by SIGTERM after delivering the bytes in flight");
+}
+
 class Pumping {
  public:
   Pumping(Waiter& waiter, PumpStats& stats, int stop_fd, absl::Duration drain_timeout)
@@ -217,6 +221,17 @@ class Pumping {
     }
   }
   bool stopping() const { return stopping_; }
+  // After a read or splice from `in` failed with `err`: OK to try again (after waiting for
+  // input on EAGAIN), or the error that ends the pump.
+  absl::Status AfterFailedRead(const Endpoint& in, int err) {
+    if (err == EINTR) return absl::OkStatus();
+    if (err != EAGAIN) return InputError(in, err);
+    auto r = WaitInput(in.fd);
+    if (!r.ok()) return r.status();
+    if (*r == kStopped) return Terminated();
+    return absl::OkStatus();
+  }
+
   // Polls the stop fd without waiting; a stop starts the drain.
   bool CheckStop() {
     pollfd p{stop_fd_, POLLIN, 0};
@@ -248,8 +263,28 @@ class Pumping {
   absl::Time drain_deadline_;
 };
 
-absl::Status Terminated() {
-  return RelayError(kExitTerminated, "stopped by SIGTERM after delivering the bytes in flight");
+// Delivers exactly `n` bytes to `out` through `io(bytes_left)` (a splice or a write that
+// returns what it moved, or -1 with errno), waiting for the output when it is full.
+template <typename Io>
+absl::Status DeliverAll(const Endpoint& out, size_t n, PumpStats& stats, Pumping& pumping,
+                        Io&& io) {
+  while (n > 0) {
+    const ssize_t m = io(n);
+    if (m > 0) {
+      n -= static_cast<size_t>(m);
+      stats.bytes += static_cast<uint64_t>(m);
+      ++stats.transfers;
+      continue;
+    }
+    if (m < 0 && errno == EINTR) continue;
+    if (m < 0 && errno == EAGAIN) {
+      if (auto s = pumping.WaitOutput(out); !s.ok()) return s;
+      continue;
+    }
+    if (m == 0) return RelayError(kExitIo, "moved nothing into " + std::string(out.name));
+    return OutputError(out, errno);
+  }
+  return absl::OkStatus();
 }
 
 class SpliceEngine final : public Engine {
@@ -306,37 +341,24 @@ class SpliceEngine final : public Engine {
   // Splices exactly `n` bytes from the pipe `from` to `out`.
   absl::Status SpliceExactly(int from, const Endpoint& out, size_t n, PumpStats& stats,
                              Pumping& pumping) {
-    while (n > 0) {
-      ssize_t m;
-      if (blocking_output_ && !pumping.stopping()) {
-        // Into a blocking socket: the call returns when the bytes are in the socket, with no
-        // EAGAIN/poll round trips. Waiting is the call's wall time less this thread's CPU time.
-        const int64_t wall = MonotonicNanos(), cpu = ThreadCpuNanos();
-        m = splice(from, nullptr, out.fd, nullptr, n, SPLICE_F_MORE);
-        const int64_t waited = (MonotonicNanos() - wall) - (ThreadCpuNanos() - cpu);
-        if (waited > 0) stats.output_wait_ns += static_cast<uint64_t>(waited);
-        if (m < 0 && errno == EINTR && pumping.CheckStop()) {
-          SetNonBlocking(out.fd);  // drain the rest with a deadline
-          blocking_output_ = false;
-        }
-      } else {
-        m = splice(from, nullptr, out.fd, nullptr, n, SPLICE_F_NONBLOCK | SPLICE_F_MORE);
+    return DeliverAll(out, n, stats, pumping, [&](size_t left) -> ssize_t {
+      if (!blocking_output_ || pumping.stopping()) {
+        return splice(from, nullptr, out.fd, nullptr, left, SPLICE_F_NONBLOCK | SPLICE_F_MORE);
       }
-      if (m > 0) {
-        n -= static_cast<size_t>(m);
-        stats.bytes += static_cast<uint64_t>(m);
-        ++stats.transfers;
-        continue;
+      // Into a blocking socket: the call returns when the bytes are in the socket, with no
+      // EAGAIN/poll round trips. Waiting is the call's wall time less this thread's CPU time.
+      const int64_t wall = MonotonicNanos(), cpu = ThreadCpuNanos();
+      const ssize_t m = splice(from, nullptr, out.fd, nullptr, left, SPLICE_F_MORE);
+      const int err = errno;
+      const int64_t waited = (MonotonicNanos() - wall) - (ThreadCpuNanos() - cpu);
+      if (waited > 0) stats.output_wait_ns += static_cast<uint64_t>(waited);
+      if (m < 0 && err == EINTR && pumping.CheckStop()) {
+        SetNonBlocking(out.fd);  // drain the rest with a deadline
+        blocking_output_ = false;
       }
-      if (m < 0 && errno == EINTR) continue;
-      if (m < 0 && errno == EAGAIN) {
-        if (auto s = pumping.WaitOutput(out); !s.ok()) return s;
-        continue;
-      }
-      if (m == 0) return RelayError(kExitIo, "splice moved nothing from a pipe that had bytes");
-      return OutputError(out, errno);
-    }
-    return absl::OkStatus();
+      errno = err;
+      return m;
+    });
   }
 
   // The input is a pipe (send: FIFO -> socket). Tee n, tap them, splice exactly those n.
@@ -378,11 +400,7 @@ class SpliceEngine final : public Engine {
                                options_.pipe_bytes - in_mid, SPLICE_F_NONBLOCK | SPLICE_F_MORE);
       if (n == 0) break;  // the peer half-closed: EOF
       if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN) return InputError(in, errno);
-        auto r = pumping.WaitInput(in.fd);
-        if (!r.ok()) return r.status();
-        if (*r == kStopped) return Terminated();
+        if (auto s = pumping.AfterFailedRead(in, errno); !s.ok()) return s;
         continue;
       }
       in_mid += static_cast<size_t>(n);
@@ -459,11 +477,7 @@ class CopyEngine final : public Engine {
       const ssize_t n = read(in.fd, buf_.get() + held, options_.pipe_bytes - held);
       if (n == 0) break;
       if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN) return InputError(in, errno);
-        auto r = pumping.WaitInput(in.fd);
-        if (!r.ok()) return r.status();
-        if (*r == kStopped) return Terminated();
+        if (auto s = pumping.AfterFailedRead(in, errno); !s.ok()) return s;
         continue;
       }
       const size_t total = held + static_cast<size_t>(n);
@@ -484,22 +498,8 @@ class CopyEngine final : public Engine {
 
  private:
   absl::Status WriteAll(const Endpoint& out, size_t n, PumpStats& stats, Pumping& pumping) {
-    for (size_t done = 0; done < n;) {
-      const ssize_t w = write(out.fd, buf_.get() + done, n - done);
-      if (w > 0) {
-        done += static_cast<size_t>(w);
-        stats.bytes += static_cast<uint64_t>(w);
-        ++stats.transfers;
-        continue;
-      }
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0 && errno == EAGAIN) {
-        if (auto s = pumping.WaitOutput(out); !s.ok()) return s;
-        continue;
-      }
-      return OutputError(out, w < 0 ? errno : EIO);
-    }
-    return absl::OkStatus();
+    return DeliverAll(out, n, stats, pumping,
+                      [&](size_t left) { return write(out.fd, buf_.get() + (n - left), left); });
   }
 
   std::unique_ptr<Waiter> waiter_;

@@ -44,6 +44,15 @@ bool TypeOf(od::value& value, od::json_type* type) {
   return value.type().get(*type) == simdjson::SUCCESS;
 }
 
+// `value` as an object when it is one (*is_object); other types are left to be skipped.
+// False on a JSON error.
+bool AsObject(od::value& value, od::object* object, bool* is_object) {
+  od::json_type type;
+  if (!TypeOf(value, &type)) return false;
+  *is_object = type == od::json_type::object;
+  return !*is_object || value.get_object().get(*object) == simdjson::SUCCESS;
+}
+
 // A string value into `out`. Sets *matched when the value is a string.
 bool ReadString(od::value& value, std::string* out, bool* matched) {
   od::json_type type;
@@ -92,11 +101,10 @@ bool ReadInt64(od::value& value, std::optional<int64_t>* out) {
 // A descriptor object {name, namespace}. *valid is false when it is not a well-formed one.
 bool ReadDescriptor(od::value& value, StreamId* id, bool* valid) {
   *valid = false;
-  od::json_type type;
-  if (!TypeOf(value, &type)) return false;
-  if (type != od::json_type::object) return true;
   od::object object;
-  if (value.get_object().get(object) != simdjson::SUCCESS) return false;
+  bool is_object = false;
+  if (!AsObject(value, &object, &is_object)) return false;
+  if (!is_object) return true;
   bool name_ok = false;
   bool ns_ok = true;
   id->ns.reset();
@@ -133,14 +141,27 @@ bool RawValue(od::value& value, std::string_view* raw) {
 OnDemandReader::OnDemandReader(size_t max_line_bytes)
     : parser_(max_line_bytes), state_parser_(max_line_bytes) {}
 
-OnDemandReader::Payload OnDemandReader::ReadRecord(od::value value, LineSummary* out,
-                                                   bool* json_error) {
+// A payload (`record`, `state`, `trace`) must be an object: kOk when it is, kInvalid when it is
+// another type; a JSON error also sets *json_error.
+OnDemandReader::Payload OnDemandReader::IsObject(od::value& value, bool* json_error) {
   od::json_type type;
   if (!TypeOf(value, &type)) return *json_error = true, Payload::kInvalid;
-  if (type != od::json_type::object) return Payload::kInvalid;
-  od::object object;
-  if (value.get_object().get(object) != simdjson::SUCCESS)
+  return type == od::json_type::object ? Payload::kOk : Payload::kInvalid;
+}
+
+OnDemandReader::Payload OnDemandReader::OpenObject(od::value& value, od::object* object,
+                                                   bool* json_error) {
+  if (const Payload p = IsObject(value, json_error); p != Payload::kOk) return p;
+  if (value.get_object().get(*object) != simdjson::SUCCESS) {
     return *json_error = true, Payload::kInvalid;
+  }
+  return Payload::kOk;
+}
+
+OnDemandReader::Payload OnDemandReader::ReadRecord(od::value value, LineSummary* out,
+                                                   bool* json_error) {
+  od::object object;
+  if (const Payload p = OpenObject(value, &object, json_error); p != Payload::kOk) return p;
   bool stream_ok = false;
   bool ns_ok = true;
   record_stream_.ns.reset();
@@ -166,9 +187,7 @@ OnDemandReader::Payload OnDemandReader::ReadRecord(od::value value, LineSummary*
 
 OnDemandReader::Payload OnDemandReader::ReadState(od::value value, LineSummary* out,
                                                   bool* json_error) {
-  od::json_type type;
-  if (!TypeOf(value, &type)) return *json_error = true, Payload::kInvalid;
-  if (type != od::json_type::object) return Payload::kInvalid;
+  if (const Payload p = IsObject(value, json_error); p != Payload::kOk) return p;
   std::string_view raw;
   if (!RawValue(value, &raw)) return *json_error = true, Payload::kInvalid;
   out->raw_state = raw;
@@ -204,11 +223,10 @@ OnDemandReader::Payload OnDemandReader::ReadState(od::value value, LineSummary* 
       }
       return true;
     }
-    od::json_type t;
-    if (!TypeOf(v, &t)) return false;
-    if (t != od::json_type::object) return true;
     od::object inner;
-    if (v.get_object().get(inner) != simdjson::SUCCESS) return false;
+    bool is_object = false;
+    if (!AsObject(v, &inner, &is_object)) return false;
+    if (!is_object) return true;  // not an object: nothing of ours in it
     if (key == 1) {
       static constexpr std::array<std::string_view, 1> kDescriptor = {"stream_descriptor"};
       return ForFirstFields(inner, kDescriptor, [&](size_t, od::value d) {
@@ -250,12 +268,8 @@ OnDemandReader::Payload OnDemandReader::ReadState(od::value value, LineSummary* 
 
 OnDemandReader::Payload OnDemandReader::ReadTrace(od::value value, LineSummary* out,
                                                   bool* json_error) {
-  od::json_type type;
-  if (!TypeOf(value, &type)) return *json_error = true, Payload::kInvalid;
-  if (type != od::json_type::object) return Payload::kInvalid;
   od::object object;
-  if (value.get_object().get(object) != simdjson::SUCCESS)
-    return *json_error = true, Payload::kInvalid;
+  if (const Payload p = OpenObject(value, &object, json_error); p != Payload::kOk) return p;
 
   out->trace_kind = TraceKind::kOther;
   bool estimate_ok = false;
@@ -275,11 +289,10 @@ OnDemandReader::Payload OnDemandReader::ReadTrace(od::value value, LineSummary* 
       if (kind == "ANALYTICS") out->trace_kind = TraceKind::kAnalytics;
       return true;
     }
-    od::json_type t;
-    if (!TypeOf(v, &t)) return false;
-    if (t != od::json_type::object) return true;
     od::object inner;
-    if (v.get_object().get(inner) != simdjson::SUCCESS) return false;
+    bool is_object = false;
+    if (!AsObject(v, &inner, &is_object)) return false;
+    if (!is_object) return true;  // not an object: nothing of ours in it
     bool unused = false;
     if (key == 1) {
       static constexpr std::array<std::string_view, 2> kError = {"message", "failure_type"};

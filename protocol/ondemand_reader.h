@@ -32,6 +32,9 @@ class OnDemandReader {
  private:
   enum class Payload { kAbsent, kOk, kInvalid };
 
+  static Payload IsObject(simdjson::ondemand::value& value, bool* json_error);
+  static Payload OpenObject(simdjson::ondemand::value& value, simdjson::ondemand::object* object,
+                            bool* json_error);
   Payload ReadRecord(simdjson::ondemand::value value, LineSummary* out, bool* json_error);
   Payload ReadState(simdjson::ondemand::value value, LineSummary* out, bool* json_error);
   Payload ReadTrace(simdjson::ondemand::value value, LineSummary* out, bool* json_error);

@@ -40,6 +40,22 @@ class FaultTest(RelayTest):
         self.assertLess(time.time() - start, 4)
         self.assertIn("cannot connect", send.text())
 
+    def test_connecting_retries_until_the_peer_pod_starts(self):
+        src, dst = self.fifos("src_out", "dst_in")
+        port = free_port()
+        send = self.relay("send", src, "source", connect=f"127.0.0.1:{port}",
+                          extra=("--connect-timeout=20s",))
+        time.sleep(1.5)  # the destination pod is still starting: connections are refused
+        self.assertIsNone(send.p.poll(), send.text())
+        recv = self.relay("recv", dst, "dest", listen=f"127.0.0.1:{port}")
+        reader = FifoReader(dst)
+        gen, sha_file = self.generate(src, "16M")
+        self.assertEqual(gen.wait(60), 0)
+        self.assertEqual(send.wait(30), EXIT_OK, send.text())
+        self.assertEqual(recv.wait(30), EXIT_OK, recv.text())
+        with open(sha_file) as f:
+            self.assertEqual(reader.join(10), f.read().strip())
+
     def test_nobody_connecting_exits_12_by_the_deadline(self):
         (dst,) = self.fifos("dst_in")
         recv = self.relay("recv", dst, "dest", listen="127.0.0.1:0", extra=("--accept-timeout=1s",))

@@ -99,7 +99,11 @@ bool OversizeTracker::Unescape(const std::string& raw, std::string* out) {
     *out = raw;
     return true;
   }
-  unescape_buf_.assign("\"").append(raw).append("\"");
+  // Built piece by piece: assign("\"").append(...) trips GCC 12's -Wrestrict false positive at -O3.
+  unescape_buf_.clear();
+  unescape_buf_.push_back('"');
+  unescape_buf_.append(raw);
+  unescape_buf_.push_back('"');
   const size_t length = unescape_buf_.size();
   unescape_buf_.resize(length + simdjson::SIMDJSON_PADDING);
   simdjson::ondemand::document doc;

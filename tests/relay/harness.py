@@ -169,8 +169,9 @@ class RelayTest(unittest.TestCase):
         """sluice-gen into `fifo`, hashing what it writes; returns (proc, sha file)."""
         sha_file = self.path("source.sha")
         truth_arg = f"--truth={self.path('truth.json')}" if truth else ""
+        # The hasher ends the pipeline, so bash waits for it (it would not for a >(...) substitution).
         cmd = (f"set -o pipefail; {GEN} --bytes={nbytes} --streams=8 --state_every=1000 {truth_arg} "
-               f"{' '.join(extra)} | tee >(sha256sum | cut -d' ' -f1 > {sha_file}) > {fifo}")
+               f"{' '.join(extra)} | tee {fifo} | sha256sum | cut -d' ' -f1 > {sha_file}")
         return self.start(["bash", "-c", cmd], "generator"), sha_file
 
     def truth(self):

@@ -113,7 +113,8 @@ bool ReadCanonicalRecord(std::string_view line, CanonicalRecord* out) {
   if (suffix == nullptr || suffix <= data_begin || *data_begin != '{') return false;
   const std::string_view data(data_begin, static_cast<size_t>(suffix - data_begin));
   ContainerScan scan;
-  if (!ScanContainer(data, &scan)) return false;
+  // The line's start precedes `data`: the kernel may read it instead of copying a short tail.
+  if (!ScanContainer(data, &scan, static_cast<size_t>(data_begin - begin))) return false;
   out->data_bytes = scan.compact_bytes;
   // Everything outside the names and `data` is ASCII by the grammar: validate only when a byte
   // >= 0x80 was seen.

@@ -116,11 +116,25 @@ __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p)
   return m;
 }
 
-// Walks `span` block by block; the tail is copied into a zeroed block (NUL is neutral) and its
-// bits past the end are masked off. `on_block(masks, outside_strings, offset)` returns false
-// to stop early.
+// Shifts every mask right by `shift` bits.
+inline BlockMasks ShiftMasks(BlockMasks m, unsigned shift) {
+  m.quote >>= shift;
+  m.backslash >>= shift;
+  m.whitespace >>= shift;
+  m.open >>= shift;
+  m.close >>= shift;
+  m.high >>= shift;
+  return m;
+}
+
+// Walks `span` block by block. For the tail (< 64 bytes), when the 64 bytes ending at the
+// span's end are readable (`readable_before` bytes precede the span in the caller's buffer),
+// it classifies those and shifts the bytes before the tail out of the masks; otherwise it
+// copies the tail into a zeroed block (NUL is neutral). `on_block(masks, outside_strings,
+// offset)` returns false to stop early.
 template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t), typename F>
-inline bool ForEachBlock(std::string_view span, StringState& state, F&& on_block) {
+inline bool ForEachBlock(std::string_view span, size_t readable_before, StringState& state,
+                         F&& on_block) {
   const auto* p = reinterpret_cast<const uint8_t*>(span.data());
   const size_t n = span.size();
   size_t i = 0;
@@ -129,17 +143,24 @@ inline bool ForEachBlock(std::string_view span, StringState& state, F&& on_block
     if (!on_block(m, ~InStringBits<PrefixXor>(m, state), i)) return false;
   }
   if (i < n) {
-    alignas(64) uint8_t tail[64] = {};
-    std::memcpy(tail, p + i, n - i);
-    const uint64_t valid = (uint64_t{1} << (n - i)) - 1;
-    const BlockMasks m = Classify(tail);
+    const size_t rest = n - i;
+    const uint64_t valid = (uint64_t{1} << rest) - 1;
+    BlockMasks m;
+    if (readable_before + i + rest >= 64) {
+      m = ShiftMasks(Classify(p + n - 64), static_cast<unsigned>(64 - rest));
+    } else {
+      alignas(64) uint8_t tail[64] = {};
+      std::memcpy(tail, p + i, rest);
+      m = Classify(tail);
+    }
     if (!on_block(m, ~InStringBits<PrefixXor>(m, state) & valid, i)) return false;
   }
   return true;
 }
 
 template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t)>
-inline bool ScanContainerImpl(std::string_view span, ContainerScan* result) {
+inline bool ScanContainerImpl(std::string_view span, size_t readable_before,
+                              ContainerScan* result) {
   if (span.empty() || (span[0] != '{' && span[0] != '[')) return false;
   const size_t last = span.size() - 1;
   StringState state;
@@ -148,7 +169,7 @@ inline bool ScanContainerImpl(std::string_view span, ContainerScan* result) {
   uint64_t high = 0;
   bool closed = false;  // depth came back to zero (it may only do so at the last byte)
   const bool ok = ForEachBlock<Classify, PrefixXor>(
-      span, state, [&](const BlockMasks& m, uint64_t outside, size_t offset) {
+      span, readable_before, state, [&](const BlockMasks& m, uint64_t outside, size_t offset) {
         whitespace += std::popcount(m.whitespace & outside);
         high |= m.high;
         const uint64_t open = m.open & outside;
@@ -178,7 +199,7 @@ template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t
 inline uint64_t CompactSizeImpl(std::string_view json) {
   StringState state;
   uint64_t whitespace = 0;
-  ForEachBlock<Classify, PrefixXor>(json, state,
+  ForEachBlock<Classify, PrefixXor>(json, 0, state,
                                     [&](const BlockMasks& m, uint64_t outside, size_t) {
                                       whitespace += std::popcount(m.whitespace & outside);
                                       return true;
@@ -187,14 +208,15 @@ inline uint64_t CompactSizeImpl(std::string_view json) {
 }
 
 __attribute__((target("avx2,pclmul"))) bool ScanContainerAvx2(std::string_view span,
+                                                              size_t readable_before,
                                                               ContainerScan* result) {
-  return ScanContainerImpl<ClassifyAvx2, PrefixXorClmul>(span, result);
+  return ScanContainerImpl<ClassifyAvx2, PrefixXorClmul>(span, readable_before, result);
 }
 __attribute__((target("avx2,pclmul"))) uint64_t CompactSizeAvx2(std::string_view json) {
   return CompactSizeImpl<ClassifyAvx2, PrefixXorClmul>(json);
 }
-bool ScanContainerPortable(std::string_view span, ContainerScan* result) {
-  return ScanContainerImpl<ClassifyPortable, PrefixXorPortable>(span, result);
+bool ScanContainerPortable(std::string_view span, size_t readable_before, ContainerScan* result) {
+  return ScanContainerImpl<ClassifyPortable, PrefixXorPortable>(span, readable_before, result);
 }
 uint64_t CompactSizePortable(std::string_view json) {
   return CompactSizeImpl<ClassifyPortable, PrefixXorPortable>(json);
@@ -210,9 +232,10 @@ const bool kHaveAvx2 = DetectAvx2();
 
 bool Avx2Available() { return kHaveAvx2; }
 
-bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result) {
-  return kernel == ScanKernel::kAvx2 ? ScanContainerAvx2(span, result)
-                                     : ScanContainerPortable(span, result);
+bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result,
+                       size_t readable_before) {
+  return kernel == ScanKernel::kAvx2 ? ScanContainerAvx2(span, readable_before, result)
+                                     : ScanContainerPortable(span, readable_before, result);
 }
 
 uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {
@@ -221,9 +244,9 @@ uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {
 
 }  // namespace internal
 
-bool ScanContainer(std::string_view span, ContainerScan* result) {
-  return internal::kHaveAvx2 ? internal::ScanContainerAvx2(span, result)
-                             : internal::ScanContainerPortable(span, result);
+bool ScanContainer(std::string_view span, ContainerScan* result, size_t readable_before) {
+  return internal::kHaveAvx2 ? internal::ScanContainerAvx2(span, readable_before, result)
+                             : internal::ScanContainerPortable(span, readable_before, result);
 }
 
 uint64_t CompactSize(std::string_view json) {

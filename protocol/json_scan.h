@@ -25,8 +25,11 @@ struct ContainerScan {
 // closed, and its bracket depth (counted outside strings, '{' and '[' alike) stays above zero
 // until its last byte closes it. Atoms, commas and colons are not checked. As in simdjson's
 // stage 1, a backslash escapes the next byte wherever it stands (the same thing in valid JSON).
-// On true, fills `*result`. Reads only the bytes of `span`.
-[[nodiscard]] bool ScanContainer(std::string_view span, ContainerScan* result);
+// On true, fills `*result`. Reads the bytes of `span` and, when `readable_before` bytes before
+// it are readable (the caller's buffer holds them), up to that many of those: never any byte
+// after the span.
+[[nodiscard]] bool ScanContainer(std::string_view span, ContainerScan* result,
+                                 size_t readable_before = 0);
 
 // The size of `json` less its whitespace outside strings. For text already known to be JSON
 // (a value simdjson has delimited); unclosed strings count as strings to the end.
@@ -36,7 +39,8 @@ namespace internal {
 // The kernels, exposed so tests can check the SIMD one against the portable one.
 enum class ScanKernel { kPortable, kAvx2 };
 bool Avx2Available();
-bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result);
+bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result,
+                       size_t readable_before = 0);
 uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json);
 }  // namespace internal
 

@@ -100,7 +100,16 @@ TEST(ScanContainerTest, AgreesWithByteAtATimeScanOnRandomInput) {
     if (rng() % 2) s.push_back('}');
     uint64_t want = 0;
     const bool ok = SlowScan(s, &want);
+    // The same span, alone and behind a prefix of junk the kernel may read but must ignore.
+    const std::string prefix(rng() % 80, alphabet[rng() % sizeof alphabet]);
+    const std::string framed = prefix + s;
+    const std::string_view behind = std::string_view(framed).substr(prefix.size());
     for (ScanKernel k : Kernels()) {
+      ContainerScan framed_got;
+      ASSERT_EQ(internal::ScanContainerWith(k, behind, &framed_got, prefix.size()), ok) << s;
+      if (ok) {
+        ASSERT_EQ(framed_got.compact_bytes, want) << s;
+      }
       ContainerScan got;
       ASSERT_EQ(internal::ScanContainerWith(k, s, &got), ok) << s;
       if (ok) {

@@ -56,17 +56,15 @@ const StreamStats* InspectorStats::stream(const StreamId& id) const {
 }
 
 bool InspectorStats::SameResults(const InspectorStats& other) const {
-  InspectorStats a = *this;
-  a.fast_path_lines = other.fast_path_lines;
-  return a.bytes == other.bytes && a.lines == other.lines && a.empty_lines == other.empty_lines &&
-         a.oversize_lines == other.oversize_lines && a.types == other.types &&
-         a.non_protocol == other.non_protocol &&
-         a.non_protocol_samples == other.non_protocol_samples &&
-         a.state_kinds == other.state_kinds && a.oversize_states == other.oversize_states &&
-         a.latest_global == other.latest_global && a.latest_legacy == other.latest_legacy &&
-         a.trace_kinds == other.trace_kinds && a.trace_errors == other.trace_errors &&
-         a.errors == other.errors && a.streams == other.streams &&
-         a.unterminated_final_line == other.unterminated_final_line;
+  // Every field but fast_path_lines, which says which reader ran, not what it found.
+  return bytes == other.bytes && lines == other.lines && empty_lines == other.empty_lines &&
+         oversize_lines == other.oversize_lines && types == other.types &&
+         non_protocol == other.non_protocol && non_protocol_samples == other.non_protocol_samples &&
+         state_kinds == other.state_kinds && oversize_states == other.oversize_states &&
+         latest_global == other.latest_global && latest_legacy == other.latest_legacy &&
+         trace_kinds == other.trace_kinds && trace_errors == other.trace_errors &&
+         errors == other.errors && streams == other.streams &&
+         unterminated_final_line == other.unterminated_final_line;
 }
 
 class Inspector::Impl {

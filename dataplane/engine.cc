@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "dataplane/net.h"
 #include "dataplane/relay_error.h"
 #include "dataplane/unique_fd.h"
 
@@ -21,12 +22,6 @@ namespace {
 
 constexpr uint32_t kStopped = 0;     // Wait(): the stop fd fired
 constexpr uint32_t kTimedOut = ~0u;  // Wait(): the deadline passed
-
-int MillisUntil(absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return -1;
-  const absl::Duration left = deadline - absl::Now();
-  return left <= absl::ZeroDuration() ? 0 : static_cast<int>(absl::ToInt64Milliseconds(left) + 1);
-}
 
 // Readiness of one fd at a time, interruptible by the stop fd.
 class Waiter {
@@ -56,7 +51,7 @@ class EpollWaiter final : public Waiter {
     }
     for (;;) {
       epoll_event ev[2];
-      const int n = epoll_wait(epoll_.get(), ev, 2, MillisUntil(deadline));
+      const int n = epoll_wait(epoll_.get(), ev, 2, PollTimeoutMillis(deadline));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return ErrnoError(kExitIo, "epoll_wait", errno);
       if (n == 0) return kTimedOut;

@@ -18,14 +18,6 @@
 namespace sluice::dataplane {
 namespace {
 
-// poll(2)'s timeout for `deadline`: -1 for none (InfiniteFuture would overflow the arithmetic).
-int MillisUntil(absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return -1;
-  const absl::Duration left = deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1 << 30));
-}
-
 std::string SockaddrText(const sockaddr* sa) {
   char host[INET6_ADDRSTRLEN] = "?";
   uint16_t port = 0;
@@ -134,10 +126,17 @@ uint16_t LocalPort(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
 }
 
+int PollTimeoutMillis(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return -1;  // the arithmetic below would overflow
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1 << 30));
+}
+
 bool WaitFor(int fd, short events, absl::Time deadline, int stop_fd) {
   for (;;) {
     pollfd fds[2] = {{fd, events, 0}, {stop_fd, POLLIN, 0}};
-    const int n = poll(fds, stop_fd >= 0 ? 2 : 1, MillisUntil(deadline));
+    const int n = poll(fds, stop_fd >= 0 ? 2 : 1, PollTimeoutMillis(deadline));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     if (stop_fd >= 0 && (fds[1].revents & POLLIN)) return false;

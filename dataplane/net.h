@@ -46,6 +46,10 @@ absl::StatusOr<UniqueFd> Connect(const Address& address, absl::Time deadline, in
 // Keepalive (idle 30 s, interval 10 s, 3 probes) and TCP_USER_TIMEOUT (60 s).
 void ConfigureStream(int fd);
 
+// The poll(2)/epoll_wait(2) timeout for `deadline`: -1 for InfiniteFuture, 0 once it has
+// passed, otherwise milliseconds rounded up (and capped, so it fits an int).
+int PollTimeoutMillis(absl::Time deadline);
+
 // Waits until `fd` has `events` (poll(2) flags) or `deadline`; false on timeout or stop.
 bool WaitFor(int fd, short events, absl::Time deadline, int stop_fd);
 

@@ -34,15 +34,21 @@ bool Stopped(int stop_fd) {
   return poll(&p, 1, 0) > 0;
 }
 
-// Checks that `path` is a FIFO, then opens it without blocking. A reader end opens at once
-// (poll reports the writer's arrival and departure); a writer end waits for a reader.
-absl::StatusOr<UniqueFd> OpenFifo(const std::string& path, bool for_write, absl::Time deadline,
-                                  int stop_fd) {
+// OK when `path` exists and is a FIFO; else the kExitFifo error that says which.
+absl::Status CheckFifo(const std::string& path) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) return ErrnoError(kExitFifo, "FIFO " + path, errno);
   if (!S_ISFIFO(st.st_mode)) {
     return RelayError(kExitFifo, path + " is not a FIFO (create it with `sluice-relay init`)");
   }
+  return absl::OkStatus();
+}
+
+// Checks that `path` is a FIFO, then opens it without blocking. A reader end opens at once
+// (poll reports the writer's arrival and departure); a writer end waits for a reader.
+absl::StatusOr<UniqueFd> OpenFifo(const std::string& path, bool for_write, absl::Time deadline,
+                                  int stop_fd) {
+  if (auto s = CheckFifo(path); !s.ok()) return s;
   for (;;) {
     UniqueFd fd(open(path.c_str(), (for_write ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC));
     if (fd.valid()) return fd;
@@ -303,11 +309,7 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   }
   if (c.fifo.empty()) return RelayError(kExitUsage, "--fifo is required");
   // Fail fast on a missing FIFO, before the peer is kept waiting.
-  struct stat st {};
-  if (stat(c.fifo.c_str(), &st) != 0) return ErrnoError(kExitFifo, "FIFO " + c.fifo, errno);
-  if (!S_ISFIFO(st.st_mode)) {
-    return RelayError(kExitFifo, c.fifo + " is not a FIFO (create it with `sluice-relay init`)");
-  }
+  if (auto s = CheckFifo(c.fifo); !s.ok()) return s;
   std::unique_ptr<Secret> secret;
   if (!c.insecure_no_auth) {
     auto loaded = LoadSecret(c.secret_file, c.secret_env);

@@ -110,10 +110,8 @@ class UringPollWaiter final : public Waiter {
         rc = io_uring_wait_cqe(&ring_, &cqe);
       } else {
         const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
-        __kernel_timespec ts =
-            absl::ToTimespec(left).tv_sec >= 0
-                ? __kernel_timespec{absl::ToTimespec(left).tv_sec, absl::ToTimespec(left).tv_nsec}
-                : __kernel_timespec{0, 0};
+        const timespec t = absl::ToTimespec(left);  // left >= 0: no negative case
+        __kernel_timespec ts{t.tv_sec, t.tv_nsec};
         rc = io_uring_wait_cqe_timeout(&ring_, &cqe, &ts);
         if (rc == -ETIME) return kTimedOut;
       }

@@ -26,6 +26,17 @@ void AppendKept(std::string* out, const char* key, const std::optional<KeptState
   out->append(k->kept ? k->raw : "null").append("}");
 }
 
+// `"NAME":count,...` for a counter array indexed by an enum, named by `name`.
+template <typename Enum, size_t N>
+void AppendNamedCounts(std::string* out, const std::array<uint64_t, N>& counts,
+                       std::string_view (*name)(Enum)) {
+  for (size_t i = 0; i < N; ++i) {
+    if (i > 0) out->append(",");
+    out->append(
+        Printf("\"%s\":%" PRIu64, std::string(name(static_cast<Enum>(i))).c_str(), counts[i]));
+  }
+}
+
 std::string Optional(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "null"; }
 
 }  // namespace
@@ -98,23 +109,13 @@ std::string FormatJson(const InspectorStats& s) {
         .append("}");
   }
   out.append("]},\"state_kinds\":{");
-  for (size_t k = 0; k < kStateKindCount; ++k) {
-    if (k > 0) out.append(",");
-    out.append(Printf("\"%s\":%" PRIu64,
-                      std::string(StateKindName(static_cast<StateKind>(k))).c_str(),
-                      s.state_kinds[k]));
-  }
+  AppendNamedCounts(&out, s.state_kinds, StateKindName);
   out.append(Printf("},\"oversize_states\":%" PRIu64 ",", s.oversize_states));
   AppendKept(&out, "latest_global", s.latest_global);
   out.append(",");
   AppendKept(&out, "latest_legacy", s.latest_legacy);
   out.append(",\"trace_kinds\":{");
-  for (size_t k = 0; k < kTraceKindCount; ++k) {
-    if (k > 0) out.append(",");
-    out.append(Printf("\"%s\":%" PRIu64,
-                      std::string(TraceKindName(static_cast<TraceKind>(k))).c_str(),
-                      s.trace_kinds[k]));
-  }
+  AppendNamedCounts(&out, s.trace_kinds, TraceKindName);
   out.append(Printf("},\"trace_errors\":%" PRIu64 ",\"errors\":[", s.trace_errors));
   for (size_t i = 0; i < s.errors.size(); ++i) {
     if (i > 0) out.append(",");

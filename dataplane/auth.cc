@@ -37,17 +37,10 @@ Mac Proof(const Secret& secret, std::string_view role, const Nonce& a, const Non
 }
 
 absl::Status SendAll(int fd, const void* data, size_t n, absl::Time deadline, int stop_fd) {
-  const auto* p = static_cast<const char*>(data);
-  while (n > 0) {
-    if (!WaitFor(fd, POLLOUT, deadline, stop_fd)) {
-      return RelayError(kExitAuthFailed, "handshake timed out while sending");
-    }
-    const ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (w < 0) return ErrnoError(kExitPeerLost, "handshake send", errno);
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
+  const int err =
+      SendAllBefore(fd, std::string_view(static_cast<const char*>(data), n), deadline, stop_fd);
+  if (err == ETIMEDOUT) return RelayError(kExitAuthFailed, "handshake timed out while sending");
+  if (err != 0) return ErrnoError(kExitPeerLost, "handshake send", err);
   return absl::OkStatus();
 }
 

@@ -144,6 +144,17 @@ bool WaitFor(int fd, short events, absl::Time deadline, int stop_fd) {
   }
 }
 
+int SendAllBefore(int fd, std::string_view data, absl::Time deadline, int stop_fd) {
+  while (!data.empty()) {
+    if (!WaitFor(fd, POLLOUT, deadline, stop_fd)) return ETIMEDOUT;
+    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) return errno;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
 absl::StatusOr<UniqueFd> AcceptOne(int listen_fd, absl::Time deadline, int stop_fd,
                                    std::string* peer) {
   for (;;) {

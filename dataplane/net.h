@@ -50,6 +50,11 @@ void ConfigureStream(int fd);
 // passed, otherwise milliseconds rounded up (and capped, so it fits an int).
 int PollTimeoutMillis(absl::Time deadline);
 
+// Sends all of `data` on a stream socket (without SIGPIPE), waiting for room until
+// `deadline` or until `stop_fd` is readable. Returns 0, ETIMEDOUT for the deadline or the stop,
+// or the errno of the failed send: callers say what it means to them.
+int SendAllBefore(int fd, std::string_view data, absl::Time deadline, int stop_fd);
+
 // Waits until `fd` has `events` (poll(2) flags) or `deadline`; false on timeout or stop.
 bool WaitFor(int fd, short events, absl::Time deadline, int stop_fd);
 

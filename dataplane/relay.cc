@@ -241,18 +241,11 @@ std::string EndMarker(uint64_t payload_bytes) {
 }
 
 absl::Status SendEndMarker(int fd, uint64_t payload_bytes, absl::Duration timeout, int stop_fd) {
-  const std::string marker = EndMarker(payload_bytes);
-  const absl::Time deadline = absl::Now() + timeout;
-  for (size_t done = 0; done < marker.size();) {
-    if (!WaitFor(fd, POLLOUT, deadline, stop_fd)) {
-      return RelayError(kExitPeerLost, "the peer stopped reading before the end of the stream");
-    }
-    const ssize_t n =
-        send(fd, marker.data() + done, marker.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) return ErrnoError(kExitPeerLost, "sending the end of the stream", errno);
-    done += static_cast<size_t>(n);
+  const int err = SendAllBefore(fd, EndMarker(payload_bytes), absl::Now() + timeout, stop_fd);
+  if (err == ETIMEDOUT) {
+    return RelayError(kExitPeerLost, "the peer stopped reading before the end of the stream");
   }
+  if (err != 0) return ErrnoError(kExitPeerLost, "sending the end of the stream", err);
   return absl::OkStatus();
 }
 

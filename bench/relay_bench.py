@@ -158,26 +158,39 @@ class Bench:
         port = 20000 + (os.getpid() + int(time.time() * 1000)) % 20000
         addr = f"127.0.0.1:{port}"
         relay = None
+
+        def listening_sink():
+            # The sink picks a free port itself: a port chosen here may be taken by then.
+            sink = subprocess.Popen([self.sink, "--listen=127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
+            line = sink.stdout.readline().split()
+            if len(line) != 2 or line[0] != "listening":
+                raise SystemExit(f"{name}: the sink did not start (exit {sink.wait()})")
+            return sink, f"127.0.0.1:{line[1]}"
+
         if relay_cmd is None:  # the ceiling: blast straight to the sink
-            sink = subprocess.Popen([self.sink, f"--listen={addr}"], stdout=subprocess.PIPE, text=True)
-            sink.stdout.readline()
+            sink, addr = listening_sink()
             start = time.time()
             blast = subprocess.Popen([self.blast, f"--input={template}", f"--copies={copies}", f"--connect={addr}"],
                                      stdout=subprocess.DEVNULL)
         else:
-            wrapped = relay_cmd(fifo, addr)
-            if cg:
-                wrapped = f"echo $$ > {cg}/cgroup.procs && exec sh -c '{wrapped}'" if "|" in wrapped or ">" in wrapped \
-                    else f"echo $$ > {cg}/cgroup.procs && exec {wrapped}"
+            def wrap(addr):
+                wrapped = relay_cmd(fifo, addr)
+                if not cg:
+                    return wrapped
+                if "|" in wrapped or ">" in wrapped:
+                    return f"echo $$ > {cg}/cgroup.procs && exec sh -c '{wrapped}'"
+                return f"echo $$ > {cg}/cgroup.procs && exec {wrapped}"
+
             if direction == "send":
-                sink = subprocess.Popen([self.sink, f"--listen={addr}"], stdout=subprocess.PIPE, text=True)
-                sink.stdout.readline()
+                sink, addr = listening_sink()
+                wrapped = wrap(addr)
                 relay = subprocess.Popen(["sh", "-c", wrapped], stderr=subprocess.DEVNULL)
                 sampler = PeakRss(relay.pid)
                 start = time.time()
                 blast = subprocess.Popen([self.blast, f"--input={template}", f"--copies={copies}", f"--output={fifo}"],
                                          stdout=subprocess.DEVNULL)
             else:
+                wrapped = wrap(addr)
                 relay = subprocess.Popen(["sh", "-c", wrapped], stderr=subprocess.DEVNULL)
                 sampler = PeakRss(relay.pid)
                 sink = subprocess.Popen([self.sink, f"--fifo={fifo}"], stdout=subprocess.PIPE, text=True)
@@ -185,8 +198,10 @@ class Bench:
                 start = time.time()
                 blast = subprocess.Popen([self.blast, f"--input={template}", f"--copies={copies}", f"--connect={addr}"],
                                          stdout=subprocess.DEVNULL)
-        received = int(sink.stdout.read().strip().splitlines()[-1])
-        sink.wait()
+        out = sink.stdout.read().split()
+        if sink.wait() != 0 or not out:
+            raise SystemExit(f"{name}: the sink failed (exit {sink.returncode})")
+        received = int(out[-1])
         seconds = time.time() - start
         blast.wait()
         cpu = rss = None

@@ -7,8 +7,8 @@
 //   splice  epoll readiness, splice(2)/tee(2). Chosen when io_uring is blocked (EPERM, ENOSYS,
 //           EINVAL from io_uring_setup: container seccomp profiles, gVisor,
 //           kernel.io_uring_disabled).
-//   copy    epoll readiness, read(2)/write(2) through a 1 MiB buffer: where neither end is a
-//           pipe, or when asked.
+//   copy    epoll readiness, read(2)/write(2) through a 1 MiB buffer: FIFO -> TCP, where it
+//           measured fastest, and where neither end is a pipe.
 //
 // Zero copy with inspection: the socket path never enters user space. The inspector reads a
 // copy taken with tee(2) into a side pipe (send), or teed from the intermediate pipe that
@@ -16,7 +16,7 @@
 // 1 MiB buffer, whatever the speeds of the two ends.
 //
 //   std::string reason;
-//   auto engine = CreateEngine("auto", /*splice_possible=*/true, &reason);
+//   auto engine = CreateEngine("auto", Route::kSocketToPipe, {}, &reason);
 //   absl::Status s = (*engine)->Pump(in, out, &tap, stats, stop_fd);
 
 #ifndef SLUICE_DATAPLANE_ENGINE_H_
@@ -80,11 +80,26 @@ class Engine {
                             PumpStats& stats, int stop_fd, Holdback* holdback = nullptr) = 0;
 };
 
-// "auto", "uring", "splice" or "copy". `splice_possible`: one end is a pipe. `reason` says
-// why this engine was chosen (or why the requested one is unavailable).
-absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view requested,
-                                                     bool splice_possible, PumpOptions options,
-                                                     std::string* reason);
+// What a pump connects: "auto" chooses by it.
+enum class Route {
+  kPipeToSocket,  // send: FIFO -> TCP
+  kSocketToPipe,  // recv: TCP -> FIFO
+  kNoPipe,        // neither end is a pipe: nothing can be spliced
+};
+
+// "auto", "uring", "splice", "copy" (or "uring-ops", for measurement). `reason` says why this
+// engine was chosen (or why the requested one is unavailable).
+//
+// "auto" picks by measurement (bench/RESULTS.md), not by principle:
+//   kSocketToPipe  uring, else splice: splicing socket -> pipe beats read/write by 1.7x.
+//   kPipeToSocket  copy: read/write into the blocking socket beats tee+splice by 1.4x (and
+//                  splice alone by 1.4x without inspection). Pages spliced into TCP stay
+//                  pinned by the socket, so the FIFO's writer allocates fresh pages for every
+//                  write, and tee takes the pipe lock the writer holds; a copy of data already
+//                  hot in cache for the inspector costs less than both.
+//   kNoPipe        copy.
+absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view requested, Route route,
+                                                     PumpOptions options, std::string* reason);
 
 // Whether io_uring can be set up here; on false, `why` holds the errno text.
 bool IoUringAvailable(std::string* why);

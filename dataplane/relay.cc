@@ -311,9 +311,9 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   } else {
     Log(c.name, "WARNING: --insecure-no-auth: any peer that reaches the port is accepted");
   }
-  auto engine = CreateEngine(c.engine, /*splice_possible=*/true,
-                             {.pipe_bytes = c.pipe_bytes, .drain_timeout = c.drain_timeout},
-                             &p.engine_reason);
+  auto engine = CreateEngine(
+      c.engine, c.mode == "send" ? Route::kPipeToSocket : Route::kSocketToPipe,
+      {.pipe_bytes = c.pipe_bytes, .drain_timeout = c.drain_timeout}, &p.engine_reason);
   if (!engine.ok()) return engine.status();
   p.engine = std::string((*engine)->name());
   Log(c.name, c.mode + ": engine " + p.engine + " (" + p.engine_reason + "), inspection " +

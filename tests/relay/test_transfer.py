@@ -70,9 +70,16 @@ class TransferTest(RelayTest):
                 self.setUp()
                 s, d = self.transfer("auto", inspect=True, nbytes=64 << 20,
                                      wrapper=(NO_URING, f"--errno={errno_name}"))
-                for summary in (s, d):
-                    self.assertEqual(summary["relay"]["engine"], "splice")
-                    self.assertIn("io_uring unavailable", summary["relay"]["engine_reason"])
+                # Receiving splices; sending copies, by measurement, with or without io_uring.
+                self.assertEqual(d["relay"]["engine"], "splice")
+                self.assertIn("io_uring unavailable", d["relay"]["engine_reason"])
+                self.assertEqual(s["relay"]["engine"], "copy")
+
+    def test_auto_picks_uring_to_receive_and_copy_to_send(self):
+        s, d = self.transfer("auto", inspect=True, nbytes=64 << 20)
+        self.assertEqual(d["relay"]["engine"], "uring")
+        self.assertEqual(s["relay"]["engine"], "copy")
+        self.assertIn("measured", s["relay"]["engine_reason"])
 
     def test_forcing_uring_where_it_is_blocked_is_a_clear_usage_error(self):
         (src,) = self.fifos("src_out")

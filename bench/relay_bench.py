@@ -16,7 +16,9 @@ truth, and a mismatch fails the run.
   python3 bench/relay_bench.py --build build/release            # everything
   python3 bench/relay_bench.py --directions send --workloads 200B --conditions none --reps 3
 
-Writes bench/results/relay-<date>.json and, with gnuplot, a PNG chart beside it.
+Writes bench/results/relay-<date>.json and, with gnuplot, a PNG bar chart per direction and
+condition beside it. The last lines printed are the ratios against socat and the targets of the
+harness issue, each met or NOT MET.
 """
 
 import argparse
@@ -287,16 +289,52 @@ def ratios(results):
     return lines
 
 
-def chart(results, png):
-    if not shutil.which("gnuplot"):
+# The issue's targets, for sluice with inspection on and the engine `auto` picks (copy to send,
+# uring to receive; see dataplane/engine.h). Each: (what, sluice case, baseline case, condition,
+# the quantity compared, the bar, whether higher is better).
+TARGETS = [
+    ("throughput >= 1.8x socat -u, unthrottled", "sluice auto", "socat -u", "none", "mb", 1.8, True),
+    ("throughput >= 3x cat|socat under 0.2 CPU", "sluice auto", "cat|socat", "0.2cpu", "mb", 3.0, True),
+    ("throughput >= 3x socat TCP-L STDOUT under 0.2 CPU", "sluice auto", "socat TCP-L STDOUT", "0.2cpu",
+     "mb", 3.0, True),
+    ("CPU per GB <= 0.5x socat -u, unthrottled", "sluice auto", "socat -u", "none", "cpu", 0.5, False),
+    ("inspection costs <= 10% of throughput, unthrottled", "sluice auto", "sluice auto --no-inspect", "none",
+     "mb", 0.9, True),
+]
+
+
+def targets(results):
+    """One line per target and (direction, workload) measured: the ratio, and met or not met."""
+    by = {(r["direction"], r["workload"], r["condition"], r["case"]): r for r in results}
+    lines = []
+    for what, case, base, condition, quantity, bar, higher in TARGETS:
+        for (d, w, c, name), r in sorted(by.items()):
+            b = by.get((d, w, c, base))
+            if name != case or c != condition or not b:
+                continue
+            if quantity == "mb":
+                ratio = r["mb_per_s"]["median"] / b["mb_per_s"]["median"]
+            elif r["relay_cpu_s_per_gb"] and b["relay_cpu_s_per_gb"]:
+                ratio = r["relay_cpu_s_per_gb"] / b["relay_cpu_s_per_gb"]
+            else:
+                continue
+            met = ratio >= bar if higher else ratio <= bar
+            lines.append(f"{d} {w}: {what}: {ratio:.2f}x, {'met' if met else 'NOT MET'}")
+    return sorted(lines)
+
+
+def chart(results, png, direction, condition):
+    """A bar chart of one direction under one condition; False without gnuplot or rows."""
+    rows = [r for r in results if r["direction"] == direction and r["condition"] == condition]
+    if not shutil.which("gnuplot") or not rows:
         return False
-    rows = [r for r in results if r["direction"] == "send" and r["condition"] == "none"] or results
     data = png + ".dat"
     with open(data, "w") as f:
         for r in rows:
-            label = f"{r['workload']} {r['case']}".replace('"', "'")
+            case = "no relay (ceiling)" if r["case"] == "none" else r["case"]
+            label = f"{r['workload']} {case}".replace('"', "'")
             f.write(f"\"{label}\" {r['mb_per_s']['median']:.1f} {r['mb_per_s']['min']:.1f} {r['mb_per_s']['max']:.1f}\n")
-    script = f"""set terminal png size 1400,700 font ",10"
+    script = f"""set terminal png size {max(1000, 40 * len(rows))},700 font ",10"
 set output "{png}"
 set style fill solid 0.7
 set boxwidth 0.7
@@ -304,6 +342,7 @@ set ylabel "MB/s (median, min-max)"
 set title "sluice-relay vs socat ({rows[0]['direction']}, {rows[0]['condition']}) on {platform.node()}"
 set xtics rotate by -35
 set grid ytics
+set yrange [0:*]
 plot "{data}" using 0:2:xtic(1) with boxes notitle, "" using 0:2:3:4 with yerrorbars notitle lc rgb "black"
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
@@ -317,7 +356,8 @@ def main():
     p.add_argument("--directions", default="send,recv")
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--conditions", default=",".join(CONDITIONS))
-    p.add_argument("--engines", default="uring,uring-ops,splice,copy")
+    p.add_argument("--engines", default="auto,uring,splice,copy",
+                   help="auto is what a user gets; uring-ops can be added for measurement")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--template", default="64M", help="size of the generated workload, repeated")
     p.add_argument("--quick", action="store_true", help="a quarter of the bytes per case")
@@ -331,15 +371,23 @@ def main():
     lines = ratios(results)
     for line in lines:
         print(line)
+    goals = targets(results)
+    if goals:
+        print("\n# the harness issue's targets (inspection on, the engine auto picks)")
+        for line in goals:
+            print(line)
     os.makedirs(args.out, exist_ok=True)
     stem = f"{args.out}/relay-{started:%Y%m%d-%H%M}"
     with open(stem + ".json", "w") as f:
         json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release(),
                                "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": ")},
                    "date": started.isoformat(), "command": " ".join(sys.argv), "results": results,
-                   "ratios": lines}, f, indent=1)
-    if chart(results, stem + ".png"):
-        print(f"\nchart: {stem}.png")
+                   "ratios": lines, "targets": goals}, f, indent=1)
+    for direction in args.directions.split(","):
+        for condition in args.conditions.split(","):
+            png = f"{stem}-{direction}-{condition}.png"
+            if chart(results, png, direction, condition):
+                print(f"chart: {png}")
     print(f"table: {stem}.json")
     shutil.rmtree(bench.dir, ignore_errors=True)
 

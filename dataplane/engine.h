@@ -10,10 +10,11 @@
 //   copy    epoll readiness, read(2)/write(2) through a 1 MiB buffer: FIFO -> TCP, where it
 //           measured fastest, and where neither end is a pipe.
 //
-// Zero copy with inspection: the socket path never enters user space. The inspector reads a
-// copy taken with tee(2) into a side pipe (send), or teed from the intermediate pipe that
-// socket bytes are spliced into (recv). Memory is bounded by the pipes (1 MiB each) and one
-// 1 MiB buffer, whatever the speeds of the two ends.
+// Zero copy with inspection, in the splice engines: the socket path never enters user space.
+// The inspector reads a copy taken with tee(2) into a side pipe (from a FIFO), or teed from the
+// intermediate pipe that socket bytes are spliced into (from a socket). The copy engine hands
+// the inspector the buffer the bytes pass through. Memory is bounded by the pipes (1 MiB each)
+// and one 1 MiB buffer, whatever the speeds of the two ends.
 //
 //   std::string reason;
 //   auto engine = CreateEngine("auto", Route::kSocketToPipe, {}, &reason);

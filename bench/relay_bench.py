@@ -85,6 +85,11 @@ class PeakRss:
         return sum(peaks) / 1024.0 if len(peaks) > 1 else peaks[0] / 1024.0
 
 
+def parse_size(text):
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+
+
 def sh(cmd, **kw):
     return subprocess.run(cmd, shell=isinstance(cmd, str), check=True, **kw)
 
@@ -147,7 +152,8 @@ class Bench:
 
     def run_once(self, direction, workload, condition, name, relay_cmd):
         template, truth = self.template(workload)
-        copies = max(1, TARGET_BYTES[condition] // truth["bytes"] // (4 if self.args.quick else 1))
+        target = parse_size(self.args.bytes) if self.args.bytes else TARGET_BYTES[condition]
+        copies = max(1, target // truth["bytes"] // (4 if self.args.quick else 1))
         expected = truth["bytes"] * copies
         fifo = f"{self.dir}/fifo"
         if os.path.exists(fifo):
@@ -361,6 +367,7 @@ def main():
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--template", default="64M", help="size of the generated workload, repeated")
     p.add_argument("--quick", action="store_true", help="a quarter of the bytes per case")
+    p.add_argument("--bytes", help="bytes per case, whatever the condition (a smoke run: 64M)")
     p.add_argument("--out", default="bench/results")
     args = p.parse_args()
     bench = Bench(args)
@@ -377,7 +384,7 @@ def main():
         for line in goals:
             print(line)
     os.makedirs(args.out, exist_ok=True)
-    stem = f"{args.out}/relay-{started:%Y%m%d-%H%M}"
+    stem = f"{args.out}/relay-{started:%Y%m%d-%H%M%S}"
     with open(stem + ".json", "w") as f:
         json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release(),
                                "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": ")},

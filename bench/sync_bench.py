@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""The whole sync through two relays against the same sync through a plain pipe, in one invocation.
+
+Each repetition runs the same source and destination three ways, in alternating order:
+
+  pipe       source | destination, a shell's pipe (64 KiB)
+  pipe 1MiB  the same pipe grown to 1 MiB, as the relays grow their FIFOs
+  relayed    source > FIFO -> sluice-relay send -> TCP, authenticated -> sluice-relay recv
+               -> FIFO > destination
+
+The faster of the two pipes is the ceiling the relayed sync is held to.
+
+The relayed arm is wired as the pods run it: the same processes, FIFOs and flags as the main job
+(scripts/run-main.sh). The orchestrator's local backend does not exist yet; once it does, this
+harness should drive it instead of wiring the processes itself.
+
+Sources:
+  gen     sluice-gen generating records as it goes: a connector that spends CPU per record
+  replay  cat of a file generated beforehand, from the page cache: faster than any connector,
+          so the relays' own cost shows
+Destination: sluice-inspect on its stdin, parsing every line. In both arms its per-stream counts
+must match the source's ground truth, and in the relayed arm so must both relays' counters; a
+mismatch fails the run.
+
+  python3 bench/sync_bench.py --build build/release
+  python3 bench/sync_bench.py --sources replay --bytes 256M --reps 1
+
+Prints one line per case (median MB/s [min-max], CPU of every process per GB), the ratio
+relayed/ceiling against the target (at least 0.90), and writes bench/results/sync-<date>.json.
+"""
+
+import argparse
+import base64
+import datetime
+import errno
+import fcntl
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGET = 0.90
+F_SETPIPE_SZ = 1031
+RELAY_PIPE_BYTES = 1 << 20  # what sluice-relay gives its FIFOs
+WORKLOAD = ["--streams=8", "--state_every=1000", "--record_bytes=300"]
+
+
+def parse_size(text):
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+
+
+class Sync:
+    def __init__(self, args):
+        b = args.build
+        self.relay = f"{b}/dataplane/sluice-relay"
+        self.inspect = f"{b}/dataplane/sluice-inspect"
+        self.gen = f"{b}/tests/sluice-gen"
+        for tool in (self.relay, self.inspect, self.gen):
+            if not os.path.exists(tool):
+                sys.exit(f"sync_bench: missing {tool}: build first (cmake --build {b})")
+        self.args = args
+        self.dir = tempfile.mkdtemp(prefix="sluice-sync-bench-")
+        self.truth_path = f"{self.dir}/truth.json"
+        self.replay_file = None
+        # One secret per sync, as the orchestrator makes it; never printed.
+        self.env = dict(os.environ, SLUICE_SECRET=base64.b64encode(os.urandom(32)).decode())
+
+    def source_cmd(self, source):
+        if source == "gen":
+            return [self.gen, f"--bytes={self.args.bytes}", f"--truth={self.truth_path}", *WORKLOAD]
+        if self.replay_file is None:
+            self.replay_file = f"{self.dir}/replay.jsonl"
+            with open(self.replay_file, "wb") as out:
+                subprocess.run([self.gen, f"--bytes={self.args.bytes}", f"--truth={self.truth_path}.replay",
+                                *WORKLOAD], stdout=out, check=True)
+            subprocess.run(["cat", self.replay_file], stdout=subprocess.DEVNULL, check=True)  # page cache
+        return ["cat", self.replay_file]
+
+    def truth(self, source):
+        with open(self.truth_path + (".replay" if source == "replay" else "")) as f:
+            return json.load(f)
+
+    @staticmethod
+    def check(streams, truth, who):
+        got = {(s["namespace"], s["name"]): s for s in streams}
+        for t in truth["streams"]:
+            s = got.get((t["namespace"], t["name"]), {})
+            for field in ("records", "record_bytes", "data_bytes", "states"):
+                if s.get(field) != t[field]:
+                    sys.exit(f"sync_bench: {who}: {t['name']}.{field} is {s.get(field)}, "
+                             f"the source wrote {t[field]}")
+
+    @staticmethod
+    def reap(proc):
+        """Waits for `proc`; its exit code and its CPU seconds (user+sys)."""
+        _, status, ru = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        return proc.returncode, ru.ru_utime + ru.ru_stime
+
+    @staticmethod
+    def open_writer(fifo, reader, deadline_s=30):
+        """Opens `fifo` for writing once `reader` (a relay, after its handshake) opens it; fails
+        rather than hangs if the relay exits first."""
+        end = time.time() + deadline_s
+        while True:
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                os.set_blocking(fd, True)
+                return fd
+            except OSError as e:
+                if e.errno != errno.ENXIO:  # no reader yet
+                    raise
+            if reader.poll() is not None or time.time() > end:
+                sys.exit(f"sync_bench: the sending relay never opened {fifo} (exit {reader.returncode})")
+            time.sleep(0.005)
+
+    def run_pipe(self, source, pipe_bytes=None):
+        """`pipe_bytes`: grow the pipe (F_SETPIPE_SZ) from the shell's 64 KiB to what the relays
+        give their FIFOs, so that the ceiling is not held down by the pipe's size."""
+        stats = f"{self.dir}/dest.json"
+        cmd = self.source_cmd(source)
+        r, w = os.pipe()
+        if pipe_bytes:
+            fcntl.fcntl(w, F_SETPIPE_SZ, pipe_bytes)
+        start = time.time()
+        src = subprocess.Popen(cmd, stdout=w)
+        dst = subprocess.Popen([self.inspect, f"--json={stats}"], stdin=r, stdout=subprocess.DEVNULL)
+        os.close(r)
+        os.close(w)
+        (src_rc, src_cpu), (dst_rc, dst_cpu) = self.reap(src), self.reap(dst)
+        seconds = time.time() - start
+        if src_rc != 0 or dst_rc != 0:
+            sys.exit(f"sync_bench: pipe: the source exited {src_rc}, the destination {dst_rc}")
+        truth = self.truth(source)
+        with open(stats) as f:
+            self.check(json.load(f)["streams"], truth, "pipe: the destination")
+        return {"seconds": seconds, "bytes": truth["bytes"], "cpu_s": {"source": src_cpu, "destination": dst_cpu}}
+
+    def run_relayed(self, source):
+        d = self.dir
+        for name in ("source.stdout", "destination.stdin"):
+            if os.path.exists(f"{d}/{name}"):
+                os.unlink(f"{d}/{name}")
+        subprocess.run([self.relay, "init", f"{d}/source.stdout", f"{d}/destination.stdin"], check=True)
+        engine = [f"--engine={self.args.engine}"] + ([] if self.args.inspect else ["--no-inspect"])
+        recv_log = open(f"{d}/recv.log", "w+")
+        recv = subprocess.Popen([self.relay, "recv", "--name=destination", f"--fifo={d}/destination.stdin",
+                                 "--listen=127.0.0.1:0", f"--summary={d}/recv.json", *engine],
+                                stderr=recv_log, env=self.env)
+        port = None
+        for _ in range(200):
+            recv_log.seek(0)
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", recv_log.read())
+            if m:
+                port = m.group(1)
+                break
+            time.sleep(0.02)
+        if port is None:
+            recv.kill()
+            sys.exit("sync_bench: the receiving relay did not start listening:\n" + open(f"{d}/recv.log").read())
+        send = subprocess.Popen([self.relay, "send", "--name=source", f"--fifo={d}/source.stdout",
+                                 f"--connect=127.0.0.1:{port}", f"--summary={d}/send.json", *engine],
+                                stderr=open(f"{d}/send.log", "w"), env=self.env)
+        stats = f"{d}/dest.json"
+        dst = subprocess.Popen([self.inspect, f"--json={stats}", f"{d}/destination.stdin"], stdout=subprocess.DEVNULL)
+        start = time.time()
+        fd = self.open_writer(f"{d}/source.stdout", send)
+        src = subprocess.Popen(self.source_cmd(source), stdout=fd)
+        os.close(fd)
+        results = {name: self.reap(p) for name, p in
+                   (("source", src), ("send", send), ("recv", recv), ("destination", dst))}
+        seconds = time.time() - start
+        failed = {name: rc for name, (rc, _) in results.items() if rc != 0}
+        if failed:
+            sys.exit(f"sync_bench: relayed: exit codes {failed}; logs in {d}")
+        truth = self.truth(source)
+        with open(stats) as f:
+            self.check(json.load(f)["streams"], truth, "relayed: the destination")
+        if self.args.inspect:
+            for side in ("send", "recv"):
+                with open(f"{d}/{side}.json") as f:
+                    self.check(json.load(f)["inspector"]["streams"], truth, f"relayed: the {side} relay")
+        return {"seconds": seconds, "bytes": truth["bytes"],
+                "cpu_s": {name: cpu for name, (_, cpu) in results.items()}}
+
+
+def summarize(source, arm, runs):
+    rates = [r["bytes"] / r["seconds"] / 1e6 for r in runs]
+    cpu = {k: statistics.median(r["cpu_s"][k] / (r["bytes"] / 1e9) for r in runs) for k in runs[0]["cpu_s"]}
+    return {"source": source, "arm": arm, "reps": len(runs),
+            "mb_per_s": {"median": statistics.median(rates), "min": min(rates), "max": max(rates)},
+            "cpu_s_per_gb": cpu, "runs": runs}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build", default="build/release")
+    p.add_argument("--sources", default="gen,replay")
+    p.add_argument("--bytes", default="1G", help="what the source writes per run")
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--engine", default="auto")
+    p.add_argument("--no-inspect", dest="inspect", action="store_false")
+    p.add_argument("--out", default="bench/results")
+    args = p.parse_args()
+    parse_size(args.bytes)
+    sync = Sync(args)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    print(f"# {platform.node()}, {os.cpu_count()} cores, kernel {platform.release()}, {started:%Y-%m-%d %H:%M} UTC")
+    print(f"# relays: --engine={args.engine}, inspection {'on' if args.inspect else 'off'}, authenticated")
+    rows, lines = [], []
+    for source in args.sources.split(","):
+        arms = {"pipe": lambda: sync.run_pipe(source),
+                "pipe 1MiB": lambda: sync.run_pipe(source, RELAY_PIPE_BYTES),
+                "relayed": lambda: sync.run_relayed(source)}
+        runs = {arm: [] for arm in arms}
+        for rep in range(args.reps):
+            order = list(arms) if rep % 2 == 0 else list(reversed(arms))  # drift cancels
+            for arm in order:
+                runs[arm].append(arms[arm]())
+        for arm in arms:
+            row = summarize(source, arm, runs[arm])
+            rows.append(row)
+            m = row["mb_per_s"]
+            cpu = ", ".join(f"{k} {v:.2f}" for k, v in row["cpu_s_per_gb"].items())
+            print(f"{source:6} {arm:9} {m['median']:7.0f} MB/s [{m['min']:5.0f}-{m['max']:5.0f}]  "
+                  f"CPU s/GB: {cpu}", flush=True)
+        relayed, pipes = rows[-1], rows[-3:-1]
+        ceiling = max(pipes, key=lambda r: r["mb_per_s"]["median"])
+        ratio = relayed["mb_per_s"]["median"] / ceiling["mb_per_s"]["median"]
+        lines.append(f"{source}: relayed / {ceiling['arm']} (the faster pipe) throughput {ratio:.2f}x "
+                     f"(target >= {TARGET:.2f}x): {'met' if ratio >= TARGET else 'NOT MET'}")
+    print("\n# ratios of medians")
+    for line in lines:
+        print(line)
+    os.makedirs(args.out, exist_ok=True)
+    path = f"{args.out}/sync-{started:%Y%m%d-%H%M%S}.json"
+    with open(path, "w") as f:
+        json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()},
+                   "date": started.isoformat(), "command": " ".join(sys.argv), "results": rows,
+                   "ratios": lines}, f, indent=1)
+    print(f"table: {path}")
+    shutil.rmtree(sync.dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

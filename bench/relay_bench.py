@@ -349,6 +349,8 @@ set title "sluice-relay vs socat ({rows[0]['direction']}, {rows[0]['condition']}
 set xtics rotate by -35
 set grid ytics
 set yrange [0:*]
+set rmargin 12
+set bmargin 12
 plot "{data}" using 0:2:xtic(1) with boxes notitle, "" using 0:2:3:4 with yerrorbars notitle lc rgb "black"
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)

@@ -66,6 +66,7 @@ class Sync:
             if not os.path.exists(tool):
                 sys.exit(f"sync_bench: missing {tool}: build first (cmake --build {b})")
         self.args = args
+        self.inspecting = {"both": ("send", "recv"), "send": ("send",), "recv": ("recv",), "none": ()}[args.inspect]
         self.dir = tempfile.mkdtemp(prefix="sluice-sync-bench-")
         self.truth_path = f"{self.dir}/truth.json"
         self.replay_file = None
@@ -149,10 +150,12 @@ class Sync:
             if os.path.exists(f"{d}/{name}"):
                 os.unlink(f"{d}/{name}")
         subprocess.run([self.relay, "init", f"{d}/source.stdout", f"{d}/destination.stdin"], check=True)
-        engine = [f"--engine={self.args.engine}"] + ([] if self.args.inspect else ["--no-inspect"])
+        def flags(side):
+            return [f"--engine={self.args.engine}"] + ([] if side in self.inspecting else ["--no-inspect"])
+
         recv_log = open(f"{d}/recv.log", "w+")
         recv = subprocess.Popen([self.relay, "recv", "--name=destination", f"--fifo={d}/destination.stdin",
-                                 "--listen=127.0.0.1:0", f"--summary={d}/recv.json", *engine],
+                                 "--listen=127.0.0.1:0", f"--summary={d}/recv.json", *flags("recv")],
                                 stderr=recv_log, env=self.env)
         port = None
         for _ in range(200):
@@ -166,7 +169,7 @@ class Sync:
             recv.kill()
             sys.exit("sync_bench: the receiving relay did not start listening:\n" + open(f"{d}/recv.log").read())
         send = subprocess.Popen([self.relay, "send", "--name=source", f"--fifo={d}/source.stdout",
-                                 f"--connect=127.0.0.1:{port}", f"--summary={d}/send.json", *engine],
+                                 f"--connect=127.0.0.1:{port}", f"--summary={d}/send.json", *flags("send")],
                                 stderr=open(f"{d}/send.log", "w"), env=self.env)
         stats = f"{d}/dest.json"
         dst = subprocess.Popen([self.inspect, f"--json={stats}", f"{d}/destination.stdin"], stdout=subprocess.DEVNULL)
@@ -183,10 +186,9 @@ class Sync:
         truth = self.truth(source)
         with open(stats) as f:
             self.check(json.load(f)["streams"], truth, "relayed: the destination")
-        if self.args.inspect:
-            for side in ("send", "recv"):
-                with open(f"{d}/{side}.json") as f:
-                    self.check(json.load(f)["inspector"]["streams"], truth, f"relayed: the {side} relay")
+        for side in self.inspecting:
+            with open(f"{d}/{side}.json") as f:
+                self.check(json.load(f)["inspector"]["streams"], truth, f"relayed: the {side} relay")
         return {"seconds": seconds, "bytes": truth["bytes"],
                 "cpu_s": {name: cpu for name, (_, cpu) in results.items()}}
 
@@ -206,14 +208,15 @@ def main():
     p.add_argument("--bytes", default="1G", help="what the source writes per run")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--engine", default="auto")
-    p.add_argument("--no-inspect", dest="inspect", action="store_false")
+    p.add_argument("--inspect", default="both", choices=("both", "send", "recv", "none"),
+                   help="which relays inspect (both: emitted and delivered counts)")
     p.add_argument("--out", default="bench/results")
     args = p.parse_args()
     parse_size(args.bytes)
     sync = Sync(args)
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"# {platform.node()}, {os.cpu_count()} cores, kernel {platform.release()}, {started:%Y-%m-%d %H:%M} UTC")
-    print(f"# relays: --engine={args.engine}, inspection {'on' if args.inspect else 'off'}, authenticated")
+    print(f"# relays: --engine={args.engine}, inspecting: {args.inspect}, authenticated")
     rows, lines = [], []
     for source in args.sources.split(","):
         arms = {"pipe": lambda: sync.run_pipe(source),
@@ -243,6 +246,7 @@ def main():
     path = f"{args.out}/sync-{started:%Y%m%d-%H%M%S}.json"
     with open(path, "w") as f:
         json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()},
+                   "inspect": args.inspect,
                    "date": started.isoformat(), "command": " ".join(sys.argv), "results": rows,
                    "ratios": lines}, f, indent=1)
     print(f"table: {path}")

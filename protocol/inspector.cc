@@ -46,6 +46,38 @@ class PaddedBuffer {
   size_t capacity_ = 0;
 };
 
+// Equality of short byte strings (stream names) without a memcmp call: overlapping word loads,
+// all within the `n` bytes of each.
+inline bool SameBytes(const char* a, const char* b, size_t n) {
+  const auto load64 = [](const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  const auto load32 = [](const char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  if (n >= 8 && n <= 16) {
+    return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+  }
+  if (n >= 4 && n < 8) {
+    return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+  }
+  if (n < 4) {
+    for (size_t i = 0; i < n; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
+inline bool Same(const std::string& a, std::string_view b) {
+  return a.size() == b.size() && SameBytes(a.data(), b.data(), b.size());
+}
+
 }  // namespace
 
 const StreamStats* InspectorStats::stream(const StreamId& id) const {
@@ -315,8 +347,8 @@ class Inspector::Impl {
   StreamStats& StatsFor(bool has_ns, std::string_view ns, std::string_view name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (const RecentStream& r : recent_) {
-      if (r.stats != nullptr && r.id->name == name && r.id->ns.has_value() == has_ns &&
-          (!has_ns || *r.id->ns == ns))
+      if (r.stats != nullptr && Same(r.id->name, name) && r.id->ns.has_value() == has_ns &&
+          (!has_ns || Same(*r.id->ns, ns)))
         return *r.stats;
     }
     if (has_ns) {

@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "protocol/testing/reference.h"
 
@@ -38,6 +40,47 @@ TEST(InspectorTest, CanonicalJavaRecordTakesTheFastPath) {
   EXPECT_EQ(users->records, 1u);
   EXPECT_EQ(users->record_bytes, line.size());
   EXPECT_EQ(users->data_bytes, std::string(R"({"id":1,"name":"a b"})").size());
+}
+
+// Stream lookups compare names word-wise (overlapping loads): names that differ in one byte,
+// at any position and for every length around the word sizes, must stay apart.
+TEST(InspectorTest, NamesThatDifferInOneByteAreDifferentStreams) {
+  std::string input;
+  std::vector<StreamId> ids;
+  for (size_t n = 0; n <= 20; ++n) {
+    const std::string base(n, 'x');
+    std::vector<std::string> names = {base};
+    for (size_t i = 0; i < n; ++i) {
+      std::string other = base;
+      other[i] = 'y';
+      names.push_back(other);
+    }
+    for (const std::string& name : names) {
+      for (const bool with_ns : {false, true}) {
+        // The namespace differs the same way: its own length, one byte changed.
+        const std::string ns = with_ns ? name + "n" : "";
+        const StreamId id{with_ns ? std::optional<std::string>(ns) : std::nullopt, name};
+        ids.push_back(id);
+        const std::string ns_field = with_ns ? R"("namespace":")" + ns + R"(",)" : "";
+        // Twice, interleaved with others, so that the recent-stream cache answers too.
+        for (int copy = 0; copy < 2; ++copy) {
+          input += R"({"type":"RECORD","record":{)" + ns_field + R"("stream":")" + name +
+                   R"(","data":{},"emitted_at":1}})"
+                   "\n";
+        }
+      }
+    }
+  }
+  for (const size_t chunk : {size_t{0}, size_t{7}}) {
+    const InspectorStats s = Inspect(input, {}, chunk);
+    EXPECT_EQ(s.fast_path_lines, 2 * ids.size());
+    EXPECT_EQ(s.streams.size(), ids.size());
+    for (const StreamId& id : ids) {
+      const StreamStats* st = s.stream(id);
+      ASSERT_NE(st, nullptr) << id.name;
+      EXPECT_EQ(st->records, 2u) << (id.ns ? *id.ns : "-") << "." << id.name;
+    }
+  }
 }
 
 TEST(InspectorTest, PythonSpacedRecordCountsDataCompactly) {

@@ -204,8 +204,12 @@ absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, i
   if (!address.ok()) return address.status();
   auto listener = Listen(*address);
   if (!listener.ok()) return listener.status();
-  Log(c.name,
-      c.mode + ": listening on " + Address{address->host, LocalPort(listener->get())}.ToString());
+  const uint16_t port = LocalPort(listener->get());
+  Log(c.name, c.mode + ": listening on " + Address{address->host, port}.ToString());
+  // For whoever must tell the peer where to connect (the orchestrator's local backend).
+  if (!c.port_file.empty()) {
+    if (auto s = WriteFileAtomically(c.port_file, std::to_string(port) + "\n"); !s.ok()) return s;
+  }
   const absl::Time deadline = absl::Now() + c.accept_timeout;
   absl::Status last_refusal;
   for (;;) {

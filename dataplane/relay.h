@@ -45,6 +45,7 @@ struct RelayConfig {
   bool insecure_no_auth = false;
   std::string metrics_addr;  // "" for none
   std::string summary_path;  // "" for none
+  std::string port_file;     // listen: the bound port is written here (atomically); "" for none
   size_t pipe_bytes = 1 << 20;
 };
 

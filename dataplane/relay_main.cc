@@ -36,6 +36,7 @@ options:
   --no-inspect             do not inspect the Airbyte messages (bytes still move zero-copy)
   --metrics-addr=ADDR      serve Prometheus metrics on ADDR (/metrics)
   --summary=PATH           write the final JSON summary to PATH
+  --port-file=PATH         listening: write the bound port to PATH (for --listen=HOST:0)
   --secret-file=PATH       the per-sync secret, from a file
   --secret-env=NAME        ... or from this environment variable (default: SLUICE_SECRET)
   --insecure-no-auth       no handshake: for interop with plain TCP peers such as socat
@@ -133,6 +134,7 @@ int main(int argc, char** argv) {
   take("engine", &c.engine);
   take("metrics-addr", &c.metrics_addr);
   take("summary", &c.summary_path);
+  take("port-file", &c.port_file);
   take("secret-file", &c.secret_file);
   take("secret-env", &c.secret_env);
   if (take("no-inspect", &v)) c.inspect = v == "false";

@@ -1,5 +1,7 @@
 """Byte-exact transfers through sluice-relay send -> TCP -> sluice-relay recv, per engine."""
 
+import os
+import time
 import unittest
 
 from harness import (EXIT_OK, EXIT_USAGE, GEN, NO_URING, RelayTest, FifoReader, uring_available)
@@ -80,6 +82,26 @@ class TransferTest(RelayTest):
         self.assertEqual(d["relay"]["engine"], "uring")
         self.assertEqual(s["relay"]["engine"], "copy")
         self.assertIn("measured", s["relay"]["engine_reason"])
+
+    def test_port_file_names_the_port_bound_for_port_zero(self):
+        src, dst = self.fifos("src_out", "dst_in")
+        port_file = self.path("recv.port")
+        recv = self.relay("recv", dst, "dest", listen="127.0.0.1:0", extra=(f"--port-file={port_file}",))
+        port = recv.listening_port()  # from the log
+        for _ in range(200):
+            if os.path.exists(port_file):
+                break
+            time.sleep(0.01)
+        with open(port_file) as f:
+            self.assertEqual(int(f.read()), port)
+        send = self.relay("send", src, "source", connect=f"127.0.0.1:{port}")
+        reader = FifoReader(dst)
+        gen, sha_file = self.generate(src, 1 << 20)
+        self.assertEqual(gen.wait(60), 0, gen.text())
+        self.assertEqual(send.wait(60), EXIT_OK, send.text())
+        self.assertEqual(recv.wait(60), EXIT_OK, recv.text())
+        with open(sha_file) as f:
+            self.assertEqual(reader.join(60), f.read().strip())
 
     def test_forcing_uring_where_it_is_blocked_is_a_clear_usage_error(self):
         (src,) = self.fifos("src_out")

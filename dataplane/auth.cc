@@ -92,7 +92,7 @@ absl::StatusOr<std::unique_ptr<Secret>> LoadSecret(const std::string& file,
     if (value == nullptr) {
       return RelayError(kExitUsage,
                         "the secret variable " + env +
-                            " is not set (or pass --secret_file, or --insecure_no_auth)");
+                            " is not set (or pass --secret-file, or --insecure-no-auth)");
     }
     bytes = value;
   }

@@ -10,7 +10,7 @@ packages=(
   clang libclang-rt-14-dev
   # Libraries (find_package / pkg-config).
   libsimdjson-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libboost-dev liburing-dev libssl-dev
+  libboost-dev liburing-dev libssl-dev libyaml-cpp-dev
   # Tests and benchmarks: socat is the competitor and an interop peer.
   socat coreutils procps iproute2 python3 gnuplot-nox
 )

@@ -1,0 +1,219 @@
+"""`sluice run` on the local backend: whole syncs, their failures, and what they leave behind."""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+SLUICE = os.environ["SLUICE"]
+GEN = os.environ["SLUICE_GEN"]
+
+# A destination that commits what it reads (into a file) and echoes each STATE once committed,
+# as Airbyte destinations do.
+ECHOING_DESTINATION = ["sh", "-c", 'tee "$0" | grep --line-buffered \'"type":"STATE"\' || [ $? -eq 1 ]']
+
+EXIT_OK, EXIT_USAGE, EXIT_SOURCE, EXIT_DESTINATION, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 2, 20, 21, 23, 143
+
+
+class LocalSyncTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sluice-orch-test-")
+        self.workdir = os.path.join(self.dir, "work")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def spec(self, source, destination, **extra):
+        lines = ["name: test-sync", f"source: {{command: {json.dumps(source)}}}",
+                 f"destination: {{command: {json.dumps(destination)}}}"]
+        lines += [f"{k}: {json.dumps(v)}" for k, v in extra.items()]
+        with open(self.path("sync.yaml"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return self.path("sync.yaml")
+
+    def run_sync(self, spec, timeout=120, extra=()):
+        p = subprocess.run([SLUICE, "run", spec, f"--workdir={self.workdir}",
+                            f"--report={self.path('report.json')}", *extra],
+                           capture_output=True, text=True, timeout=timeout)
+        return p.returncode, p.stderr
+
+    def report(self):
+        with open(self.path("report.json")) as f:
+            return json.load(f)
+
+    def gen(self, size="16M", extra=()):
+        return [GEN, f"--bytes={size}", "--streams=4", "--state_every=1000",
+                f"--truth={self.path('truth.json')}", *extra]
+
+    def truth(self):
+        with open(self.path("truth.json")) as f:
+            return json.load(f)
+
+    def test_a_sync_delivers_every_record_and_persists_the_committed_state(self):
+        received = self.path("received.jsonl")
+        spec = self.spec(self.gen(), [*ECHOING_DESTINATION, received],
+                         state_file=self.path("state.json"))
+        code, err = self.run_sync(spec)
+        self.assertEqual(code, EXIT_OK, err)
+        truth = self.truth()
+        self.assertEqual(os.path.getsize(received), truth["bytes"])
+        report = self.report()
+        self.assertEqual(report["result"], "succeeded")
+        self.assertEqual(report["bytes"], {"emitted": truth["bytes"], "delivered": truth["bytes"]})
+        by_name = {s["stream"]: s for s in report["streams"]}
+        self.assertEqual(len(by_name), len(truth["streams"]))
+        for t in truth["streams"]:
+            s = by_name[f"{t['namespace']}.{t['name']}"]
+            self.assertEqual(s["records_emitted"], t["records"])
+            self.assertEqual(s["records_delivered"], t["records"])
+            self.assertEqual(s["states_emitted"], t["states"])
+        # The committed state is the latest STATE of each stream, as the destination echoed it.
+        with open(self.path("state.json")) as f:
+            states = json.load(f)
+        last = {}
+        with open(received) as f:
+            for line in f:
+                if '"type":"STATE"' in line:
+                    st = json.loads(line)["state"]
+                    last[st["stream"]["stream_descriptor"]["name"]] = st
+        self.assertEqual(len(states), len(truth["streams"]))
+        for st in states:
+            self.assertEqual(st, last[st["stream"]["stream_descriptor"]["name"]])
+        self.assertEqual(report["committed_state_messages"], len(truth["streams"]))
+        # Every container of the three pods ran and exited 0.
+        self.assertEqual(sorted((c["pod"], c["container"], c["exit_code"]) for c in report["containers"]),
+                         sorted([("test-sync-source", n, 0) for n in ("main", "relay-stdout", "relay-stderr")] +
+                                [("test-sync-destination", n, 0)
+                                 for n in ("main", "relay-stdin", "relay-stdout", "relay-stderr")] +
+                                [("test-sync-orchestrator", n, 0) for n in ("relay-recv", "reader")]))
+
+    def test_the_secret_is_in_a_private_file_and_nowhere_else(self):
+        spec = self.spec(["sh", "-c", f'sleep 2; "{GEN}" --bytes=1M'], ["sh", "-c", "cat > /dev/null"])
+        p = subprocess.Popen([SLUICE, "run", spec, f"--workdir={self.workdir}",
+                              f"--report={self.path('report.json')}"], stderr=subprocess.PIPE, text=True)
+        self.addCleanup(p.kill)
+        secret_file = os.path.join(self.workdir, "secret")
+        for _ in range(100):
+            if os.path.exists(secret_file) and os.path.getsize(secret_file) > 0:
+                break
+            time.sleep(0.02)
+        with open(secret_file) as f:
+            secret = f.read().strip()
+        self.assertGreaterEqual(len(secret), 32)
+        self.assertEqual(os.stat(secret_file).st_mode & 0o777, 0o600)
+        # While the pods run: no process has it on its command line or in its environment.
+        time.sleep(0.5)
+        pods = 0
+        for proc in glob.glob("/proc/[0-9]*"):
+            try:
+                with open(f"{proc}/cmdline", "rb") as f:
+                    cmdline = f.read()
+                with open(f"{proc}/environ", "rb") as f:
+                    environ = f.read()
+            except OSError:
+                continue
+            pods += self.workdir.encode() in cmdline
+            self.assertNotIn(secret.encode(), cmdline, proc)
+            self.assertNotIn(secret.encode(), environ, proc)
+        self.assertGreater(pods, 3)  # the relays were seen
+        _, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, EXIT_OK, err)
+        self.assertNotIn(secret, err)
+        for path in glob.glob(os.path.join(self.workdir, "**", "*"), recursive=True):
+            if os.path.isfile(path) and path != secret_file:
+                with open(path, errors="replace") as f:
+                    self.assertNotIn(secret, f.read(), path)
+
+    def test_a_failing_source_fails_the_sync_and_the_destination_keeps_what_arrived(self):
+        received = self.path("received.jsonl")
+        source = ["sh", "-c", f'"{GEN}" --bytes=4M --streams=2 --truth="{self.path("truth.json")}"; exit 3']
+        spec = self.spec(source, [*ECHOING_DESTINATION, received])
+        code, err = self.run_sync(spec)
+        self.assertEqual(code, EXIT_SOURCE, err)
+        report = self.report()
+        self.assertIn("test-sync-source/main exited 3", report["reason"])
+        # Everything the source wrote before failing was delivered.
+        self.assertEqual(os.path.getsize(received), self.truth()["bytes"])
+
+    def test_a_destination_that_stops_reading_fails_the_sync_within_the_deadline(self):
+        spec = self.spec(self.gen("256M"), ["sh", "-c", "head -c 100000 > /dev/null"])
+        start = time.time()
+        code, err = self.run_sync(spec, timeout=90)
+        self.assertEqual(code, EXIT_DESTINATION, err)
+        self.assertLess(time.time() - start, 60)
+        self.assertIn("stopped reading", self.report()["reason"])
+
+    def test_a_crashing_destination_is_named(self):
+        spec = self.spec(self.gen("64M"), ["sh", "-c", "head -c 100000 > /dev/null; exit 7"])
+        code, err = self.run_sync(spec, timeout=90)
+        self.assertIn(code, (EXIT_DESTINATION,), err)
+        self.assertIn("test-sync-destination", self.report()["reason"])
+
+    def test_a_missing_command_says_so(self):
+        spec = self.spec(["no-such-connector-binary"], ["sh", "-c", "cat > /dev/null"])
+        code, err = self.run_sync(spec)
+        self.assertEqual(code, EXIT_SOURCE, err)
+        self.assertIn("cannot run no-such-connector-binary", err)
+
+    def test_the_timeout_stops_every_pod(self):
+        spec = self.spec(["sleep", "60"], ["sh", "-c", "cat > /dev/null"], timeout="1s")
+        start = time.time()
+        code, err = self.run_sync(spec, timeout=60)
+        self.assertEqual(code, EXIT_TIMEOUT, err)
+        self.assertLess(time.time() - start, 30)
+
+    def test_sigterm_stops_the_sync(self):
+        spec = self.spec(["sleep", "60"], ["sh", "-c", "cat > /dev/null"])
+        p = subprocess.Popen([SLUICE, "run", spec, f"--workdir={self.workdir}"],
+                             stderr=subprocess.PIPE, text=True)
+        self.addCleanup(p.kill)
+        time.sleep(1)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(30), EXIT_INTERRUPTED, p.stderr.read())
+
+    def test_killing_the_orchestrator_takes_its_pods_with_it(self):
+        spec = self.spec(["sleep", "60.123"], ["sh", "-c", "cat > /dev/null"])
+        p = subprocess.Popen([SLUICE, "run", spec, f"--workdir={self.workdir}"],
+                             stderr=subprocess.DEVNULL)
+        self.addCleanup(p.kill)
+        time.sleep(1)
+        self.assertGreater(len(self.pod_processes()), 3)
+        p.kill()
+        p.wait(10)
+        deadline = time.time() + 10
+        while self.pod_processes() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.pod_processes(), [])
+
+    def pod_processes(self):
+        """Processes started for this test's sync: the relays and the reader name its work
+        directory on their command lines; its source is `sleep 60.123`."""
+        found = []
+        for proc in glob.glob("/proc/[0-9]*"):
+            try:
+                with open(f"{proc}/cmdline", "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if self.workdir.encode() in cmdline or cmdline == b"sleep\x0060.123\x00":
+                found.append(proc)
+        return found
+
+    def test_a_bad_spec_is_a_usage_error_that_says_where(self):
+        with open(self.path("bad.yaml"), "w") as f:
+            f.write("name: x\nsource: {command: [a]}\ndestination: {comand: [b]}\n")
+        code, err = self.run_sync(self.path("bad.yaml"))
+        self.assertEqual(code, EXIT_USAGE)
+        self.assertIn("bad.yaml:3: destination.comand: unknown key", err)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,32 +1,32 @@
 #!/usr/bin/env python3
-"""The whole sync through two relays against the same sync through a plain pipe, in one invocation.
+"""A whole sync through relays against the same sync through a plain pipe, in one invocation.
 
-Each repetition runs the same source and destination three ways, in alternating order:
+Each repetition runs the same source and destination four ways, in alternating order:
 
-  pipe       source | destination, a shell's pipe (64 KiB)
-  pipe 1MiB  the same pipe grown to 1 MiB, as the relays grow their FIFOs
-  relayed    source > FIFO -> sluice-relay send -> TCP, authenticated -> sluice-relay recv
-               -> FIFO > destination
+  pipe        source | destination, a shell's pipe (64 KiB)
+  pipe 1MiB   the same pipe grown to 1 MiB, as the relays grow their FIFOs
+  relayed     source > FIFO -> sluice-relay send -> TCP, authenticated -> sluice-relay recv
+                -> FIFO > destination: the two data relays alone, wired by hand
+  sluice run  the sync as a user runs it, through the orchestrator's local backend: the same
+                two relays plus the pods' logs relays, the destination's stdout relayed back,
+                and the orchestrator's checks
 
-The faster of the two pipes is the ceiling the relayed sync is held to.
-
-The relayed arm is wired as the pods run it: the same processes, FIFOs and flags as the main job
-(scripts/run-main.sh). The orchestrator's local backend does not exist yet; once it does, this
-harness should drive it instead of wiring the processes itself.
+The faster of the two pipes is the ceiling both relayed arms are held to.
 
 Sources:
   gen     sluice-gen generating records as it goes: a connector that spends CPU per record
   replay  cat of a file generated beforehand, from the page cache: faster than any connector,
           so the relays' own cost shows
-Destination: sluice-inspect on its stdin, parsing every line. In both arms its per-stream counts
-must match the source's ground truth, and in the relayed arm so must both relays' counters; a
+Destination: sluice-inspect on its stdin, parsing every line. In every arm its per-stream counts
+must match the source's ground truth, and so must the relays' counters where they inspect; a
 mismatch fails the run.
 
   python3 bench/sync_bench.py --build build/release
   python3 bench/sync_bench.py --sources replay --bytes 256M --reps 1
 
-Prints one line per case (median MB/s [min-max], CPU of every process per GB), the ratio
-relayed/ceiling against the target (at least 0.90), and writes bench/results/sync-<date>.json.
+Prints one line per case (median MB/s [min-max], CPU per GB of each process, or of sluice and
+all its pods together), the ratios to the ceiling against the target (at least 0.90), and
+writes bench/results/sync-<date>.json.
 """
 
 import argparse
@@ -62,7 +62,8 @@ class Sync:
         self.relay = f"{b}/dataplane/sluice-relay"
         self.inspect = f"{b}/dataplane/sluice-inspect"
         self.gen = f"{b}/tests/sluice-gen"
-        for tool in (self.relay, self.inspect, self.gen):
+        self.sluice = f"{b}/orchestrator/sluice"
+        for tool in (self.relay, self.inspect, self.gen, self.sluice):
             if not os.path.exists(tool):
                 sys.exit(f"sync_bench: missing {tool}: build first (cmake --build {b})")
         self.args = args
@@ -193,6 +194,40 @@ class Sync:
                 "cpu_s": {name: cpu for name, (_, cpu) in results.items()}}
 
 
+def run_orchestrated(sync, source):
+    """The same sync through `sluice run` on the local backend: the pods as the orchestrator
+    builds them (their logs relays, the destination's stdout relayed back) and its checks."""
+    d = sync.dir
+    stats, report, work = f"{d}/dest.json", f"{d}/report.json", f"{d}/run"
+    shutil.rmtree(work, ignore_errors=True)
+    spec = f"{d}/sync.yaml"
+    with open(spec, "w") as f:
+        json.dump({"name": "bench", "source": {"command": sync.source_cmd(source)},
+                   "destination": {"command": [sync.inspect, f"--json={stats}"]},
+                   "relay": {"engine": sync.args.engine, "inspect": sync.args.inspect == "both"}}, f)
+    start = time.time()
+    p = subprocess.Popen([sync.sluice, "run", spec, f"--workdir={work}", f"--report={report}"],
+                         stderr=open(f"{d}/sluice.log", "w"))
+    code, cpu = Sync.reap(p)  # wait4: sluice and every pod it reaped
+    seconds = time.time() - start
+    if code != 0:
+        sys.exit(f"sync_bench: sluice run exited {code}; see {d}/sluice.log")
+    truth = sync.truth(source)
+    with open(stats) as f:
+        Sync.check(json.load(f)["streams"], truth, "sluice run: the destination")
+    with open(report) as f:
+        got = json.load(f)
+    if got["bytes"] != {"emitted": truth["bytes"], "delivered": truth["bytes"]}:
+        sys.exit(f"sync_bench: sluice run: bytes {got['bytes']}, the source wrote {truth['bytes']}")
+    if sync.args.inspect == "both":
+        by = {s["stream"]: s for s in got["streams"]}
+        for t in truth["streams"]:
+            s = by.get(f"{t['namespace']}.{t['name']}", {})
+            if s.get("records_emitted") != t["records"] or s.get("records_delivered") != t["records"]:
+                sys.exit(f"sync_bench: sluice run: {t['name']}: {s}, the source wrote {t['records']} records")
+    return {"seconds": seconds, "bytes": truth["bytes"], "cpu_s": {"sluice and its pods": cpu}}
+
+
 def summarize(source, arm, runs):
     rates = [r["bytes"] / r["seconds"] / 1e6 for r in runs]
     cpu = {k: statistics.median(r["cpu_s"][k] / (r["bytes"] / 1e9) for r in runs) for k in runs[0]["cpu_s"]}
@@ -222,6 +257,8 @@ def main():
         arms = {"pipe": lambda: sync.run_pipe(source),
                 "pipe 1MiB": lambda: sync.run_pipe(source, RELAY_PIPE_BYTES),
                 "relayed": lambda: sync.run_relayed(source)}
+        if args.inspect in ("both", "none"):
+            arms["sluice run"] = lambda: run_orchestrated(sync, source)
         runs = {arm: [] for arm in arms}
         for rep in range(args.reps):
             order = list(arms) if rep % 2 == 0 else list(reversed(arms))  # drift cancels
@@ -232,13 +269,16 @@ def main():
             rows.append(row)
             m = row["mb_per_s"]
             cpu = ", ".join(f"{k} {v:.2f}" for k, v in row["cpu_s_per_gb"].items())
-            print(f"{source:6} {arm:9} {m['median']:7.0f} MB/s [{m['min']:5.0f}-{m['max']:5.0f}]  "
+            print(f"{source:6} {arm:10} {m['median']:7.0f} MB/s [{m['min']:5.0f}-{m['max']:5.0f}]  "
                   f"CPU s/GB: {cpu}", flush=True)
-        relayed, pipes = rows[-1], rows[-3:-1]
-        ceiling = max(pipes, key=lambda r: r["mb_per_s"]["median"])
-        ratio = relayed["mb_per_s"]["median"] / ceiling["mb_per_s"]["median"]
-        lines.append(f"{source}: relayed / {ceiling['arm']} (the faster pipe) throughput {ratio:.2f}x "
-                     f"(target >= {TARGET:.2f}x): {'met' if ratio >= TARGET else 'NOT MET'}")
+        mine = {r["arm"]: r for r in rows if r["source"] == source}
+        ceiling = max((mine["pipe"], mine["pipe 1MiB"]), key=lambda r: r["mb_per_s"]["median"])
+        for arm in ("relayed", "sluice run"):
+            if arm not in mine:
+                continue
+            ratio = mine[arm]["mb_per_s"]["median"] / ceiling["mb_per_s"]["median"]
+            lines.append(f"{source}: {arm} / {ceiling['arm']} (the faster pipe) throughput {ratio:.2f}x "
+                         f"(target >= {TARGET:.2f}x): {'met' if ratio >= TARGET else 'NOT MET'}")
     print("\n# ratios of medians")
     for line in lines:
         print(line)

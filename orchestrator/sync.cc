@@ -285,14 +285,24 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   keeper.stdin_path = layout.Path("orchestrator/destination-stdout");
   keeper.stdout_path = layout.Path("destination/stdout.jsonl");
   own.containers.push_back(keeper);
-  if (auto s = backend.StartPod(own, start_deadline); !s.ok()) return start_failed(s.ToString());
-  const auto own_port =
-      WaitForPort(backend, orchestrator_pod, "relay-recv",
-                  layout.Path("orchestrator/destination-stdout.port"), start_deadline);
-  if (!own_port) {
-    return start_failed("the orchestrator's relay did not listen in time: " +
-                        Tail(layout.Path("orchestrator/destination-stdout.log"), 5));
-  }
+  // Starts `pod`, then waits for its relay `container` to name the port it listens on (in
+  // `files`.port; its log is `files`.log).
+  const auto start_listening = [&](const Pod& pod, const std::string& container,
+                                   const std::string& files) -> std::optional<int> {
+    if (auto s = backend.StartPod(pod, start_deadline); !s.ok()) {
+      Log(s.ToString());
+      return std::nullopt;
+    }
+    auto port =
+        WaitForPort(backend, pod.name, container, layout.Path(files + ".port"), start_deadline);
+    if (!port) {
+      Log(absl::StrCat(pod.name, "/", container,
+                       " did not listen in time: ", Tail(layout.Path(files + ".log"), 5)));
+    }
+    return port;
+  };
+  const auto own_port = start_listening(own, "relay-recv", "orchestrator/destination-stdout");
+  if (!own_port) return kSyncStartFailed;
 
   Pod destination;
   destination.name = destination_pod;
@@ -310,15 +320,8 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                       absl::StrCat("--connect=127.0.0.1:", *own_port),
                       layout.Path("destination/relay-stdout.json"), false));
   destination.containers.push_back(relays.Logs(destination_pod, dst + "stderr"));
-  if (auto s = backend.StartPod(destination, start_deadline); !s.ok()) {
-    return start_failed(s.ToString());
-  }
-  const auto port = WaitForPort(backend, destination_pod, "relay-stdin",
-                                layout.Path("destination/relay-stdin.port"), start_deadline);
-  if (!port) {
-    return start_failed("the destination's relay did not listen in time: " +
-                        Tail(layout.Path("destination/relay-stdin.log"), 5));
-  }
+  const auto port = start_listening(destination, "relay-stdin", "destination/relay-stdin");
+  if (!port) return kSyncStartFailed;
 
   Pod source;
   source.name = source_pod;

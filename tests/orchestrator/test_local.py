@@ -207,6 +207,13 @@ class LocalSyncTest(unittest.TestCase):
                 found.append(proc)
         return found
 
+    def test_a_pod_that_cannot_start_is_exit_24_and_says_which(self):
+        spec = self.spec(self.gen("1M"), ["sh", "-c", "cat > /dev/null"])
+        code, err = self.run_sync(spec, extra=("--relay=/nonexistent/sluice-relay",))
+        self.assertEqual(code, 24, err)
+        self.assertIn("init container init exited 127", err)
+        self.assertIn("cannot run /nonexistent/sluice-relay", err)
+
     def test_a_bad_spec_is_a_usage_error_that_says_where(self):
         with open(self.path("bad.yaml"), "w") as f:
             f.write("name: x\nsource: {command: [a]}\ndestination: {comand: [b]}\n")

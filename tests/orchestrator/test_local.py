@@ -143,6 +143,19 @@ class LocalSyncTest(unittest.TestCase):
         # Everything the source wrote before failing was delivered.
         self.assertEqual(os.path.getsize(received), self.truth()["bytes"])
 
+    def test_what_a_failing_destination_committed_stays_committed(self):
+        # The destination reads everything and echoes its STATEs, then fails on closing.
+        received = self.path("received.jsonl")
+        destination = ["sh", "-c", 'tee "$0" | grep --line-buffered \'"type":"STATE"\'; exit 5', received]
+        spec = self.spec(self.gen("8M"), destination, state_file=self.path("state.json"))
+        code, err = self.run_sync(spec)
+        self.assertEqual(code, EXIT_DESTINATION, err)
+        self.assertIn("test-sync-destination/main exited 5", self.report()["reason"])
+        with open(self.path("state.json")) as f:
+            states = json.load(f)
+        self.assertEqual(len(states), len(self.truth()["streams"]))
+        self.assertEqual(self.report()["committed_state_messages"], len(states))
+
     def test_a_destination_that_stops_reading_fails_the_sync_within_the_deadline(self):
         spec = self.spec(self.gen("256M"), ["sh", "-c", "head -c 100000 > /dev/null"])
         start = time.time()

@@ -249,6 +249,14 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
       return kSyncStartFailed;
     }
   }
+  // A work directory used before keeps its FIFOs; what the last run wrote must not be taken
+  // for this one's (a stale port file would send the source to a dead port).
+  for (const char* stale :
+       {"orchestrator/destination-stdout.port", "destination/relay-stdin.port",
+        "orchestrator/destination-stdout.json", "destination/relay-stdin.json",
+        "destination/relay-stdout.json", "source/relay-stdout.json", "report.json"}) {
+    unlink(layout.Path(stale).c_str());
+  }
   if (!WriteSecret(layout.Path("secret"))) {
     Log("cannot write the sync's secret into " + layout.dir);
     return kSyncStartFailed;
@@ -419,15 +427,24 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                                               : layout.Path("orchestrator/destination-stdout.log");
       Log(absl::StrCat("the end of ", log, ":\n", Tail(log, 5)));
     }
-  } else if (spec.inspect && emitted.streams.size() + delivered.streams.size() > 0) {
-    for (const auto& [key, c] : emitted.streams) {
-      const auto it = delivered.streams.find(key);
-      const uint64_t got = it == delivered.streams.end() ? 0 : it->second.records;
-      if (got != c.records) {
-        code = kSyncRelayFailed;
-        reason =
-            absl::StrCat("stream ", key, ": ", c.records, " records emitted, ", got, " delivered");
+  } else if (spec.inspect) {
+    // What the source emitted must be what reached the destination, stream by stream.
+    const auto records = [](const RelaySummary& r, const std::string& key) -> uint64_t {
+      const auto it = r.streams.find(key);
+      return it == r.streams.end() ? 0 : it->second.records;
+    };
+    for (const RelaySummary* side : {&emitted, &delivered}) {
+      for (const auto& [key, c] : side->streams) {
+        if (records(emitted, key) != records(delivered, key)) {
+          code = kSyncRelayFailed;
+          reason = absl::StrCat("stream ", key, ": ", records(emitted, key), " records emitted, ",
+                                records(delivered, key), " delivered");
+        }
       }
+    }
+    if (emitted.bytes != delivered.bytes) {
+      code = kSyncRelayFailed;
+      reason = absl::StrCat(emitted.bytes, " bytes emitted, ", delivered.bytes, " delivered");
     }
   }
 

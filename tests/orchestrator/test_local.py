@@ -170,6 +170,13 @@ class LocalSyncTest(unittest.TestCase):
         self.assertIn(code, (EXIT_DESTINATION,), err)
         self.assertIn("test-sync-destination", self.report()["reason"])
 
+    def test_a_work_directory_can_be_used_again(self):
+        spec = self.spec(self.gen("2M"), ["sh", "-c", "cat > /dev/null"])
+        for run in range(2):
+            code, err = self.run_sync(spec)
+            self.assertEqual(code, EXIT_OK, f"run {run}: {err}")
+            self.assertEqual(self.report()["bytes"]["delivered"], self.truth()["bytes"])
+
     def test_a_missing_command_says_so(self):
         spec = self.spec(["no-such-connector-binary"], ["sh", "-c", "cat > /dev/null"])
         code, err = self.run_sync(spec)

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <memory>
 
+#include "base/files.h"
 #include "dataplane/auth.h"
 #include "dataplane/engine.h"
 #include "dataplane/metrics_server.h"
@@ -170,15 +171,9 @@ std::string SummaryJson(const Progress& p, int exit_code, const absl::Status& st
 }
 
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << content;
-    out.flush();
-    if (!out) return RelayError(kExitIo, "cannot write " + tmp);
+  if (auto s = base::WriteFileAtomically(path, content); !s.ok()) {
+    return RelayError(kExitIo, std::string(s.message()));
   }
-  if (rename(tmp.c_str(), path.c_str()) != 0)
-    return ErrnoError(kExitIo, "rename to " + path, errno);
   return absl::OkStatus();
 }
 

@@ -20,9 +20,11 @@
 #include <tuple>
 #include <vector>
 
+#include "base/files.h"
 #include "dataplane/exit_codes.h"
 #include "orchestrator/local_backend.h"
 #include "orchestrator/pod.h"
+#include "protocol/report.h"
 
 namespace sluice::orchestrator {
 namespace {
@@ -49,16 +51,6 @@ bool WriteSecret(const std::string& path) {
   const bool ok = write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size());
   close(fd);
   return ok;
-}
-
-bool WriteFileAtomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << content;
-    if (!out.flush()) return false;
-  }
-  return rename(tmp.c_str(), path.c_str()) == 0;
 }
 
 std::string ReadFile(const std::string& path) {
@@ -199,24 +191,13 @@ RelaySummary ReadSummary(const std::string& path) {
   return out;
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-// Which of simultaneous failures caused the others, lowest first: the source (its end cuts the
-// destination's input short), then the destination (or its input relay finding it stopped
-// reading), then a relay, then a connector killed by SIGPIPE (its reader was gone).
+// Which failure a sync's result names, lowest first. By role, not by time: one failure brings
+// the others within milliseconds (a destination that stops reading makes its relay exit, which
+// resets the source relay's connection, which leaves the source writing into a FIFO nobody
+// reads), and polling cannot order them. The source first (its end cuts the destination's
+// input short), then the destination (or its input relay finding it stopped reading), then a
+// relay, then a connector killed by SIGPIPE (its reader was gone). Every exit code is in the
+// report.
 int Blame(const Exited& e, const std::string& source_pod) {
   if (e.is_main && e.exit_code == 128 + SIGPIPE) return 3;
   if (e.is_main) return e.pod == source_pod ? 0 : 1;
@@ -381,20 +362,11 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
       exits.push_back(e);
       Log(absl::StrCat(e.pod, "/", e.container, " exited ", e.exit_code));
     }
-    // The cause is the first failure; failures seen in one sweep count as simultaneous.
-    if (!cause) {
-      for (const Exited& e : sweep) {
-        if (e.exit_code != 0 && (!cause || Blame(e, source_pod) < Blame(*cause, source_pod))) {
-          cause = e;
-        }
+    for (const Exited& e : sweep) {
+      if (e.exit_code != 0 && (!cause || Blame(e, source_pod) < Blame(*cause, source_pod))) {
+        if (!cause) term_at = std::min(term_at, absl::Now() + options.failure_grace);
+        cause = e;
       }
-      if (cause) term_at = std::min(term_at, absl::Now() + options.failure_grace);
-    }
-  }
-  // A connector killed by SIGPIPE lost its reader: a consequence, unless nothing else failed.
-  if (cause && Blame(*cause, source_pod) == 3) {
-    for (const Exited& e : exits) {
-      if (e.exit_code != 0 && Blame(e, source_pod) < Blame(*cause, source_pod)) cause = e;
     }
   }
 
@@ -456,15 +428,14 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
       absl::StrAppend(&states, i > 0 ? "," : "", echoed.committed_states[i]);
     }
     states += "]\n";
-    if (WriteFileAtomically(spec.state_file, states)) {
-      state_written = JsonString(spec.state_file);
+    if (auto written = base::WriteFileAtomically(spec.state_file, states); written.ok()) {
+      state_written = protocol::JsonString(spec.state_file);
       Log(absl::StrCat("committed state (", echoed.committed_states.size(),
                        " STATE messages) "
                        "written to ",
                        spec.state_file));
     } else {
-      Log(absl::StrCat("cannot write the committed state to ", spec.state_file, ": ",
-                       std::strerror(errno)));
+      Log(absl::StrCat("the committed state was not persisted: ", written.message()));
       if (code == kSyncOk) {
         code = kSyncRelayFailed;
         reason = "the committed state could not be written";
@@ -474,15 +445,15 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
 
   // The report: outcome, every container's exit, and the counts per stream.
   std::string report = absl::StrCat(
-      "{\"sync\":", JsonString(spec.name), ",\"exit_code\":", code,
+      "{\"sync\":", protocol::JsonString(spec.name), ",\"exit_code\":", code,
       ",\"result\":", code == kSyncOk ? "\"succeeded\"" : "\"failed\"",
-      ",\"reason\":", JsonString(reason),
+      ",\"reason\":", protocol::JsonString(reason),
       ",\"seconds\":", absl::StrFormat("%.3f", absl::ToDoubleSeconds(absl::Now() - started)),
-      ",\"workdir\":", JsonString(layout.dir), ",\"bytes\":{\"emitted\":", emitted.bytes,
+      ",\"workdir\":", protocol::JsonString(layout.dir), ",\"bytes\":{\"emitted\":", emitted.bytes,
       ",\"delivered\":", delivered.bytes, "},\"containers\":[");
   for (size_t i = 0; i < exits.size(); ++i) {
-    absl::StrAppend(&report, i > 0 ? "," : "", "{\"pod\":", JsonString(exits[i].pod),
-                    ",\"container\":", JsonString(exits[i].container),
+    absl::StrAppend(&report, i > 0 ? "," : "", "{\"pod\":", protocol::JsonString(exits[i].pod),
+                    ",\"container\":", protocol::JsonString(exits[i].container),
                     ",\"exit_code\":", exits[i].exit_code, "}");
   }
   report += "],\"streams\":[";
@@ -491,7 +462,7 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   for (const auto& [key, c] : emitted.streams) {
     const auto it = delivered.streams.find(key);
     const uint64_t got = it == delivered.streams.end() ? 0 : it->second.records;
-    absl::StrAppend(&report, first ? "" : ",", "{\"stream\":", JsonString(key),
+    absl::StrAppend(&report, first ? "" : ",", "{\"stream\":", protocol::JsonString(key),
                     ",\"records_emitted\":", c.records, ",\"records_delivered\":", got,
                     ",\"states_emitted\":", c.states, "}");
     absl::StrAppendFormat(&table, "  %-32s %14u %14u %8u\n", key, c.records, got, c.states);
@@ -499,9 +470,11 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   }
   absl::StrAppend(&report, "],\"committed_state_file\":", state_written,
                   ",\"committed_state_messages\":", echoed.committed_states.size(), "}\n");
-  WriteFileAtomically(layout.Path("report.json"), report);
-  if (!options.report_path.empty() && !WriteFileAtomically(options.report_path, report)) {
-    Log("cannot write the report to " + options.report_path);
+  for (const std::string& path : {layout.Path("report.json"), options.report_path}) {
+    if (path.empty()) continue;
+    if (auto s = base::WriteFileAtomically(path, report); !s.ok()) {
+      Log(absl::StrCat("the report was not written: ", s.message()));
+    }
   }
 
   if (!table.empty()) {

@@ -31,9 +31,9 @@ namespace sluice::orchestrator {
 enum SyncExit : int {
   kSyncOk = 0,
   kSyncUsage = 2,               // bad flags, or a spec that does not parse
-  kSyncSourceFailed = 20,       // the source connector exited non-zero first
-  kSyncDestinationFailed = 21,  // the destination connector exited non-zero first
-  kSyncRelayFailed = 22,        // a relay failed first, or the counts do not add up
+  kSyncSourceFailed = 20,       // the source connector exited non-zero
+  kSyncDestinationFailed = 21,  // the destination exited non-zero, or stopped reading
+  kSyncRelayFailed = 22,        // a relay failed, or the counts do not add up
   kSyncTimedOut = 23,           // the spec's timeout passed
   kSyncStartFailed = 24,        // a pod could not start (init container, relay, command)
   kSyncInterrupted = 143,       // SIGINT or SIGTERM

@@ -1,0 +1,38 @@
+#include "base/files.h"
+
+#include <absl/strings/str_cat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace sluice::base {
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  const auto failed = [](const std::string& what, const std::string& file) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot ", what, " ", file, ": ", std::strerror(errno),
+                     " (check that its directory exists and is writable)"));
+  };
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return failed("create", tmp);
+  for (size_t done = 0; done < content.size();) {
+    const ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const absl::Status s = failed("write", tmp);  // ENOSPC: a full disk ends here
+      close(fd);
+      unlink(tmp.c_str());
+      return s;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0) return failed("write", tmp);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return failed("rename into", path);
+  return absl::OkStatus();
+}
+
+}  // namespace sluice::base

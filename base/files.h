@@ -1,0 +1,20 @@
+// Small file helpers shared by the relay and the orchestrator.
+//
+//   if (auto s = WriteFileAtomically("summary.json", json); !s.ok()) ...
+
+#ifndef SLUICE_BASE_FILES_H_
+#define SLUICE_BASE_FILES_H_
+
+#include <absl/status/status.h>
+
+#include <string>
+
+namespace sluice::base {
+
+// Writes `content` to `path` through `path`.tmp and a rename, so a reader sees the old file or
+// the whole new one, never a part. The error names the file and the cause.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
+
+}  // namespace sluice::base
+
+#endif  // SLUICE_BASE_FILES_H_

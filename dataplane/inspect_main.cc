@@ -21,7 +21,8 @@
 #include "protocol/report.h"
 
 ABSL_FLAG(std::string, json, "", "also write the statistics as JSON to this file ('-': stdout)");
-ABSL_FLAG(uint64_t, max_line_bytes, 16 << 20, "lines longer than this are oversize");
+ABSL_FLAG(uint64_t, max_line_bytes, sluice::protocol::InspectorOptions{}.max_line_bytes,
+          "lines longer than this are oversize (followed in constant memory)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Usage: sluice-inspect [FILE] [--json=OUT]");

@@ -172,6 +172,27 @@ TEST(InspectorTest, StateLargerThanTheBoundIsCountedNotKept) {
   EXPECT_TRUE(s.latest_legacy->raw.empty());
 }
 
+// The default line limit leaves room for the largest state kept: an oversize line's STATE is
+// counted but never kept, so a smaller line limit would silently lose committed state.
+TEST(InspectorTest, TheLargestKeptStateFitsUnderTheDefaultLineLimit) {
+  const InspectorOptions defaults;
+  const std::string prefix =
+      R"({"type":"STATE","state":{"type":"GLOBAL","global":{"shared_state":{"blob":")";
+  const std::string suffix = R"("},"stream_states":[]}}})";
+  const size_t overhead =
+      std::string(R"({"type":"GLOBAL","global":{"shared_state":{"blob":"")").size() +
+      std::string(R"(},"stream_states":[]}})").size();
+  const std::string state_sized = std::string(defaults.max_state_bytes - overhead, 'x');
+  const std::string line = prefix + state_sized + suffix + "\n";
+  for (const size_t chunk : {size_t{0}, size_t{64 << 10}}) {
+    const InspectorStats s = Inspect(line, {}, chunk);
+    EXPECT_EQ(s.oversize_lines, 0u);
+    ASSERT_TRUE(s.latest_global.has_value());
+    EXPECT_EQ(s.latest_global->size, defaults.max_state_bytes);
+    EXPECT_TRUE(s.latest_global->kept);
+  }
+}
+
 TEST(InspectorTest, TraceErrorsStatusesAndEstimates) {
   const std::string input =
       R"({"type":"TRACE","trace":{"type":"ERROR","error":{"message":"boom \u00e9","failure_type":"config_error"}}})"
@@ -318,7 +339,7 @@ long ResidentKiB() {
 }
 
 TEST(InspectorTest, OneGibRecordPassesInConstantMemory) {
-  Inspector inspector;  // default 16 MiB line limit
+  Inspector inspector;  // the default line limit
   const std::string head = R"({"type":"RECORD","record":{"stream":"huge","data":{"blob":")";
   const std::string tail = R"("},"emitted_at":1}})"
                            "\n";
@@ -331,8 +352,8 @@ TEST(InspectorTest, OneGibRecordPassesInConstantMemory) {
   const long after = ResidentKiB();
   inspector.Finish();
   const InspectorStats s = inspector.Snapshot();
-  // The inspector buffers at most max_line_bytes (16 MiB) before switching to the tracker.
-  EXPECT_LT(after - before, 64 * 1024) << "RSS grew by " << (after - before) << " KiB";
+  // The inspector buffers at most max_line_bytes (2 MiB) before switching to the tracker.
+  EXPECT_LT(after - before, 16 * 1024) << "RSS grew by " << (after - before) << " KiB";
   ASSERT_NE(s.stream({std::nullopt, "huge"}), nullptr);
   EXPECT_EQ(s.stream({std::nullopt, "huge"})->records, 1u);
   EXPECT_EQ(s.stream({std::nullopt, "huge"})->data_bytes,

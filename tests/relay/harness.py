@@ -178,6 +178,16 @@ class RelayTest(unittest.TestCase):
         with open(self.path("truth.json")) as f:
             return json.load(f)
 
+    def assert_delivered(self, gen, send, recv, reader, sha_file, gen_s, relay_s, reader_s):
+        """The generator, then both relays, exited 0 within their deadlines (seconds), and the
+        reader got exactly the bytes the generator wrote."""
+        self.assertEqual(gen.wait(gen_s), 0, gen.text())
+        self.assertEqual(send.wait(relay_s), EXIT_OK, send.text())
+        self.assertEqual(recv.wait(relay_s), EXIT_OK, recv.text())
+        got = reader.join(reader_s)
+        with open(sha_file) as f:
+            self.assertEqual(got, f.read().strip(), "bytes differ")
+
     def assert_counters_match_truth(self, summary):
         truth = self.truth()
         inspector = summary["inspector"]

@@ -50,11 +50,7 @@ class FaultTest(RelayTest):
         recv = self.relay("recv", dst, "dest", listen=f"127.0.0.1:{port}")
         reader = FifoReader(dst)
         gen, sha_file = self.generate(src, "16M")
-        self.assertEqual(gen.wait(60), 0)
-        self.assertEqual(send.wait(30), EXIT_OK, send.text())
-        self.assertEqual(recv.wait(30), EXIT_OK, recv.text())
-        with open(sha_file) as f:
-            self.assertEqual(reader.join(10), f.read().strip())
+        self.assert_delivered(gen, send, recv, reader, sha_file, gen_s=60, relay_s=30, reader_s=10)
 
     def test_nobody_connecting_exits_12_by_the_deadline(self):
         (dst,) = self.fifos("dst_in")

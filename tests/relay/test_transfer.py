@@ -4,7 +4,7 @@ import os
 import time
 import unittest
 
-from harness import (EXIT_OK, EXIT_USAGE, GEN, NO_URING, RelayTest, FifoReader, uring_available)
+from harness import (EXIT_USAGE, GEN, NO_URING, RelayTest, FifoReader, uring_available)
 
 GIB = 1 << 30
 
@@ -21,12 +21,7 @@ class TransferTest(RelayTest):
                           wrapper=wrapper)
         reader = FifoReader(dst)
         gen, sha_file = self.generate(src, nbytes)
-        self.assertEqual(gen.wait(300), 0, gen.text())
-        self.assertEqual(send.wait(120), EXIT_OK, send.text())
-        self.assertEqual(recv.wait(120), EXIT_OK, recv.text())
-        got = reader.join(60)
-        with open(sha_file) as f:
-            self.assertEqual(got, f.read().strip(), "bytes differ")
+        self.assert_delivered(gen, send, recv, reader, sha_file, gen_s=300, relay_s=120, reader_s=60)
         truth = self.truth()
         self.assertEqual(reader.bytes, truth["bytes"])
         for name in ("source", "dest"):
@@ -97,11 +92,7 @@ class TransferTest(RelayTest):
         send = self.relay("send", src, "source", connect=f"127.0.0.1:{port}")
         reader = FifoReader(dst)
         gen, sha_file = self.generate(src, 1 << 20)
-        self.assertEqual(gen.wait(60), 0, gen.text())
-        self.assertEqual(send.wait(60), EXIT_OK, send.text())
-        self.assertEqual(recv.wait(60), EXIT_OK, recv.text())
-        with open(sha_file) as f:
-            self.assertEqual(reader.join(60), f.read().strip())
+        self.assert_delivered(gen, send, recv, reader, sha_file, gen_s=60, relay_s=60, reader_s=60)
 
     def test_forcing_uring_where_it_is_blocked_is_a_clear_usage_error(self):
         (src,) = self.fifos("src_out")
@@ -117,11 +108,7 @@ class TransferTest(RelayTest):
                           extra=("--max-line-bytes=1048576",))
         reader = FifoReader(dst)
         gen, sha_file = self.generate(src, "100M", extra=("--big_every=20", "--big_record_bytes=12M"))
-        self.assertEqual(gen.wait(120), 0)
-        self.assertEqual(send.wait(60), EXIT_OK, send.text())
-        self.assertEqual(recv.wait(60), EXIT_OK, recv.text())
-        with open(sha_file) as f:
-            self.assertEqual(reader.join(30), f.read().strip())
+        self.assert_delivered(gen, send, recv, reader, sha_file, gen_s=120, relay_s=60, reader_s=30)
         for name in ("source", "dest"):
             s = self.summary(name)
             self.assert_counters_match_truth(s)

@@ -128,8 +128,8 @@ std::vector<Exited> LocalBackend::WaitAny(absl::Time deadline) {
     for (size_t i = 0; i < children_.size();) {
       int status = 0;
       if (waitpid(children_[i].pid, &status, WNOHANG) == children_[i].pid) {
-        exited.push_back({children_[i].pod, children_[i].container, children_[i].is_main,
-                          ExitCodeOf(status), absl::Now()});
+        exited.push_back(
+            {children_[i].pod, children_[i].container, children_[i].is_main, ExitCodeOf(status)});
         children_.erase(children_.begin() + static_cast<ptrdiff_t>(i));
       } else {
         ++i;

@@ -31,7 +31,6 @@ struct Exited {
   std::string container;
   bool is_main = false;
   int exit_code = 0;  // 128 + signal number when a signal ended it
-  absl::Time when;
 };
 
 class LocalBackend {

@@ -142,7 +142,6 @@ struct StreamCounts {
 };
 
 struct RelaySummary {
-  bool present = false;
   uint64_t bytes = 0;
   bool inspected = false;
   std::map<StreamKey, StreamCounts> streams;
@@ -156,7 +155,6 @@ RelaySummary ReadSummary(const std::string& path) {
   if (text.empty()) return out;
   simdjson::dom::element doc;
   if (parser.parse(text).get(doc) != simdjson::SUCCESS) return out;
-  out.present = true;
   uint64_t bytes = 0;
   if (doc["relay"]["bytes"].get(bytes) == simdjson::SUCCESS) out.bytes = bytes;
   simdjson::dom::element inspector;
@@ -253,10 +251,6 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
 
   LocalBackend backend;
   const absl::Time start_deadline = absl::Now() + options.start_timeout;
-  const auto start_failed = [&](const std::string& what) {
-    Log(what);
-    return kSyncStartFailed;
-  };
 
   // The orchestrator's end: a relay receiving the destination's stdout, and a reader keeping it.
   Pod own;
@@ -321,7 +315,10 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                                               layout.Path("source/relay-stdout.json"),
                                               spec.inspect));
   source.containers.push_back(relays.Logs(source_pod, src + "stderr"));
-  if (auto s = backend.StartPod(source, start_deadline); !s.ok()) return start_failed(s.ToString());
+  if (auto s = backend.StartPod(source, start_deadline); !s.ok()) {
+    Log(s.ToString());
+    return kSyncStartFailed;
+  }
   Log(absl::StrCat("sync ", spec.name, ": pods started; the destination listens on port ", *port));
 
   // Watch until everything has exited. The first failure starts a grace period in which the

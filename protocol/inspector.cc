@@ -2,7 +2,6 @@
 
 #include <absl/base/thread_annotations.h>
 #include <absl/container/node_hash_map.h>
-#include <absl/synchronization/mutex.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include "base/mutex.h"
 #include "protocol/canonical_record.h"
 #include "protocol/line_summary.h"
 #include "protocol/ondemand_reader.h"
@@ -96,6 +96,8 @@ bool InspectorStats::SameResults(const InspectorStats& other) const {
          latest_global == other.latest_global && latest_legacy == other.latest_legacy &&
          trace_kinds == other.trace_kinds && trace_errors == other.trace_errors &&
          errors == other.errors && streams == other.streams &&
+         untracked_streams == other.untracked_streams && untracked == other.untracked &&
+         unkept_states == other.unkept_states &&
          unterminated_final_line == other.unterminated_final_line;
 }
 
@@ -107,7 +109,7 @@ class Inspector::Impl {
   const InspectorOptions& options() const { return options_; }
 
   void Consume(std::string_view chunk) {
-    absl::MutexLock lock(&mu_);
+    base::MutexLock lock(&mu_);
     stats_.bytes += chunk.size();
     const char* p = chunk.data();
     const char* const end = p + chunk.size();
@@ -138,17 +140,40 @@ class Inspector::Impl {
   }
 
   void Finish() {
-    absl::MutexLock lock(&mu_);
+    base::MutexLock lock(&mu_);
     if (partial_.empty() && !oversize_) return;
     stats_.unterminated_final_line = true;
     FinishPartial(/*terminated=*/false);
   }
 
-  InspectorStats Snapshot() const {
-    absl::MutexLock lock(&mu_);
+  InspectorStats Snapshot(bool state_text) const {
+    base::MutexLock lock(&mu_);
     InspectorStats s = stats_;
     s.streams.reserve(streams_.size());
-    for (const auto& [id, st] : streams_) s.streams.emplace_back(id, st);
+    for (const auto& [id, st] : streams_) {
+      if (state_text || !st.latest_state) {
+        s.streams.emplace_back(id, st);
+        continue;
+      }
+      // Every field but the state's text, which `StreamStats copy = st` would copy to drop.
+      StreamStats copy;
+      copy.records = st.records;
+      copy.record_bytes = st.record_bytes;
+      copy.data_bytes = st.data_bytes;
+      copy.states = st.states;
+      copy.records_at_latest_state = st.records_at_latest_state;
+      copy.latest_state =
+          KeptState{st.latest_state->line, st.latest_state->size, st.latest_state->kept, {}};
+      copy.status = st.status;
+      copy.row_estimate = st.row_estimate;
+      copy.byte_estimate = st.byte_estimate;
+      s.streams.emplace_back(id, std::move(copy));
+    }
+    if (!state_text) {
+      for (std::optional<KeptState>* k : {&s.latest_global, &s.latest_legacy}) {
+        if (*k) (*k)->raw.clear();
+      }
+    }
     std::sort(s.streams.begin(), s.streams.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     return s;
@@ -253,13 +278,23 @@ class Inspector::Impl {
     s.data_bytes += data_bytes;
   }
 
-  KeptState Keep(std::string_view raw) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Replaces the state kept in `slot` with `raw`, within the per-state and total budgets.
+  void Keep(std::optional<KeptState>& slot, std::string_view raw) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const size_t old_size = slot && slot->kept ? slot->raw.size() : 0;
     KeptState k;
     k.line = stats_.lines;
     k.size = raw.size();
     k.kept = raw.size() <= options_.max_state_bytes;
-    if (k.kept) k.raw.assign(raw);
-    return k;
+    if (k.kept && kept_state_bytes_ - old_size + raw.size() > options_.max_total_state_bytes) {
+      k.kept = false;
+      ++stats_.unkept_states;
+    }
+    kept_state_bytes_ -= old_size;
+    if (k.kept) {
+      k.raw.assign(raw);
+      kept_state_bytes_ += raw.size();
+    }
+    slot = std::move(k);
   }
 
   void Apply(const LineSummary& m, uint64_t line_bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -285,15 +320,15 @@ class Inspector::Impl {
           if (m.has_stream) {
             StreamStats& s = StatsFor(m.stream);
             note(s);
-            s.latest_state = Keep(m.raw_state);
+            if (&s != &stats_.untracked) Keep(s.latest_state, m.raw_state);
           }
           break;
         case StateKind::kGlobal:
           for (const StreamId& id : m.global_streams) note(StatsFor(id));
-          stats_.latest_global = Keep(m.raw_state);
+          Keep(stats_.latest_global, m.raw_state);
           break;
         case StateKind::kLegacy:
-          stats_.latest_legacy = Keep(m.raw_state);
+          Keep(stats_.latest_legacy, m.raw_state);
           break;
       }
       return;
@@ -357,7 +392,14 @@ class Inspector::Impl {
       scratch_id_.ns.reset();
     }
     scratch_id_.name.assign(name);
-    auto it = streams_.try_emplace(scratch_id_).first;
+    auto it = streams_.find(scratch_id_);
+    if (it == streams_.end()) {
+      if (streams_.size() >= options_.max_streams) {
+        stats_.untracked_streams = true;
+        return stats_.untracked;  // not cached in recent_: it has no single name
+      }
+      it = streams_.try_emplace(scratch_id_).first;
+    }
     recent_[recent_next_] = {&it->first, &it->second};
     recent_next_ = (recent_next_ + 1) % recent_.size();
     return it->second;
@@ -382,8 +424,9 @@ class Inspector::Impl {
   StreamId scratch_id_ ABSL_GUARDED_BY(mu_);
   std::array<RecentStream, 8> recent_ ABSL_GUARDED_BY(mu_){};
   size_t recent_next_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t kept_state_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // KeptState::raw sizes, all together
 
-  mutable absl::Mutex mu_;
+  mutable base::Mutex mu_;
   InspectorStats stats_ ABSL_GUARDED_BY(mu_);  // everything but `streams`
   absl::node_hash_map<StreamId, StreamStats> streams_ ABSL_GUARDED_BY(mu_);  // stable addresses
 };
@@ -392,7 +435,7 @@ Inspector::Inspector(const InspectorOptions& options) : impl_(std::make_unique<I
 Inspector::~Inspector() = default;
 void Inspector::Consume(std::string_view chunk) { impl_->Consume(chunk); }
 void Inspector::Finish() { impl_->Finish(); }
-InspectorStats Inspector::Snapshot() const { return impl_->Snapshot(); }
+InspectorStats Inspector::Snapshot(bool state_text) const { return impl_->Snapshot(state_text); }
 const InspectorOptions& Inspector::options() const { return impl_->options(); }
 
 }  // namespace sluice::protocol

@@ -25,7 +25,9 @@
 // Bounded memory. A line is buffered up to `max_line_bytes`; a longer one is "oversize": it is
 // followed by a streaming tracker with constant memory, still counted by type, and a RECORD
 // still counted for its stream with exact data bytes. A STATE in an oversize line is counted
-// but not kept (`oversize_states`), and a TRACE in one is counted by type only.
+// but not kept (`oversize_states`), and a TRACE in one is counted by type only. At most
+// `max_streams` streams are tracked one by one (the rest are counted together), and kept
+// STATE text is capped in all by `max_total_state_bytes`: memory has a bound for every input.
 //
 // Thread safety: Consume() and Finish() must be called from one thread at a time (the data
 // path). Snapshot() may be called from any thread at any time, concurrently with them; it
@@ -55,6 +57,13 @@ struct InspectorOptions {
   size_t sample_bytes = 256;         // bytes kept of each sample
   size_t max_errors = 16;            // TRACE errors kept
   size_t max_error_bytes = 1024;     // bytes kept of each error message
+  // Streams tracked one by one. Messages naming a stream beyond the first `max_streams` are
+  // counted together in InspectorStats::untracked (memory, metrics and summaries stay bounded
+  // whatever the input: a source can name a million streams).
+  size_t max_streams = 10000;
+  // All kept STATE text together (per-stream latest states, global, legacy). A state that
+  // would pass it is counted, not kept (InspectorStats::unkept_states).
+  size_t max_total_state_bytes = 64 << 20;
   // false: every line goes through simdjson. For tests and for ruling the fast path out.
   bool fast_path = true;
 };
@@ -71,8 +80,9 @@ class Inspector {
   // Ends the stream: a final line without a newline is classified. Later Consume() calls
   // start a new line.
   void Finish();
-  // A copy of the statistics so far. Thread-safe.
-  InspectorStats Snapshot() const;
+  // A copy of the statistics so far. Thread-safe. Without `state_text`, kept states come
+  // without their text (KeptState::raw empty): what metrics need, at a fraction of the copy.
+  InspectorStats Snapshot(bool state_text = true) const;
 
   const InspectorOptions& options() const;
 

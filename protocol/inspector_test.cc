@@ -174,6 +174,63 @@ TEST(InspectorTest, StateLargerThanTheBoundIsCountedNotKept) {
 
 // The default line limit leaves room for the largest state kept: an oversize line's STATE is
 // counted but never kept, so a smaller line limit would silently lose committed state.
+// A source can name any number of streams: past max_streams they are counted together, so
+// memory, metrics and summaries keep a bound.
+TEST(InspectorTest, StreamsBeyondTheCapAreCountedTogether) {
+  std::string input;
+  for (int i = 0; i < 50; ++i) {
+    input += R"({"type":"RECORD","record":{"stream":"s)" + std::to_string(i) +
+             R"(","data":{"a":1},"emitted_at":1}})" "\n";
+  }
+  input += R"({"type":"RECORD","record":{"stream":"s1","data":{"a":1},"emitted_at":1}})" "\n";
+  input += R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"s40"},"stream_state":{"c":1}}}})" "\n";
+  for (const bool fast : {true, false}) {
+    const InspectorStats s = Inspect(input, {.max_streams = 10, .fast_path = fast});
+    ASSERT_EQ(s.streams.size(), 10u);
+    EXPECT_TRUE(s.untracked_streams);
+    EXPECT_EQ(s.stream({std::nullopt, "s1"})->records, 2u);  // tracked ones stay exact
+    EXPECT_EQ(s.untracked.records, 40u);
+    EXPECT_EQ(s.untracked.states, 1u);
+    EXPECT_FALSE(s.untracked.latest_state.has_value());
+    EXPECT_EQ(s.type(MessageType::kRecord).count, 51u);
+  }
+  EXPECT_FALSE(Inspect(input).untracked_streams);
+}
+
+TEST(InspectorTest, KeptStateTextHasATotalBound) {
+  const auto state = [](const std::string& name, size_t pad) {
+    return R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":")" +
+           name + R"("},"stream_state":{"c":")" + std::string(pad, 'x') + "\"}}}}\n";
+  };
+  // Three states of about 1,100 bytes against a 3,000-byte budget: the third is not kept.
+  // Replacing a kept state frees its share first, so a stream's next state still fits.
+  const std::string input = state("a", 1000) + state("b", 1000) + state("c", 1000) +
+                            state("a", 1000) + state("c", 10);
+  const InspectorStats s = Inspect(input, {.max_total_state_bytes = 3000});
+  EXPECT_TRUE(s.stream({std::nullopt, "a"})->latest_state->kept);
+  EXPECT_TRUE(s.stream({std::nullopt, "b"})->latest_state->kept);
+  EXPECT_TRUE(s.stream({std::nullopt, "c"})->latest_state->kept);  // the small one fits
+  EXPECT_EQ(s.unkept_states, 1u);
+  EXPECT_EQ(s.state_kinds[static_cast<size_t>(StateKind::kStream)], 5u);
+}
+
+TEST(InspectorTest, SnapshotWithoutStateTextKeepsEverythingElse) {
+  const std::string input =
+      R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"a"},"stream_state":{"c":1}}}})" "\n"
+      R"({"type":"STATE","state":{"type":"GLOBAL","global":{"shared_state":{"x":1},"stream_states":[]}}})" "\n";
+  Inspector inspector;
+  inspector.Consume(input);
+  const InspectorStats full = inspector.Snapshot();
+  InspectorStats light = inspector.Snapshot(/*state_text=*/false);
+  EXPECT_TRUE(light.stream({std::nullopt, "a"})->latest_state->raw.empty());
+  EXPECT_TRUE(light.latest_global->raw.empty());
+  EXPECT_FALSE(full.stream({std::nullopt, "a"})->latest_state->raw.empty());
+  // Put the text back and the two are the same.
+  light.streams[0].second.latest_state->raw = full.streams[0].second.latest_state->raw;
+  light.latest_global->raw = full.latest_global->raw;
+  EXPECT_TRUE(light.SameResults(full));
+}
+
 TEST(InspectorTest, TheLargestKeptStateFitsUnderTheDefaultLineLimit) {
   const InspectorOptions defaults;
   const std::string prefix =

@@ -125,7 +125,16 @@ std::string FormatJson(const InspectorStats& s) {
         .append(JsonString(s.errors[i].failure_type))
         .append("}");
   }
-  out.append("],\"streams\":[");
+  out.append(Printf("],\"unkept_states\":%" PRIu64 ",\"untracked\":", s.unkept_states));
+  if (s.untracked_streams) {
+    const StreamStats& u = s.untracked;
+    out.append(Printf("{\"records\":%" PRIu64 ",\"record_bytes\":%" PRIu64
+                      ",\"data_bytes\":%" PRIu64 ",\"states\":%" PRIu64 "}",
+                      u.records, u.record_bytes, u.data_bytes, u.states));
+  } else {
+    out.append("null");
+  }
+  out.append(",\"streams\":[");
   for (size_t i = 0; i < s.streams.size(); ++i) {
     const auto& [id, st] = s.streams[i];
     if (i > 0) out.append(",");
@@ -154,6 +163,11 @@ std::string FormatTable(const InspectorStats& s) {
                       name.c_str(), st.records, st.record_bytes, st.data_bytes, st.states,
                       st.status.empty() ? "-" : st.status.c_str()));
   }
+  if (s.untracked_streams) {
+    out.append(Printf("%-32s %12" PRIu64 " %14" PRIu64 " %14" PRIu64 " %8" PRIu64 "  -\n",
+                      "(streams beyond max_streams)", s.untracked.records,
+                      s.untracked.record_bytes, s.untracked.data_bytes, s.untracked.states));
+  }
   out.append(Printf("\n%" PRIu64 " bytes, %" PRIu64 " lines (%" PRIu64 " empty, %" PRIu64
                     " oversize)\nmessages:",
                     s.bytes, s.lines, s.empty_lines, s.oversize_lines));
@@ -164,8 +178,10 @@ std::string FormatTable(const InspectorStats& s) {
                       s.types[t].count));
   }
   out.append(Printf("\nstates: STREAM=%" PRIu64 " GLOBAL=%" PRIu64 " LEGACY=%" PRIu64
-                    " (oversize, not kept: %" PRIu64 ")\n",
-                    s.state_kinds[0], s.state_kinds[1], s.state_kinds[2], s.oversize_states));
+                    " (oversize, not kept: %" PRIu64 "; over the total budget, not kept: %" PRIu64
+                    ")\n",
+                    s.state_kinds[0], s.state_kinds[1], s.state_kinds[2], s.oversize_states,
+                    s.unkept_states));
   out.append(Printf("not protocol: %" PRIu64 " lines, %" PRIu64 " bytes\n", s.non_protocol.count,
                     s.non_protocol.bytes));
   for (const LineSample& l : s.non_protocol_samples) {

@@ -81,6 +81,12 @@ struct InspectorStats {
   uint64_t trace_errors = 0;                            // all TRACE ERROR messages
   std::vector<TraceError> errors;  // the first InspectorOptions::max_errors of them
   std::vector<std::pair<StreamId, StreamStats>> streams;  // sorted by StreamId
+  // Messages naming streams beyond InspectorOptions::max_streams, counted together (their
+  // latest_state is never kept). untracked_streams is false while every stream is tracked.
+  bool untracked_streams = false;
+  StreamStats untracked;
+  // STATE messages not kept because kept state text reached max_total_state_bytes.
+  uint64_t unkept_states = 0;
   bool unterminated_final_line = false;                   // the input ended without a newline
 
   // Lines classified by the canonical-shape fast path: a diagnostic, not part of the result.

@@ -6,9 +6,11 @@
 #include <openssl/rand.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -81,6 +83,16 @@ absl::StatusOr<std::unique_ptr<Secret>> LoadSecret(const std::string& file,
                                                    const std::string& env) {
   std::string bytes;
   if (!file.empty()) {
+    // As ssh does with keys: a secret others can read is no secret.
+    struct stat st {};
+    if (stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+      return RelayError(kExitUsage, "the secret file " + file + " has mode " + mode +
+                                        ": it must not be accessible to group or others "
+                                        "(chmod 600 it; in a Kubernetes Secret volume, "
+                                        "defaultMode: 0400)");
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in) return RelayError(kExitUsage, "cannot read the secret file " + file);
     std::stringstream ss;

@@ -8,15 +8,19 @@
 
 #include <atomic>
 #include <cerrno>
+#include <mutex>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "base/files.h"
+#include "dataplane/accept.h"
 #include "dataplane/auth.h"
 #include "dataplane/engine.h"
+#include "dataplane/heartbeat.h"
 #include "dataplane/metrics_server.h"
 #include "dataplane/net.h"
 #include "dataplane/relay_error.h"
@@ -66,16 +70,36 @@ absl::StatusOr<UniqueFd> OpenFifo(const std::string& path, bool for_write, absl:
   }
 }
 
+// What the transfer learns as it goes (the engine, the peer): written by the transfer while
+// the metrics thread may be rendering it.
+struct TransferInfo {
+  std::string engine = "none";
+  std::string engine_reason;
+  std::string peer;
+};
+
 // Everything the metrics endpoint and the summary read while the transfer runs.
 struct Progress {
   const RelayConfig* config = nullptr;
   std::unique_ptr<protocol::Inspector> inspector;
   PumpStats pump;
-  std::string engine = "none";
-  std::string engine_reason;
   absl::Time start = absl::Now();
   std::atomic<int> phase{0};  // 0 connecting, 1 transferring, 2 done
-  std::string peer;
+  // recv: bytes written into the FIFO that its reader never read (it closed its end first).
+  std::atomic<uint64_t> unread_bytes{0};
+
+  TransferInfo info() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return info_;
+  }
+  void Update(const std::function<void(TransferInfo&)>& change) {
+    std::lock_guard<std::mutex> lock(mu);
+    change(info_);
+  }
+
+ private:
+  mutable std::mutex mu;
+  TransferInfo info_;  // guarded by mu
 };
 
 std::string Bottleneck(uint64_t bytes, double input_wait, double output_wait, double wall) {
@@ -91,9 +115,10 @@ std::string RenderMetrics(const Progress& p) {
   const auto metric = [&](const char* name, const char* type, const char* help) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
   };
+  const TransferInfo info = p.info();
   metric("sluice_relay_info", "gauge", "The engine and why it was chosen.");
-  out += "sluice_relay_info{" + base + ",engine=\"" + p.engine + "\",reason=\"" +
-         PromLabel(p.engine_reason) + "\"} 1\n";
+  out += "sluice_relay_info{" + base + ",engine=\"" + info.engine + "\",reason=\"" +
+         PromLabel(info.engine_reason) + "\"} 1\n";
   metric("sluice_relay_phase", "gauge", "0 connecting, 1 transferring, 2 done.");
   out += "sluice_relay_phase{" + base + "} " + std::to_string(p.phase.load()) + "\n";
   metric("sluice_bytes_total", "counter", "Bytes moved from input to output.");
@@ -106,7 +131,7 @@ std::string RenderMetrics(const Progress& p) {
   out += "sluice_wait_seconds_total{" + base + ",side=\"output\"} " +
          std::to_string(static_cast<double>(p.pump.output_wait_ns.load()) / 1e9) + "\n";
   if (!p.inspector) return out;
-  const protocol::InspectorStats s = p.inspector->Snapshot();
+  const protocol::InspectorStats s = p.inspector->Snapshot(/*state_text=*/false);
   metric("sluice_messages_total", "counter", "Airbyte messages by type.");
   for (size_t t = 0; t < protocol::kMessageTypeCount; ++t) {
     out += "sluice_messages_total{" + base + ",type=\"" +
@@ -120,6 +145,12 @@ std::string RenderMetrics(const Progress& p) {
   out += "sluice_oversize_lines_total{" + base + "} " + std::to_string(s.oversize_lines) + "\n";
   metric("sluice_trace_errors_total", "counter", "TRACE ERROR messages.");
   out += "sluice_trace_errors_total{" + base + "} " + std::to_string(s.trace_errors) + "\n";
+  metric("sluice_tracked_streams", "gauge", "Streams counted one by one (at most --max-streams).");
+  out += "sluice_tracked_streams{" + base + "} " + std::to_string(s.streams.size()) + "\n";
+  metric("sluice_untracked_records_total", "counter",
+         "RECORD messages of streams beyond --max-streams, counted together.");
+  out += "sluice_untracked_records_total{" + base + "} " + std::to_string(s.untracked.records) +
+         "\n";
   metric("sluice_records_total", "counter", "RECORD messages per stream.");
   std::string record_bytes, data_bytes, states;
   for (const auto& [id, st] : s.streams) {
@@ -147,16 +178,17 @@ std::string SummaryJson(const Progress& p, int exit_code, const absl::Status& st
   const double out_wait = static_cast<double>(p.pump.output_wait_ns.load()) / 1e9;
   char numbers[512];
   std::snprintf(numbers, sizeof numbers,
-                "\"bytes\":%" PRIu64
+                "\"bytes\":%" PRIu64 ",\"unread_bytes\":%" PRIu64
                 ",\"seconds\":%.6f,\"input_wait_seconds\":%.6f,"
                 "\"output_wait_seconds\":%.6f,\"exit_code\":%d",
-                p.pump.bytes.load(), wall, in_wait, out_wait, exit_code);
+                p.pump.bytes.load(), p.unread_bytes.load(), wall, in_wait, out_wait, exit_code);
+  const TransferInfo info = p.info();
   std::string out =
       "{\"relay\":{\"mode\":" + protocol::JsonString(p.config->mode) +
       ",\"connector\":" + protocol::JsonString(p.config->name) +
-      ",\"engine\":" + protocol::JsonString(p.engine) +
-      ",\"engine_reason\":" + protocol::JsonString(p.engine_reason) +
-      ",\"peer\":" + protocol::JsonString(p.peer) + "," + numbers +
+      ",\"engine\":" + protocol::JsonString(info.engine) +
+      ",\"engine_reason\":" + protocol::JsonString(info.engine_reason) +
+      ",\"peer\":" + protocol::JsonString(info.peer) + "," + numbers +
       ",\"exit_reason\":" + protocol::JsonString(ExitCodeName(exit_code)) +
       ",\"error\":" + (status.ok() ? "null" : protocol::JsonString(std::string(status.message()))) +
       ",\"bottleneck\":" +
@@ -206,25 +238,10 @@ absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, i
     if (auto s = WriteFileAtomically(c.port_file, std::to_string(port) + "\n"); !s.ok()) return s;
   }
   const absl::Time deadline = absl::Now() + c.accept_timeout;
-  absl::Status last_refusal;
-  for (;;) {
-    auto fd = AcceptOne(listener->get(), deadline, stop_fd, peer);
-    if (!fd.ok()) {
-      if (ExitCodeOf(fd.status()) == kExitNoPeer && !last_refusal.ok()) {
-        return RelayError(kExitAuthFailed,
-                          "no authenticated peer before the deadline; last refusal: " +
-                              std::string(last_refusal.message()));
-      }
-      return fd.status();
-    }
-    if (secret == nullptr) return fd;
-    absl::Status s =
-        ServerHandshake(fd->get(), *secret, absl::Now() + c.handshake_timeout, stop_fd);
-    if (s.ok()) return fd;
-    if (ExitCodeOf(s) == kExitTerminated) return s;
-    Log(c.name, "refused a connection from " + *peer + ": " + std::string(s.message()));
-    last_refusal = s;
-  }
+  if (secret == nullptr) return AcceptOne(listener->get(), deadline, stop_fd, peer);
+  return AcceptAuthenticated(listener->get(), *secret,
+                             {.deadline = deadline, .handshake_timeout = c.handshake_timeout},
+                             stop_fd, peer, [&c](const std::string& line) { Log(c.name, line); });
 }
 
 // In authenticated mode the payload ends with a marker, so the receiver can tell a sender
@@ -239,12 +256,28 @@ std::string EndMarker(uint64_t payload_bytes) {
   return m;
 }
 
-absl::Status SendEndMarker(int fd, uint64_t payload_bytes, absl::Duration timeout, int stop_fd) {
-  const int err = SendAllBefore(fd, EndMarker(payload_bytes), absl::Now() + timeout, stop_fd);
-  if (err == ETIMEDOUT) {
-    return RelayError(kExitPeerLost, "the peer stopped reading before the end of the stream");
+// Sends the end marker. The peer may still be delivering megabytes to a slow destination, so
+// the socket can stay full for long: give up only when it showed no progress for `timeout`.
+absl::Status SendEndMarker(int fd, uint64_t payload_bytes, absl::Duration timeout, int stop_fd,
+                           const PeerProgress& progress) {
+  const std::string marker = EndMarker(payload_bytes);
+  std::string_view rest = marker;
+  const absl::Time start = absl::Now();
+  while (!rest.empty()) {
+    const absl::Time deadline = progress.LastProgress(start) + timeout;
+    if (absl::Now() >= deadline) {
+      return RelayError(kExitPeerLost, "the peer stopped reading before the end of the stream");
+    }
+    const int err =
+        SendAllBefore(fd, rest.substr(0, 1), std::min(deadline, absl::Now() + absl::Seconds(1)),
+                      stop_fd);
+    if (err == ETIMEDOUT) {
+      if (Stopped(stop_fd)) return RelayError(kExitTerminated, "terminated sending the end marker");
+      continue;
+    }
+    if (err != 0) return ErrnoError(kExitPeerLost, "sending the end of the stream", err);
+    rest.remove_prefix(1);
   }
-  if (err != 0) return ErrnoError(kExitPeerLost, "sending the end of the stream", err);
   return absl::OkStatus();
 }
 
@@ -272,10 +305,9 @@ absl::Status CheckEndMarker(const std::string& held, uint64_t payload_bytes, int
                                        " bytes: the sender died or was killed mid-stream");
 }
 
-// send: after EOF and every byte out, half-close and wait for the peer to close.
+// send, to a plain peer (--insecure-no-auth, no heartbeats): after EOF and every byte out,
+// half-close and wait for the peer to close, at most `timeout`.
 absl::Status Linger(int fd, absl::Duration timeout, int stop_fd) {
-  if (shutdown(fd, SHUT_WR) != 0)
-    return ErrnoError(kExitPeerLost, "half-closing the connection", errno);
   const absl::Time deadline = absl::Now() + timeout;
   char buf[4096];
   for (;;) {
@@ -290,6 +322,35 @@ absl::Status Linger(int fd, absl::Duration timeout, int stop_fd) {
     if (n == 0) return absl::OkStatus();
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n < 0) return ErrnoError(kExitPeerLost, "waiting for the peer to close", errno);
+  }
+}
+
+// recv: every byte is in the FIFO; "delivered" means read by the connector, so wait until the
+// pipe is empty. A connector that closes its stdin first left bytes it never read: that is a
+// failure, with the count. No deadline: a reader that keeps reading, however slowly, is never
+// cut off (the orchestrator watches the connector itself).
+absl::Status WaitUntilRead(int fifo_fd, const std::string& fifo, int stop_fd,
+                           std::atomic<uint64_t>& unread_bytes) {
+  for (;;) {
+    const uint64_t unread = PipeUnread(fifo_fd);
+    if (unread == 0) return absl::OkStatus();
+    // The writer's end of a pipe reports POLLERR once no reader is left; nothing else wakes it
+    // as the pipe drains, so look again every 20 ms.
+    pollfd fds[2] = {{fifo_fd, 0, 0}, {stop_fd, POLLIN, 0}};
+    const int n = poll(fds, stop_fd >= 0 ? 2 : 1, 20);
+    if (n < 0 && errno != EINTR) return ErrnoError(kExitIo, "poll on the FIFO " + fifo, errno);
+    if (n > 0 && (fds[0].revents & (POLLERR | POLLHUP))) {
+      unread_bytes = PipeUnread(fifo_fd);
+      if (unread_bytes == 0) return absl::OkStatus();  // read to the end, then closed
+      return RelayError(kExitReaderGone,
+                        "the connector closed its input (" + fifo + ") with " +
+                            std::to_string(unread_bytes.load()) +
+                            " bytes it never read: they were not delivered");
+    }
+    if (n > 0 && stop_fd >= 0 && (fds[1].revents & POLLIN)) {
+      return RelayError(kExitTerminated, "terminated while the connector was reading its last " +
+                                             std::to_string(unread) + " bytes");
+    }
   }
 }
 
@@ -310,23 +371,33 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   } else {
     Log(c.name, "WARNING: --insecure-no-auth: any peer that reaches the port is accepted");
   }
-  auto engine = CreateEngine(
-      c.engine, c.mode == "send" ? Route::kPipeToSocket : Route::kSocketToPipe,
-      {.pipe_bytes = c.pipe_bytes, .drain_timeout = c.drain_timeout}, &p.engine_reason);
+  std::string reason;
+  auto engine = CreateEngine(c.engine, c.mode == "send" ? Route::kPipeToSocket : Route::kSocketToPipe,
+                             {.pipe_bytes = c.pipe_bytes, .drain_timeout = c.drain_timeout}, &reason);
   if (!engine.ok()) return engine.status();
-  p.engine = std::string((*engine)->name());
-  Log(c.name, c.mode + ": engine " + p.engine + " (" + p.engine_reason + "), inspection " +
+  const std::string engine_name((*engine)->name());
+  p.Update([&](TransferInfo& info) {
+    info.engine = engine_name;
+    info.engine_reason = reason;
+  });
+  Log(c.name, c.mode + ": engine " + engine_name + " (" + reason + "), inspection " +
                   (c.inspect ? "on" : "off"));
 
-  auto socket = Establish(c, secret.get(), stop_fd, &p.peer);
+  std::string peer;
+  auto socket = Establish(c, secret.get(), stop_fd, &peer);
   if (!socket.ok()) return socket.status();
-  Log(c.name, c.mode + ": connected to " + p.peer + (secret ? " (authenticated)" : ""));
+  p.Update([&](TransferInfo& info) { info.peer = peer; });
+  Log(c.name, c.mode + ": connected to " + peer + (secret ? " (authenticated)" : ""));
   const bool send = c.mode == "send";
+  // Authenticated peers are sluice relays: the receiver sends progress heartbeats back, read
+  // from now on so they never pile up.
+  std::optional<PeerProgress> peer_progress;
+  if (send && secret) peer_progress.emplace(socket->get(), stop_fd);
   auto fifo = OpenFifo(c.fifo, /*for_write=*/!send, absl::Now() + c.accept_timeout, stop_fd);
   if (!fifo.ok()) return fifo.status();
 
   const std::string fifo_name = "the FIFO " + c.fifo;
-  const std::string peer_name = "the peer " + p.peer;
+  const std::string peer_name = "the peer " + peer;
   const Endpoint fifo_end{
       .fd = fifo->get(), .is_pipe = true, .is_socket = false, .name = fifo_name};
   const Endpoint socket_end{
@@ -334,27 +405,45 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   Tap tap;
   if (p.inspector) tap = [&p](std::string_view bytes) { p.inspector->Consume(bytes); };
   p.phase = 1;
-  // Authenticated peers are sluice relays: the stream ends with an end marker.
+  if (send) {
+    absl::Status status =
+        (*engine)->Pump(fifo_end, socket_end, p.inspector ? &tap : nullptr, p.pump, stop_fd);
+    if (p.inspector) p.inspector->Finish();
+    if (!status.ok()) return status;
+    fifo->reset();
+    if (!secret) {
+      if (shutdown(socket->get(), SHUT_WR) != 0)
+        return ErrnoError(kExitPeerLost, "half-closing the connection", errno);
+      return Linger(socket->get(), c.linger_timeout, stop_fd);
+    }
+    if (auto s = SendEndMarker(socket->get(), p.pump.bytes.load(), c.linger_timeout, stop_fd,
+                               *peer_progress);
+        !s.ok()) {
+      return s;
+    }
+    if (shutdown(socket->get(), SHUT_WR) != 0)
+      return ErrnoError(kExitPeerLost, "half-closing the connection", errno);
+    return peer_progress->WaitForClose(c.linger_timeout);
+  }
+
+  // recv. The stream ends with the sender's end marker: hold its bytes back from the FIFO.
   Holdback holdback;
   holdback.bytes = secret ? kEndMarkerBytes : 0;
-  absl::Status status = (*engine)->Pump(send ? fifo_end : socket_end, send ? socket_end : fifo_end,
-                                        p.inspector ? &tap : nullptr, p.pump, stop_fd,
-                                        !send && secret ? &holdback : nullptr);
-  if (p.inspector) p.inspector->Finish();
-  if (status.ok() && !send && secret) {
-    status = CheckEndMarker(holdback.held, p.pump.bytes.load(), fifo->get());
+  absl::Status status;
+  {
+    std::optional<ProgressBeacon> beacon;
+    if (secret) beacon.emplace(socket->get(), fifo->get(), p.pump);
+    status = (*engine)->Pump(socket_end, fifo_end, p.inspector ? &tap : nullptr, p.pump, stop_fd,
+                             secret ? &holdback : nullptr);
+    if (p.inspector) p.inspector->Finish();
+    if (status.ok() && secret) status = CheckEndMarker(holdback.held, p.pump.bytes.load(), fifo->get());
+    if (status.ok()) status = WaitUntilRead(fifo->get(), c.fifo, stop_fd, p.unread_bytes);
+    // Bytes the connector left in the pipe when it went were never delivered.
+    if (ExitCodeOf(status) == kExitReaderGone && p.unread_bytes == 0) {
+      p.unread_bytes = PipeUnread(fifo->get());
+    }
   }
   if (!status.ok()) return status;
-  if (send) {
-    fifo->reset();
-    if (secret) {
-      if (auto s = SendEndMarker(socket->get(), p.pump.bytes.load(), c.linger_timeout, stop_fd);
-          !s.ok()) {
-        return s;
-      }
-    }
-    return Linger(socket->get(), c.linger_timeout, stop_fd);
-  }
   fifo->reset();    // the connector sees end of input ...
   socket->reset();  // ... and then the sender sees our close
   return absl::OkStatus();
@@ -393,17 +482,24 @@ int RunTransfer(const RelayConfig& config, int stop_fd) {
                      std::to_string(bytes) + " bytes in " + std::to_string(wall).substr(0, 6) +
                      " s";
   if (p.inspector) {
-    const protocol::InspectorStats s = p.inspector->Snapshot();
+    const protocol::InspectorStats s = p.inspector->Snapshot(/*state_text=*/false);
     line += ", " + std::to_string(s.type(protocol::MessageType::kRecord).count) + " records in " +
             std::to_string(s.streams.size()) + " streams, " +
             std::to_string(s.type(protocol::MessageType::kState).count) + " states";
     if (s.non_protocol.count > 0)
       line += ", " + std::to_string(s.non_protocol.count) + " non-protocol lines";
+    if (s.untracked_streams) {
+      Log(config.name, "WARNING: more than " + std::to_string(config.inspector.max_streams) +
+                           " streams: " + std::to_string(s.untracked.records) +
+                           " records of the streams beyond were counted together, not per "
+                           "stream (raise --max-streams to count them one by one)");
+    }
   }
-  line += ", engine " + p.engine + ", bottleneck " +
+  line += ", engine " + p.info().engine + ", bottleneck " +
           Bottleneck(bytes, static_cast<double>(p.pump.input_wait_ns.load()) / 1e9,
                      static_cast<double>(p.pump.output_wait_ns.load()) / 1e9, wall);
   line += "; exit " + std::to_string(code) + " (" + std::string(ExitCodeName(code)) + ")";
+  if (p.unread_bytes > 0) line += ", " + std::to_string(p.unread_bytes.load()) + " bytes never read";
   if (!status.ok()) line += ": " + std::string(status.message());
   Log(config.name, line);
   return code;

@@ -46,6 +46,7 @@ options:
   --drain-timeout=DUR      SIGTERM: time to deliver bytes in flight (default: 10s)
   --max-line-bytes=N       inspector line buffer; longer lines are followed in constant memory
   --max-state-bytes=N      larger STATE messages are counted, not kept
+  --max-streams=N          streams counted one by one (default: 10000); the rest together
   --pipe-bytes=N           pipe size for splicing (default: 1048576)
 )";
 
@@ -152,6 +153,7 @@ int main(int argc, char** argv) {
   const std::pair<const char*, size_t*> sizes[] = {
       {"max-line-bytes", &c.inspector.max_line_bytes},
       {"max-state-bytes", &c.inspector.max_state_bytes},
+      {"max-streams", &c.inspector.max_streams},
       {"pipe-bytes", &c.pipe_bytes}};
   for (const auto& [name, target] : sizes) {
     uint64_t n = 0;

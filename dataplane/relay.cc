@@ -87,6 +87,9 @@ struct Progress {
   std::atomic<int> phase{0};  // 0 connecting, 1 transferring, 2 done
   // recv: bytes written into the FIFO that its reader never read (it closed its end first).
   std::atomic<uint64_t> unread_bytes{0};
+  // The pump read its input to the end (send: the connector's EOF; recv: the sender's end):
+  // the inspector's counts cover all of it, whatever failed after.
+  std::atomic<bool> input_complete{false};
 
   TransferInfo info() const {
     std::lock_guard<std::mutex> lock(mu);
@@ -180,8 +183,9 @@ std::string SummaryJson(const Progress& p, int exit_code, const absl::Status& st
   std::snprintf(numbers, sizeof numbers,
                 "\"bytes\":%" PRIu64 ",\"unread_bytes\":%" PRIu64
                 ",\"seconds\":%.6f,\"input_wait_seconds\":%.6f,"
-                "\"output_wait_seconds\":%.6f,\"exit_code\":%d",
-                p.pump.bytes.load(), p.unread_bytes.load(), wall, in_wait, out_wait, exit_code);
+                "\"output_wait_seconds\":%.6f,\"exit_code\":%d,\"input_complete\":%s",
+                p.pump.bytes.load(), p.unread_bytes.load(), wall, in_wait, out_wait, exit_code,
+                p.input_complete ? "true" : "false");
   const TransferInfo info = p.info();
   std::string out =
       "{\"relay\":{\"mode\":" + protocol::JsonString(p.config->mode) +
@@ -410,6 +414,7 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
         (*engine)->Pump(fifo_end, socket_end, p.inspector ? &tap : nullptr, p.pump, stop_fd);
     if (p.inspector) p.inspector->Finish();
     if (!status.ok()) return status;
+    p.input_complete = true;
     fifo->reset();
     if (!secret) {
       if (shutdown(socket->get(), SHUT_WR) != 0)
@@ -437,6 +442,7 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
                              secret ? &holdback : nullptr);
     if (p.inspector) p.inspector->Finish();
     if (status.ok() && secret) status = CheckEndMarker(holdback.held, p.pump.bytes.load(), fifo->get());
+    if (status.ok()) p.input_complete = true;
     if (status.ok()) status = WaitUntilRead(fifo->get(), c.fifo, stop_fd, p.unread_bytes);
     // Bytes the connector left in the pipe when it went were never delivered.
     if (ExitCodeOf(status) == kExitReaderGone && p.unread_bytes == 0) {

@@ -27,7 +27,9 @@ the connector as its main container and sluice-relay sidecars, joined by authent
 options:
   --backend=local     where the pods run (default: local: processes on this machine)
   --relay=PATH        the sluice-relay binary (default: next to sluice, else from PATH)
-  --workdir=DIR       pipes, secret, logs and summaries (default: a new directory in $TMPDIR)
+  --workdir=DIR       pipes, secret, logs and summaries (default: a new directory in $TMPDIR,
+                      removed after a success; kept after a failure, without the secret)
+  --keep-workdir      keep that new directory after a success too
   --report=FILE       also write the JSON report here
 
 exit codes: 0 ok, 2 usage or spec error, 20 source failed, 21 destination failed,
@@ -75,6 +77,10 @@ int main(int argc, char** argv) {
     };
     if (value("--backend=", &backend) || value("--relay=", &options.relay_path) ||
         value("--workdir=", &options.workdir) || value("--report=", &options.report_path)) {
+      continue;
+    }
+    if (a == "--keep-workdir") {
+      options.keep_workdir = true;
       continue;
     }
     if (a.substr(0, 2) == "--") return Usage("unknown option " + std::string(a));

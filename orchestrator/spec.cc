@@ -42,6 +42,17 @@ class Reader {
     return node.as<std::string>();
   }
 
+  absl::StatusOr<absl::Duration> Duration(const YAML::Node& node, const std::string& key) const {
+    auto text = String(node, key);
+    if (!text.ok()) return text.status();
+    absl::Duration d;
+    if (!absl::ParseDuration(*text, &d) || d <= absl::ZeroDuration()) {
+      return Error(node, key,
+                   absl::StrCat("'", *text, "' must be a positive duration such as 90s, 90m or 6h"));
+    }
+    return d;
+  }
+
   absl::StatusOr<ConnectorSpec> Connector(const YAML::Node& node, const std::string& key) const {
     if (!node.IsDefined()) return Error(node, key, "is missing: give its command");
     if (!node.IsMap()) return Error(node, key, "must be a map with a command");
@@ -127,7 +138,8 @@ absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view o
     spec.destination = std::move(*destination);
     if (const YAML::Node relay = root["relay"]; relay.IsDefined()) {
       if (!relay.IsMap()) return r.Error(relay, "relay", "must be a map");
-      if (auto s = r.OnlyKeys(relay, "relay", {"engine", "inspect"}); !s.ok()) return s;
+      if (auto s = r.OnlyKeys(relay, "relay", {"engine", "inspect", "stall_timeout"}); !s.ok())
+        return s;
       if (const YAML::Node engine = relay["engine"]; engine.IsDefined()) {
         auto e = r.String(engine, "relay.engine");
         if (!e.ok()) return e.status();
@@ -144,6 +156,11 @@ absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view o
         }
         spec.inspect = value;
       }
+      if (const YAML::Node stall = relay["stall_timeout"]; stall.IsDefined()) {
+        auto d = r.Duration(stall, "relay.stall_timeout");
+        if (!d.ok()) return d.status();
+        spec.stall_timeout = *d;
+      }
     }
     if (const YAML::Node state = root["state_file"]; state.IsDefined()) {
       auto path = r.String(state, "state_file");
@@ -151,12 +168,9 @@ absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view o
       spec.state_file = *path;
     }
     if (const YAML::Node timeout = root["timeout"]; timeout.IsDefined()) {
-      auto text = r.String(timeout, "timeout");
-      if (!text.ok()) return text.status();
-      if (!absl::ParseDuration(*text, &spec.timeout) || spec.timeout <= absl::ZeroDuration()) {
-        return r.Error(timeout, "timeout",
-                       absl::StrCat("'", *text, "' must be a positive duration such as 90m or 6h"));
-      }
+      auto d = r.Duration(timeout, "timeout");
+      if (!d.ok()) return d.status();
+      spec.timeout = *d;
     }
     return spec;
   } catch (const YAML::Exception& e) {

@@ -9,6 +9,7 @@
 //   relay:                           # optional
 //     engine: auto                   # auto | uring | splice | copy
 //     inspect: true
+//     stall_timeout: 60s             # a relay gives up after this long without progress
 //   state_file: state/pg-to-s3.json  # optional: where the committed state is written
 //   timeout: 6h                      # optional: the whole sync (absl duration syntax)
 //
@@ -40,6 +41,9 @@ struct SyncSpec {
   ConnectorSpec destination;
   std::string engine = "auto";
   bool inspect = true;
+  // A relay whose peer shows no progress for this long gives up (a destination that reads,
+  // however slowly, is progress).
+  absl::Duration stall_timeout = absl::Seconds(60);
   std::string state_file;  // "" for none
   absl::Duration timeout = absl::InfiniteDuration();
 };

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -22,6 +23,7 @@
 
 #include "base/files.h"
 #include "dataplane/exit_codes.h"
+#include "orchestrator/committed_state.h"
 #include "orchestrator/local_backend.h"
 #include "orchestrator/pod.h"
 #include "protocol/report.h"
@@ -88,7 +90,8 @@ struct RelayArgs {
               where,
               "--summary=" + summary,
               "--secret-file=" + layout.Path("secret"),
-              "--engine=" + spec.engine};
+              "--engine=" + spec.engine,
+              "--linger-timeout=" + absl::FormatDuration(spec.stall_timeout)};
     if (!inspect) c.argv.push_back("--no-inspect");
     c.stderr_path = summary.substr(0, summary.size() - 5) + ".log";  // x.json -> x.log
     return c;
@@ -134,7 +137,8 @@ std::optional<int> WaitForPort(LocalBackend& backend, const std::string& pod,
   return std::nullopt;
 }
 
-// Per-stream record counts from a relay's summary; empty when it did not inspect.
+// What a relay's summary says (dataplane/relay.cc writes it when the relay exits). A relay
+// that was killed wrote none: `present` is false and nothing of it is known.
 using StreamKey = std::string;  // "namespace.name" or "name"
 struct StreamCounts {
   uint64_t records = 0;
@@ -142,11 +146,27 @@ struct StreamCounts {
 };
 
 struct RelaySummary {
-  uint64_t bytes = 0;
+  bool present = false;
+  int exit_code = -1;
+  bool input_complete = false;  // it read its input to the end: its counts cover all of it
+  uint64_t bytes = 0;           // moved into its output
+  uint64_t unread_bytes = 0;  // recv: left in the FIFO by a connector that stopped reading
   bool inspected = false;
+  uint64_t inspected_bytes = 0;
   std::map<StreamKey, StreamCounts> streams;
-  std::vector<std::string> committed_states;  // raw `state` objects: global, streams, legacy
+  bool untracked_streams = false;
+  StreamCounts untracked;
+  uint64_t trace_errors = 0;
+  std::vector<std::pair<std::string, std::string>> errors;  // message, failure_type
+  uint64_t non_protocol_lines = 0;
+  std::vector<std::string> non_protocol_samples;
 };
+
+// A field that may be absent (a summary from an older relay): the default when it is.
+template <typename T>
+void Optional(simdjson::simdjson_result<simdjson::dom::element> field, T* out) {
+  if (field.get(*out) != simdjson::SUCCESS) *out = T{};
+}
 
 RelaySummary ReadSummary(const std::string& path) {
   RelaySummary out;
@@ -155,19 +175,18 @@ RelaySummary ReadSummary(const std::string& path) {
   if (text.empty()) return out;
   simdjson::dom::element doc;
   if (parser.parse(text).get(doc) != simdjson::SUCCESS) return out;
-  uint64_t bytes = 0;
-  if (doc["relay"]["bytes"].get(bytes) == simdjson::SUCCESS) out.bytes = bytes;
+  int64_t code = -1;
+  if (doc["relay"]["bytes"].get(out.bytes) != simdjson::SUCCESS ||
+      doc["relay"]["exit_code"].get(code) != simdjson::SUCCESS) {
+    return out;  // from another version: nothing to rely on
+  }
+  out.present = true;
+  out.exit_code = static_cast<int>(code);
+  Optional(doc["relay"]["unread_bytes"], &out.unread_bytes);  // absent: none measured
+  Optional(doc["relay"]["input_complete"], &out.input_complete);
   simdjson::dom::element inspector;
   if (doc["inspector"].get(inspector) != simdjson::SUCCESS || inspector.is_null()) return out;
-  out.inspected = true;
-  const auto keep = [&](simdjson::dom::element kept) {
-    simdjson::dom::element state;
-    if (!kept.is_null() && kept["state"].get(state) == simdjson::SUCCESS && !state.is_null()) {
-      out.committed_states.push_back(simdjson::minify(state));
-    }
-  };
-  simdjson::dom::element global;
-  if (inspector["latest_global"].get(global) == simdjson::SUCCESS) keep(global);
+  out.inspected = inspector["bytes"].get(out.inspected_bytes) == simdjson::SUCCESS;
   simdjson::dom::array streams;
   if (inspector["streams"].get(streams) == simdjson::SUCCESS) {
     for (simdjson::dom::element s : streams) {
@@ -178,15 +197,79 @@ RelaySummary ReadSummary(const std::string& path) {
           out.streams[has_ns ? std::string(ns) + "." + std::string(name) : std::string(name)];
       if (s["records"].get(c.records) != simdjson::SUCCESS ||
           s["states"].get(c.states) != simdjson::SUCCESS) {
-        continue;  // a summary from another version: no counts to compare
+        out.inspected = false;  // counts missing: none of them can be relied on
       }
-      simdjson::dom::element latest;
-      if (s["latest_state"].get(latest) == simdjson::SUCCESS) keep(latest);
     }
   }
-  simdjson::dom::element legacy;
-  if (inspector["latest_legacy"].get(legacy) == simdjson::SUCCESS) keep(legacy);
+  simdjson::dom::element untracked;
+  if (inspector["untracked"].get(untracked) == simdjson::SUCCESS && !untracked.is_null()) {
+    out.untracked_streams = true;
+    Optional(untracked["records"], &out.untracked.records);
+    Optional(untracked["states"], &out.untracked.states);
+  }
+  Optional(inspector["trace_errors"], &out.trace_errors);
+  simdjson::dom::array errors;
+  if (inspector["errors"].get(errors) == simdjson::SUCCESS) {
+    for (simdjson::dom::element e : errors) {
+      std::string_view message, type;
+      if (e["message"].get(message) != simdjson::SUCCESS) continue;
+      Optional(e["failure_type"], &type);
+      out.errors.emplace_back(std::string(message), std::string(type));
+    }
+  }
+  Optional(inspector["non_protocol"]["count"], &out.non_protocol_lines);
+  simdjson::dom::array samples;
+  if (inspector["non_protocol"]["samples"].get(samples) == simdjson::SUCCESS) {
+    for (simdjson::dom::element e : samples) {
+      std::string_view prefix;
+      if (e["prefix"].get(prefix) == simdjson::SUCCESS) out.non_protocol_samples.emplace_back(prefix);
+    }
+  }
   return out;
+}
+
+// What is known of the records and bytes emitted by the source (counted by its relay) and
+// delivered to the destination (counted by its input relay, as read by the destination). A
+// figure that is not known is absent, never a guess.
+struct Counts {
+  std::optional<uint64_t> bytes_emitted, bytes_delivered;
+  bool records_emitted_known = false, records_delivered_known = false;
+};
+
+Counts Known(const RelaySummary& source, const RelaySummary& destination) {
+  Counts c;
+  // The source relay counted what the source wrote only if it read to the end of it (a
+  // failure after that, such as a reset by a failing destination, changes nothing).
+  if (source.present && source.input_complete) {
+    c.bytes_emitted = source.bytes;
+    c.records_emitted_known = source.inspected;
+  }
+  if (destination.present) {
+    c.bytes_delivered = destination.bytes - std::min(destination.unread_bytes, destination.bytes);
+    // Its inspector saw what it wrote into the FIFO; the records are delivered ones only if the
+    // destination read every byte the inspector saw.
+    c.records_delivered_known =
+        destination.inspected && destination.inspected_bytes == *c.bytes_delivered;
+  }
+  return c;
+}
+
+std::string Number(bool known, uint64_t n) { return known ? std::to_string(n) : "null"; }
+
+// The connector's messages that are not data: TRACE errors and lines that are not protocol.
+std::string Diagnostics(const RelaySummary& s) {
+  if (!s.present || !s.inspected) return "null";
+  std::string out = absl::StrCat("{\"trace_errors\":", s.trace_errors, ",\"errors\":[");
+  for (size_t i = 0; i < s.errors.size(); ++i) {
+    absl::StrAppend(&out, i > 0 ? "," : "", "{\"message\":", protocol::JsonString(s.errors[i].first),
+                    ",\"failure_type\":", protocol::JsonString(s.errors[i].second), "}");
+  }
+  absl::StrAppend(&out, "],\"non_protocol_lines\":", s.non_protocol_lines,
+                  ",\"non_protocol_samples\":[");
+  for (size_t i = 0; i < s.non_protocol_samples.size(); ++i) {
+    absl::StrAppend(&out, i > 0 ? "," : "", protocol::JsonString(s.non_protocol_samples[i]));
+  }
+  return out + "]}";
 }
 
 // Which failure a sync's result names, lowest first. By role, not by time: one failure brings
@@ -204,13 +287,160 @@ int Blame(const Exited& e, const std::string& source_pod) {
   return 2;
 }
 
+
+// The report: the outcome, every container's exit, what is known of the counts per stream, the
+// connectors' errors, and the committed state.
+struct ReportInput {
+  const SyncSpec& spec;
+  int code;
+  std::string reason;
+  absl::Duration elapsed;
+  std::string workdir;  // "" once removed
+  const std::vector<Exited>& exits;
+  const RelaySummary& emitted;
+  const RelaySummary& delivered;
+  const RelaySummary& echoed;
+  const CommittedState& state;
+  std::string state_file;  // "" when none was written
+};
+
+std::string Report(const ReportInput& r, std::string* table) {
+  const Counts known = Known(r.emitted, r.delivered);
+  const auto optional = [](const std::optional<uint64_t>& n) {
+    return n ? std::to_string(*n) : std::string("null");
+  };
+  std::string report = absl::StrCat(
+      "{\"sync\":", protocol::JsonString(r.spec.name), ",\"exit_code\":", r.code,
+      ",\"result\":", r.code == kSyncOk ? "\"succeeded\"" : "\"failed\"",
+      ",\"reason\":", protocol::JsonString(r.reason),
+      ",\"seconds\":", absl::StrFormat("%.3f", absl::ToDoubleSeconds(r.elapsed)),
+      ",\"workdir\":", r.workdir.empty() ? "null" : protocol::JsonString(r.workdir),
+      ",\"bytes\":{\"emitted\":", optional(known.bytes_emitted),
+      ",\"delivered\":", optional(known.bytes_delivered), "},\"containers\":[");
+  for (size_t i = 0; i < r.exits.size(); ++i) {
+    absl::StrAppend(&report, i > 0 ? "," : "", "{\"pod\":", protocol::JsonString(r.exits[i].pod),
+                    ",\"container\":", protocol::JsonString(r.exits[i].container),
+                    ",\"exit_code\":", r.exits[i].exit_code, "}");
+  }
+  report += "],\"streams\":[";
+  // Every stream either side saw, emitted first.
+  std::map<StreamKey, std::pair<const StreamCounts*, const StreamCounts*>> streams;
+  for (const auto& [key, c] : r.emitted.streams) streams[key].first = &c;
+  for (const auto& [key, c] : r.delivered.streams) streams[key].second = &c;
+  bool first = true;
+  for (const auto& [key, pair] : streams) {
+    const StreamCounts none;
+    const StreamCounts& e = pair.first != nullptr ? *pair.first : none;
+    const StreamCounts& d = pair.second != nullptr ? *pair.second : none;
+    const std::string emitted = Number(known.records_emitted_known, e.records);
+    const std::string delivered = Number(known.records_delivered_known, d.records);
+    absl::StrAppend(&report, first ? "" : ",", "{\"stream\":", protocol::JsonString(key),
+                    ",\"records_emitted\":", emitted, ",\"records_delivered\":", delivered,
+                    ",\"states_emitted\":", Number(known.records_emitted_known, e.states), "}");
+    absl::StrAppendFormat(table, "  %-32s %14s %14s %8s\n", key,
+                          known.records_emitted_known ? emitted : "?",
+                          known.records_delivered_known ? delivered : "?",
+                          known.records_emitted_known ? std::to_string(e.states) : "?");
+    first = false;
+  }
+  report += "]";
+  if (r.emitted.untracked_streams || r.delivered.untracked_streams) {
+    absl::StrAppend(&report, ",\"untracked_streams\":{\"records_emitted\":",
+                    Number(known.records_emitted_known, r.emitted.untracked.records),
+                    ",\"records_delivered\":",
+                    Number(known.records_delivered_known, r.delivered.untracked.records), "}");
+  }
+  absl::StrAppend(&report, ",\"source\":", Diagnostics(r.emitted),
+                  ",\"destination\":", Diagnostics(r.echoed),
+                  ",\"committed_state_file\":",
+                  r.state_file.empty() ? "null" : protocol::JsonString(r.state_file),
+                  ",\"committed_state_messages\":", r.state.messages,
+                  ",\"committed_state_complete\":", r.state.complete ? "true" : "false", "}\n");
+  return report;
+}
+
+void WriteReport(const std::string& report, const std::string& workdir, const SyncOptions& options) {
+  for (const std::string& path :
+       {workdir.empty() ? std::string() : workdir + "/report.json", options.report_path}) {
+    if (path.empty()) continue;
+    if (auto s = base::WriteFileAtomically(path, report); !s.ok()) {
+      Log(absl::StrCat("the report was not written: ", s.message()));
+    }
+  }
+}
+
+// The verdict on a sync whose containers have all exited: its exit code and the reason.
+std::pair<int, std::string> Judge(const SyncSpec& spec, const std::optional<Exited>& cause,
+                                  const std::string& source_pod,
+                                  const std::string& destination_pod, const RelaySummary& emitted,
+                                  const RelaySummary& delivered, const Layout& layout) {
+  if (cause) {
+    std::string reason = absl::StrCat(cause->pod, "/", cause->container, " exited ", cause->exit_code);
+    if (cause->pod == destination_pod && cause->container == "relay-stdin" &&
+        cause->exit_code == dataplane::kExitReaderGone) {
+      reason = "the destination stopped reading its input before the end";
+      if (delivered.present && delivered.unread_bytes > 0) {
+        absl::StrAppend(&reason, ": ", delivered.unread_bytes, " bytes it never read");
+      }
+      return {kSyncDestinationFailed, reason};
+    }
+    if (cause->is_main) {
+      const bool source = cause->pod == source_pod;
+      // The connector's own word on why, when it gave one.
+      if (source && emitted.present && !emitted.errors.empty()) {
+        const auto& [message, type] = emitted.errors.back();
+        absl::StrAppend(&reason, ": ", message, type.empty() ? "" : " (" + type + ")");
+      }
+      return {source ? kSyncSourceFailed : kSyncDestinationFailed, reason};
+    }
+    const std::string log =
+        cause->pod == source_pod            ? layout.Path("source/relay-stdout.log")
+        : cause->container == "relay-stdin" ? layout.Path("destination/relay-stdin.log")
+        : cause->pod == destination_pod     ? layout.Path("destination/relay-stdout.log")
+                                            : layout.Path("orchestrator/destination-stdout.log");
+    Log(absl::StrCat("the end of ", log, ":\n", Tail(log, 5)));
+    return {kSyncRelayFailed, reason};
+  }
+  if (!spec.inspect) return {kSyncOk, "every container exited 0"};
+  // Every container exited 0: what the source emitted must be what reached the destination,
+  // stream by stream, and all of it must be known.
+  const Counts known = Known(emitted, delivered);
+  if (!known.records_emitted_known || !known.records_delivered_known) {
+    return {kSyncRelayFailed, "every container exited 0, but the relays' counts are missing"};
+  }
+  const auto records = [](const RelaySummary& r, const std::string& key) -> uint64_t {
+    const auto it = r.streams.find(key);
+    return it == r.streams.end() ? 0 : it->second.records;
+  };
+  for (const RelaySummary* side : {&emitted, &delivered}) {
+    for (const auto& [key, c] : side->streams) {
+      if (records(emitted, key) != records(delivered, key)) {
+        return {kSyncRelayFailed, absl::StrCat("stream ", key, ": ", records(emitted, key),
+                                               " records emitted, ", records(delivered, key),
+                                               " delivered")};
+      }
+    }
+  }
+  if (emitted.untracked.records != delivered.untracked.records) {
+    return {kSyncRelayFailed,
+            absl::StrCat("streams beyond the relays' cap: ", emitted.untracked.records,
+                         " records emitted, ", delivered.untracked.records, " delivered")};
+  }
+  if (*known.bytes_emitted != *known.bytes_delivered) {
+    return {kSyncRelayFailed, absl::StrCat(*known.bytes_emitted, " bytes emitted, ",
+                                           *known.bytes_delivered, " delivered")};
+  }
+  return {kSyncOk, "every container exited 0 and the counts agree"};
+}
+
 }  // namespace
 
 int RunSync(const SyncSpec& spec, const SyncOptions& options,
             const volatile std::sig_atomic_t* interrupted) {
   const absl::Time started = absl::Now();
   Layout layout{options.workdir};
-  if (layout.dir.empty()) {
+  const bool own_workdir = layout.dir.empty();
+  if (own_workdir) {
     const char* tmp = std::getenv("TMPDIR");
     std::string templ =
         absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/sluice-", spec.name, "-XXXXXX");
@@ -242,19 +472,56 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   }
   Log(absl::StrCat("sync ", spec.name, ": work directory ", layout.dir));
 
-  const RelayArgs relays{options, spec, layout};
   const std::string source_pod = spec.name + "-source";
   const std::string destination_pod = spec.name + "-destination";
-  const std::string orchestrator_pod = spec.name + "-orchestrator";
+  std::vector<Exited> exits;
+  const auto finish = [&](int code, std::string reason, const RelaySummary& emitted,
+                          const RelaySummary& delivered, const RelaySummary& echoed,
+                          const CommittedState& state, const std::string& state_file) {
+    // The secret is never left behind; the rest of the work directory is kept for debugging
+    // after a failure, or on request.
+    unlink(layout.Path("secret").c_str());
+    const bool remove = own_workdir && code == kSyncOk && !options.keep_workdir;
+    std::string table;
+    const std::string report = Report({spec, code, reason, absl::Now() - started,
+                                       remove ? "" : layout.dir, exits, emitted, delivered, echoed,
+                                       state, state_file},
+                                      &table);
+    WriteReport(report, remove ? "" : layout.dir, options);
+    if (remove) std::filesystem::remove_all(layout.dir);
+    if (!table.empty()) {
+      std::fprintf(stderr, "  %-32s %14s %14s %8s\n%s", "stream", "records sent", "delivered",
+                   "states", table.c_str());
+    }
+    Log(absl::StrCat("sync ", spec.name, " ", code == kSyncOk ? "succeeded" : "failed", " (",
+                     reason, ", exit ", code, ") in ",
+                     absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1))),
+                     remove ? (options.report_path.empty() ? std::string()
+                                                           : "; report: " + options.report_path)
+                            : "; report: " + layout.Path("report.json")));
+    return code;
+  };
+  const auto start_failed = [&](const std::string& why) {
+    Log(why);
+    return finish(kSyncStartFailed, why, {}, {}, {}, {}, "");
+  };
+  // Until the sync ends, the report says it runs: a report found after a crash tells the truth.
+  WriteReport(absl::StrCat("{\"sync\":", protocol::JsonString(spec.name),
+                           ",\"result\":\"running\",\"workdir\":", protocol::JsonString(layout.dir),
+                           "}\n"),
+              layout.dir, options);
+
+  const RelayArgs relays{options, spec, layout};
   const std::string src = layout.Path("source/pipes/");
   const std::string dst = layout.Path("destination/pipes/");
 
   LocalBackend backend;
   const absl::Time start_deadline = absl::Now() + options.start_timeout;
 
-  // The orchestrator's end: a relay receiving the destination's stdout, and a reader keeping it.
+  // The orchestrator's end: a relay receiving the destination's stdout into a FIFO, and the
+  // keeper reading it, which persists the committed state as the destination echoes it.
   Pod own;
-  own.name = orchestrator_pod;
+  own.name = spec.name + "-orchestrator";
   own.init_containers.push_back(relays.Init({layout.Path("orchestrator/destination-stdout")}));
   Container committed =
       relays.Transfer("relay-recv", "recv", spec.name + "-destination-stdout",
@@ -262,30 +529,28 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                       layout.Path("orchestrator/destination-stdout.json"), true);
   committed.argv.push_back("--port-file=" + layout.Path("orchestrator/destination-stdout.port"));
   own.containers.push_back(committed);
-  Container keeper;
-  keeper.name = "reader";
-  keeper.argv = {"cat"};
-  keeper.stdin_path = layout.Path("orchestrator/destination-stdout");
-  keeper.stdout_path = layout.Path("destination/stdout.jsonl");
-  own.containers.push_back(keeper);
+  std::unique_ptr<StateKeeper> keeper;
   // Starts `pod`, then waits for its relay `container` to name the port it listens on (in
   // `files`.port; its log is `files`.log).
   const auto start_listening = [&](const Pod& pod, const std::string& container,
-                                   const std::string& files) -> std::optional<int> {
-    if (auto s = backend.StartPod(pod, start_deadline); !s.ok()) {
-      Log(s.ToString());
-      return std::nullopt;
+                                   const std::string& files) -> absl::StatusOr<int> {
+    if (auto s = backend.StartPod(pod, start_deadline); !s.ok()) return s;
+    if (pod.name == own.name) {  // its FIFO exists now: read it from the start
+      auto k = StateKeeper::Start(layout.Path("orchestrator/destination-stdout"), spec.state_file,
+                                  options.state_write_interval);
+      if (!k.ok()) return k.status();
+      keeper = std::move(*k);
     }
     auto port =
         WaitForPort(backend, pod.name, container, layout.Path(files + ".port"), start_deadline);
     if (!port) {
-      Log(absl::StrCat(pod.name, "/", container,
-                       " did not listen in time: ", Tail(layout.Path(files + ".log"), 5)));
+      return absl::DeadlineExceededError(absl::StrCat(
+          pod.name, "/", container, " did not listen in time: ", Tail(layout.Path(files + ".log"), 5)));
     }
-    return port;
+    return *port;
   };
   const auto own_port = start_listening(own, "relay-recv", "orchestrator/destination-stdout");
-  if (!own_port) return kSyncStartFailed;
+  if (!own_port.ok()) return start_failed(std::string(own_port.status().message()));
 
   Pod destination;
   destination.name = destination_pod;
@@ -304,7 +569,7 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                       layout.Path("destination/relay-stdout.json"), false));
   destination.containers.push_back(relays.Logs(destination_pod, dst + "stderr"));
   const auto port = start_listening(destination, "relay-stdin", "destination/relay-stdin");
-  if (!port) return kSyncStartFailed;
+  if (!port.ok()) return start_failed(std::string(port.status().message()));
 
   Pod source;
   source.name = source_pod;
@@ -316,14 +581,12 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                                               spec.inspect));
   source.containers.push_back(relays.Logs(source_pod, src + "stderr"));
   if (auto s = backend.StartPod(source, start_deadline); !s.ok()) {
-    Log(s.ToString());
-    return kSyncStartFailed;
+    return start_failed(std::string(s.message()));
   }
   Log(absl::StrCat("sync ", spec.name, ": pods started; the destination listens on port ", *port));
 
   // Watch until everything has exited. The first failure starts a grace period in which the
   // rest may finish (the destination may still commit what it has); then SIGTERM, then SIGKILL.
-  std::vector<Exited> exits;
   std::optional<Exited> cause;
   bool timed_out = false, was_interrupted = false;
   const absl::Time sync_deadline =
@@ -369,120 +632,43 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
 
   const RelaySummary emitted = ReadSummary(layout.Path("source/relay-stdout.json"));
   const RelaySummary delivered = ReadSummary(layout.Path("destination/relay-stdin.json"));
-  const RelaySummary echoed = ReadSummary(layout.Path("orchestrator/destination-stdout.json"));
-
-  int code = kSyncOk;
-  std::string reason = "every container exited 0";
-  if (was_interrupted) {
-    code = kSyncInterrupted;
-    reason = "interrupted";
-  } else if (timed_out) {
-    code = kSyncTimedOut;
-    reason = "timed out";
-  } else if (cause) {
-    reason = absl::StrCat(cause->pod, "/", cause->container, " exited ", cause->exit_code);
-    if (cause->pod == destination_pod && cause->container == "relay-stdin" &&
-        cause->exit_code == dataplane::kExitReaderGone) {
-      code = kSyncDestinationFailed;
-      reason = "the destination stopped reading its input before the end";
-    } else if (cause->is_main) {
-      code = cause->pod == source_pod ? kSyncSourceFailed : kSyncDestinationFailed;
-    } else {
-      code = kSyncRelayFailed;
-      const std::string log =
-          cause->pod == source_pod            ? layout.Path("source/relay-stdout.log")
-          : cause->container == "relay-stdin" ? layout.Path("destination/relay-stdin.log")
-          : cause->pod == destination_pod     ? layout.Path("destination/relay-stdout.log")
-                                              : layout.Path("orchestrator/destination-stdout.log");
-      Log(absl::StrCat("the end of ", log, ":\n", Tail(log, 5)));
-    }
-  } else if (spec.inspect) {
-    // What the source emitted must be what reached the destination, stream by stream.
-    const auto records = [](const RelaySummary& r, const std::string& key) -> uint64_t {
-      const auto it = r.streams.find(key);
-      return it == r.streams.end() ? 0 : it->second.records;
-    };
-    for (const RelaySummary* side : {&emitted, &delivered}) {
-      for (const auto& [key, c] : side->streams) {
-        if (records(emitted, key) != records(delivered, key)) {
-          code = kSyncRelayFailed;
-          reason = absl::StrCat("stream ", key, ": ", records(emitted, key), " records emitted, ",
-                                records(delivered, key), " delivered");
-        }
-      }
-    }
-    if (emitted.bytes != delivered.bytes) {
-      code = kSyncRelayFailed;
-      reason = absl::StrCat(emitted.bytes, " bytes emitted, ", delivered.bytes, " delivered");
-    }
+  // The destination's stdout, as the keeper read it (its relay's summary says the same, but
+  // only once it exits, and not at all when it was killed).
+  StateKeeper::Outcome echo = keeper->Finish();
+  RelaySummary echoed;
+  echoed.present = echoed.inspected = true;
+  echoed.trace_errors = echo.stats.trace_errors;
+  for (const protocol::TraceError& e : echo.stats.errors) echoed.errors.emplace_back(e.message, e.failure_type);
+  echoed.non_protocol_lines = echo.stats.non_protocol.count;
+  for (const protocol::LineSample& l : echo.stats.non_protocol_samples) {
+    echoed.non_protocol_samples.push_back(l.prefix);
   }
 
-  // The committed state: the latest STATE messages the destination echoed.
-  std::string state_written = "null";
-  if (!spec.state_file.empty() && !echoed.committed_states.empty()) {
-    std::string states = "[";
-    for (size_t i = 0; i < echoed.committed_states.size(); ++i) {
-      absl::StrAppend(&states, i > 0 ? "," : "", echoed.committed_states[i]);
-    }
-    states += "]\n";
-    if (auto written = base::WriteFileAtomically(spec.state_file, states); written.ok()) {
-      state_written = protocol::JsonString(spec.state_file);
-      Log(absl::StrCat("committed state (", echoed.committed_states.size(),
-                       " STATE messages) "
-                       "written to ",
+  auto [code, reason] = was_interrupted ? std::pair<int, std::string>{kSyncInterrupted, "interrupted"}
+                        : timed_out     ? std::pair<int, std::string>{kSyncTimedOut, "timed out"}
+                                        : Judge(spec, cause, source_pod, destination_pod, emitted,
+                                                delivered, layout);
+
+  // The committed state: written as the destination echoed it, and once more now.
+  std::string state_written;
+  if (!spec.state_file.empty() && echo.state.echoed > 0) {
+    if (echo.written.ok()) {
+      state_written = spec.state_file;
+      Log(absl::StrCat("committed state (", echo.state.messages, " STATE messages) written to ",
                        spec.state_file));
     } else {
-      Log(absl::StrCat("the committed state was not persisted: ", written.message()));
+      Log(absl::StrCat("the committed state was not persisted: ", echo.written.message()));
       if (code == kSyncOk) {
         code = kSyncRelayFailed;
         reason = "the committed state could not be written";
       }
     }
   }
-
-  // The report: outcome, every container's exit, and the counts per stream.
-  std::string report = absl::StrCat(
-      "{\"sync\":", protocol::JsonString(spec.name), ",\"exit_code\":", code,
-      ",\"result\":", code == kSyncOk ? "\"succeeded\"" : "\"failed\"",
-      ",\"reason\":", protocol::JsonString(reason),
-      ",\"seconds\":", absl::StrFormat("%.3f", absl::ToDoubleSeconds(absl::Now() - started)),
-      ",\"workdir\":", protocol::JsonString(layout.dir), ",\"bytes\":{\"emitted\":", emitted.bytes,
-      ",\"delivered\":", delivered.bytes, "},\"containers\":[");
-  for (size_t i = 0; i < exits.size(); ++i) {
-    absl::StrAppend(&report, i > 0 ? "," : "", "{\"pod\":", protocol::JsonString(exits[i].pod),
-                    ",\"container\":", protocol::JsonString(exits[i].container),
-                    ",\"exit_code\":", exits[i].exit_code, "}");
+  if (!echo.state.complete) {
+    Log("WARNING: some STATE messages the destination echoed were too large (or too many) to "
+        "keep: the committed state lacks those streams, and the next sync reads them again");
   }
-  report += "],\"streams\":[";
-  bool first = true;
-  std::string table;
-  for (const auto& [key, c] : emitted.streams) {
-    const auto it = delivered.streams.find(key);
-    const uint64_t got = it == delivered.streams.end() ? 0 : it->second.records;
-    absl::StrAppend(&report, first ? "" : ",", "{\"stream\":", protocol::JsonString(key),
-                    ",\"records_emitted\":", c.records, ",\"records_delivered\":", got,
-                    ",\"states_emitted\":", c.states, "}");
-    absl::StrAppendFormat(&table, "  %-32s %14u %14u %8u\n", key, c.records, got, c.states);
-    first = false;
-  }
-  absl::StrAppend(&report, "],\"committed_state_file\":", state_written,
-                  ",\"committed_state_messages\":", echoed.committed_states.size(), "}\n");
-  for (const std::string& path : {layout.Path("report.json"), options.report_path}) {
-    if (path.empty()) continue;
-    if (auto s = base::WriteFileAtomically(path, report); !s.ok()) {
-      Log(absl::StrCat("the report was not written: ", s.message()));
-    }
-  }
-
-  if (!table.empty()) {
-    std::fprintf(stderr, "  %-32s %14s %14s %8s\n%s", "stream", "records sent", "delivered",
-                 "states", table.c_str());
-  }
-  Log(absl::StrCat("sync ", spec.name, " ", code == kSyncOk ? "succeeded" : "failed", " (", reason,
-                   ", exit ", code, ") in ",
-                   absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1))),
-                   "; report: ", layout.Path("report.json")));
-  return code;
+  return finish(code, reason, emitted, delivered, echoed, echo.state, state_written);
 }
 
 }  // namespace sluice::orchestrator

@@ -41,11 +41,17 @@ enum SyncExit : int {
 
 struct SyncOptions {
   std::string relay_path = "sluice-relay";  // looked up in PATH unless it has a '/'
-  std::string workdir;      // pipes, secret, logs, summaries; "" for a new one under $TMPDIR
+  // Pipes, secret, logs, summaries; "" for a new one under $TMPDIR, removed at the end.
+  std::string workdir;
   std::string report_path;  // also write the report here; "" for the workdir only
   absl::Duration start_timeout = absl::Seconds(30);  // init containers, relays listening
   absl::Duration failure_grace = absl::Seconds(30);  // after a failure, before SIGTERM
   absl::Duration kill_grace = absl::Seconds(15);     // after SIGTERM, before SIGKILL
+  // The committed state file is rewritten at most this often while the sync runs.
+  absl::Duration state_write_interval = absl::Seconds(1);
+  // Keep the work directory this orchestrator created even after a success (it is always kept
+  // after a failure, for debugging; the secret in it is always removed).
+  bool keep_workdir = false;
 };
 
 // Runs the sync; returns a SyncExit. Logs to stderr. `interrupted` is set by the caller's

@@ -3,60 +3,16 @@
 import glob
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
-SLUICE = os.environ["SLUICE"]
-GEN = os.environ["SLUICE_GEN"]
-
-# A destination that commits what it reads (into a file) and echoes each STATE once committed,
-# as Airbyte destinations do.
-ECHOING_DESTINATION = ["sh", "-c", 'tee "$0" | grep --line-buffered \'"type":"STATE"\' || [ $? -eq 1 ]']
-
-EXIT_OK, EXIT_USAGE, EXIT_SOURCE, EXIT_DESTINATION, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 2, 20, 21, 23, 143
+from harness import (ECHOING_DESTINATION, EXIT_DESTINATION, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOURCE,
+                     EXIT_TIMEOUT, EXIT_USAGE, GEN, SLUICE, SyncTest)
 
 
-class LocalSyncTest(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="sluice-orch-test-")
-        self.workdir = os.path.join(self.dir, "work")
-
-    def tearDown(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def spec(self, source, destination, **extra):
-        lines = ["name: test-sync", f"source: {{command: {json.dumps(source)}}}",
-                 f"destination: {{command: {json.dumps(destination)}}}"]
-        lines += [f"{k}: {json.dumps(v)}" for k, v in extra.items()]
-        with open(self.path("sync.yaml"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-        return self.path("sync.yaml")
-
-    def run_sync(self, spec, timeout=120, extra=()):
-        p = subprocess.run([SLUICE, "run", spec, f"--workdir={self.workdir}",
-                            f"--report={self.path('report.json')}", *extra],
-                           capture_output=True, text=True, timeout=timeout)
-        return p.returncode, p.stderr
-
-    def report(self):
-        with open(self.path("report.json")) as f:
-            return json.load(f)
-
-    def gen(self, size="16M", extra=()):
-        return [GEN, f"--bytes={size}", "--streams=4", "--state_every=1000",
-                f"--truth={self.path('truth.json')}", *extra]
-
-    def truth(self):
-        with open(self.path("truth.json")) as f:
-            return json.load(f)
-
+class LocalSyncTest(SyncTest):
     def test_a_sync_delivers_every_record_and_persists_the_committed_state(self):
         received = self.path("received.jsonl")
         spec = self.spec(self.gen(), [*ECHOING_DESTINATION, received],
@@ -93,7 +49,7 @@ class LocalSyncTest(unittest.TestCase):
                          sorted([("test-sync-source", n, 0) for n in ("main", "relay-stdout", "relay-stderr")] +
                                 [("test-sync-destination", n, 0)
                                  for n in ("main", "relay-stdin", "relay-stdout", "relay-stderr")] +
-                                [("test-sync-orchestrator", n, 0) for n in ("relay-recv", "reader")]))
+                                [("test-sync-orchestrator", "relay-recv", 0)]))
 
     def test_the_secret_is_in_a_private_file_and_nowhere_else(self):
         spec = self.spec(["sh", "-c", f'sleep 2; "{GEN}" --bytes=1M'], ["sh", "-c", "cat > /dev/null"])

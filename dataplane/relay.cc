@@ -287,7 +287,10 @@ absl::Status SendEndMarker(int fd, uint64_t payload_bytes, absl::Duration timeou
 
 // recv: what the held-back tail of the stream says. Bytes that turn out to be payload (the
 // sender died before its marker) are still delivered to the FIFO before the error.
-absl::Status CheckEndMarker(const std::string& held, uint64_t payload_bytes, int fifo_fd) {
+// Those bytes are counted and inspected like every other payload byte, so the connector never
+// gets a record the counts do not have.
+absl::Status CheckEndMarker(const std::string& held, int fifo_fd, const Tap* tap, PumpStats& stats) {
+  const uint64_t payload_bytes = stats.bytes.load();
   if (held.size() == kEndMarkerBytes && held.compare(0, 8, std::string(kEndMagic, 8)) == 0) {
     uint64_t claimed = 0;
     for (int i = 7; i >= 0; --i)
@@ -302,6 +305,8 @@ absl::Status CheckEndMarker(const std::string& held, uint64_t payload_bytes, int
     const ssize_t n = write(fifo_fd, held.data() + done, held.size() - done);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) break;
+    if (tap != nullptr) (*tap)(std::string_view(held.data() + done, static_cast<size_t>(n)));
+    stats.bytes += static_cast<uint64_t>(n);
     done += static_cast<size_t>(n);
   }
   return RelayError(kExitPeerLost, "the connection closed without the sender's end marker after " +
@@ -440,8 +445,10 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
     if (secret) beacon.emplace(socket->get(), fifo->get(), p.pump);
     status = (*engine)->Pump(socket_end, fifo_end, p.inspector ? &tap : nullptr, p.pump, stop_fd,
                              secret ? &holdback : nullptr);
+    if (status.ok() && secret) {
+      status = CheckEndMarker(holdback.held, fifo->get(), p.inspector ? &tap : nullptr, p.pump);
+    }
     if (p.inspector) p.inspector->Finish();
-    if (status.ok() && secret) status = CheckEndMarker(holdback.held, p.pump.bytes.load(), fifo->get());
     if (status.ok()) p.input_complete = true;
     if (status.ok()) status = WaitUntilRead(fifo->get(), c.fifo, stop_fd, p.unread_bytes);
     // Bytes the connector left in the pipe when it went were never delivered.

@@ -6,13 +6,14 @@ import fcntl
 import os
 import socket
 import stat
+import subprocess
 import termios
 import time
 import unittest
 import urllib.request
 
-from harness import (EXIT_AUTH_FAILED, EXIT_LINGER_TIMEOUT, EXIT_NO_PEER, EXIT_OK, EXIT_READER_GONE,
-                     EXIT_USAGE, RELAY, SECRET, FifoReader, RelayTest)
+from harness import (EXIT_AUTH_FAILED, EXIT_LINGER_TIMEOUT, EXIT_NO_PEER, EXIT_OK, EXIT_PEER_LOST,
+                     EXIT_READER_GONE, EXIT_USAGE, GEN, RELAY, SECRET, FifoReader, RelayTest)
 
 
 class VerdictTest(RelayTest):
@@ -51,6 +52,30 @@ class VerdictTest(RelayTest):
                 return
             time.sleep(0.02)
         self.fail(f"the FIFO held {buf[0]} of {n} bytes after {timeout} s")
+
+    def test_a_sender_that_dies_before_its_end_marker_leaves_exact_counts(self):
+        # Whole records, then the source keeps its stdout open and the sender is killed: the
+        # last 16 bytes the receiver held back (the end of the last record) are payload after
+        # all. They reach the connector, and the counts must have them too.
+        src, dst = self.fifos("src_out", "dst_in")
+        data = self.path("records.jsonl")
+        subprocess.run([GEN, "--bytes=1M", "--streams=2", f"--truth={self.path('truth.json')}"],
+                       stdout=open(data, "wb"), check=True)
+        recv = self.relay("recv", dst, "dest", listen="127.0.0.1:0")
+        send = self.relay("send", src, "source", connect=f"127.0.0.1:{recv.listening_port()}")
+        reader = FifoReader(dst)
+        self.start(["bash", "-c", f'exec > "{src}"; cat "{data}"; sleep 60'], "source-connector")
+        size = os.path.getsize(data)
+        deadline = time.time() + 20
+        while reader.bytes < size - 16 and time.time() < deadline:
+            time.sleep(0.02)
+        send.kill()
+        self.assertEqual(recv.wait(15), EXIT_PEER_LOST, recv.text())
+        reader.join(10)
+        self.assertEqual(reader.bytes, size)
+        summary = self.summary("dest")
+        self.assertEqual(summary["relay"]["bytes"], size)
+        self.assertEqual(summary["inspector"]["types"]["RECORD"]["count"], self.truth()["records"])
 
     def test_a_slow_reader_is_never_cut_off_while_it_reads(self):
         # 32 MiB read at ~6.5 MB/s: more than the socket buffers and pipes hold (~20 MB here),

@@ -2,6 +2,7 @@
 
 #include <absl/strings/str_cat.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,15 +11,16 @@
 
 namespace sluice::base {
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content, mode_t mode) {
   const std::string tmp = path + ".tmp";
   const auto failed = [](const std::string& what, const std::string& file) {
     return absl::UnavailableError(
         absl::StrCat("cannot ", what, " ", file, ": ", std::strerror(errno),
                      " (check that its directory exists and is writable)"));
   };
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return failed("create", tmp);
+  fchmod(fd, mode);  // a .tmp left by a crash keeps the mode it was created with
   for (size_t done = 0; done < content.size();) {
     const ssize_t n = write(fd, content.data() + done, content.size() - done);
     if (n < 0 && errno == EINTR) continue;
@@ -29,6 +31,13 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
       return s;
     }
     done += static_cast<size_t>(n);
+  }
+  // On disk before it replaces the old file: a committed state must survive a machine crash.
+  if (fsync(fd) != 0) {
+    const absl::Status s = failed("sync", tmp);
+    close(fd);
+    unlink(tmp.c_str());
+    return s;
   }
   if (close(fd) != 0) return failed("write", tmp);
   if (rename(tmp.c_str(), path.c_str()) != 0) return failed("rename into", path);

@@ -6,14 +6,17 @@
 #define SLUICE_BASE_FILES_H_
 
 #include <absl/status/status.h>
+#include <sys/types.h>
 
 #include <string>
 
 namespace sluice::base {
 
-// Writes `content` to `path` through `path`.tmp and a rename, so a reader sees the old file or
-// the whole new one, never a part. The error names the file and the cause.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
+// Writes `content` to `path` through `path`.tmp, an fsync and a rename, so a reader sees the old
+// file or the whole new one, never a part, even after a crash. The file gets `mode` (0600 for
+// secrets). The error names the file and the cause.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content,
+                                 mode_t mode = 0644);
 
 }  // namespace sluice::base
 

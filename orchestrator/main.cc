@@ -1,7 +1,9 @@
-// sluice: runs a sync from its spec.
+// sluice: runs a sync from its spec, and a connector's spec, check and discover.
 //
 //   sluice run sync.yaml [--backend=local] [--relay=PATH] [--workdir=DIR] [--report=FILE]
+//   sluice spec|check|discover connector.yaml [--timeout=DUR]
 
+#include <absl/time/time.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "orchestrator/connector.h"
 #include "orchestrator/spec.h"
 #include "orchestrator/sync.h"
 
@@ -20,6 +23,9 @@ namespace {
 
 constexpr char kUsage[] = R"(usage:
   sluice run SPEC.yaml [options]
+  sluice spec CONNECTOR.yaml       the connector's SPEC (its config's schema)
+  sluice check CONNECTOR.yaml      whether it can connect with its config
+  sluice discover CONNECTOR.yaml   the streams it offers (a CATALOG)
 
 Runs the sync SPEC.yaml describes: a source pod and a destination pod, each an init container,
 the connector as its main container and sluice-relay sidecars, joined by authenticated TCP.
@@ -32,8 +38,13 @@ options:
   --keep-workdir      keep that new directory after a success too
   --report=FILE       also write the JSON report here
 
-exit codes: 0 ok, 2 usage or spec error, 20 source failed, 21 destination failed,
+CONNECTOR.yaml holds one connector as a sync spec's source or destination does (command,
+config or config_file, env); spec, check and discover print its answer as JSON on stdout.
+
+exit codes of run: 0 ok, 2 usage or spec error, 20 source failed, 21 destination failed,
 22 relay failed or counts differ, 23 timed out, 24 a pod did not start, 143 interrupted
+exit codes of spec, check, discover: 0 ok, 1 check answered FAILED, 2 usage or spec error,
+20 the connector failed or gave no answer (or --timeout, 5m, passed)
 )";
 
 volatile std::sig_atomic_t interrupted = 0;
@@ -64,6 +75,33 @@ std::string DefaultRelay() {
 int main(int argc, char** argv) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h") return Usage("a command is needed");
+  if (args[0] == "spec" || args[0] == "check" || args[0] == "discover") {
+    std::string path;
+    absl::Duration timeout = absl::Minutes(5);
+    for (size_t i = 1; i < args.size(); ++i) {
+      if (args[i].substr(0, 10) == "--timeout=") {
+        if (!absl::ParseDuration(std::string(args[i].substr(10)), &timeout) ||
+            timeout <= absl::ZeroDuration()) {
+          return Usage("--timeout takes a positive duration such as 90s or 5m");
+        }
+      } else if (args[i].substr(0, 2) == "--" || !path.empty()) {
+        return Usage("unexpected argument " + std::string(args[i]));
+      } else {
+        path = std::string(args[i]);
+      }
+    }
+    if (path.empty()) return Usage("give the connector: sluice " + std::string(args[0]) + " CONNECTOR.yaml");
+    auto connector = sluice::orchestrator::LoadConnectorSpec(path);
+    if (!connector.ok()) {
+      std::fprintf(stderr, "sluice: %s\n", std::string(connector.status().message()).c_str());
+      return sluice::orchestrator::kSyncUsage;
+    }
+    if (!connector->config_json && args[0] != "spec") {
+      return Usage(path + ": " + std::string(args[0]) + " needs the connector's config (config: or config_file:)");
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return sluice::orchestrator::RunConnectorVerb(*connector, args[0], timeout, stdout);
+  }
   if (args[0] != "run") return Usage("unknown command '" + std::string(args[0]) + "'");
   sluice::orchestrator::SyncOptions options;
   options.relay_path = DefaultRelay();

@@ -4,17 +4,56 @@
 #include <absl/strings/str_cat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <simdjson.h>
+
+#include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
+
+#include "protocol/report.h"
 
 namespace sluice::orchestrator {
 namespace {
 
+// A YAML value as JSON. Plain scalars that read as null, booleans or numbers become those;
+// quoted ones stay strings, as YAML means them.
+std::string YamlToJson(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      std::string out = "{";
+      for (const auto& kv : n) {
+        absl::StrAppend(&out, out.size() > 1 ? "," : "", protocol::JsonString(kv.first.Scalar()), ":",
+                        YamlToJson(kv.second));
+      }
+      return out + "}";
+    }
+    case YAML::NodeType::Sequence: {
+      std::string out = "[";
+      for (const auto& item : n) absl::StrAppend(&out, out.size() > 1 ? "," : "", YamlToJson(item));
+      return out + "]";
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& v = n.Scalar();
+      if (n.Tag() == "!") return protocol::JsonString(v);  // quoted
+      if (v == "~" || v == "null" || v == "Null" || v == "NULL") return "null";
+      if (v == "true" || v == "True" || v == "TRUE") return "true";
+      if (v == "false" || v == "False" || v == "FALSE") return "false";
+      static const std::regex kNumber(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?)");
+      if (std::regex_match(v, kNumber)) return v;
+      return protocol::JsonString(v);
+    }
+    default:
+      return "null";
+  }
+}
+
 // Errors say where: "sync.yaml:7: source.command: ...".
 class Reader {
  public:
-  explicit Reader(const std::string& origin) : origin_(origin) {}
+  explicit Reader(const std::string& origin)
+      : origin_(origin), dir_(std::filesystem::path(origin).parent_path()) {}
 
   absl::Status Error(const YAML::Node& at, const std::string& key, const std::string& what) const {
     const int line = at.IsDefined() ? at.Mark().line + 1 : 0;
@@ -53,17 +92,62 @@ class Reader {
     return d;
   }
 
+  // A JSON object from `inline_key` (YAML, converted) or `file_key` (a JSON file), or nothing
+  // when neither is given. Errors never quote the content: it may hold secrets.
+  absl::StatusOr<std::optional<std::string>> JsonObject(const YAML::Node& parent,
+                                                        const std::string& where,
+                                                        const std::string& inline_key,
+                                                        const std::string& file_key) const {
+    const YAML::Node inline_node = parent[inline_key];
+    const YAML::Node file_node = parent[file_key];
+    const std::string inline_name = where.empty() ? inline_key : where + "." + inline_key;
+    const std::string file_name = where.empty() ? file_key : where + "." + file_key;
+    if (inline_node.IsDefined() && file_node.IsDefined()) {
+      return Error(file_node, file_name, absl::StrCat("give ", inline_name, " or ", file_name, ", not both"));
+    }
+    if (inline_node.IsDefined()) {
+      if (!inline_node.IsMap()) return Error(inline_node, inline_name, "must be a map");
+      return std::optional<std::string>(YamlToJson(inline_node));
+    }
+    if (!file_node.IsDefined()) return std::optional<std::string>();
+    auto name = String(file_node, file_name);
+    if (!name.ok()) return name.status();
+    const std::filesystem::path path =
+        std::filesystem::path(*name).is_absolute() ? std::filesystem::path(*name) : dir_ / *name;
+    std::ifstream in(path);
+    if (!in) return Error(file_node, file_name, absl::StrCat("cannot read ", path.string()));
+    std::stringstream text;
+    text << in.rdbuf();
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(text.str()).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+      return Error(file_node, file_name, absl::StrCat(path.string(), " is not a JSON object"));
+    }
+    return std::optional<std::string>(simdjson::minify(doc));
+  }
+
   absl::StatusOr<ConnectorSpec> Connector(const YAML::Node& node, const std::string& key) const {
     if (!node.IsDefined()) return Error(node, key, "is missing: give its command");
     if (!node.IsMap()) return Error(node, key, "must be a map with a command");
-    if (auto s = OnlyKeys(node, key, {"command", "env"}); !s.ok()) return s;
+    if (auto s = OnlyKeys(node, key, {"image", "command", "env", "config", "config_file"}); !s.ok())
+      return s;
     ConnectorSpec c;
+    if (const YAML::Node image = node["image"]; image.IsDefined()) {
+      auto text = String(image, key + ".image");
+      if (!text.ok()) return text.status();
+      c.image = *text;
+    }
+    auto config = JsonObject(node, key, "config", "config_file");
+    if (!config.ok()) return config.status();
+    c.config_json = std::move(*config);
     const YAML::Node command = node["command"];
     const std::string command_key = absl::StrCat(key, ".command");
     if (!command.IsDefined() || !command.IsSequence() || command.size() == 0) {
       return Error(command.IsDefined() ? command : node, command_key,
-                   "must be a non-empty list of strings, e.g. [my-source, read, --config, "
-                   "config.json]");
+                   c.config_json ? "must be a non-empty list of strings: the connector's "
+                                   "executable, e.g. [source-postgres]"
+                                 : "must be a non-empty list of strings, e.g. [my-source, read, "
+                                   "--config, config.json]");
     }
     for (const auto& arg : command) {
       if (!arg.IsScalar()) return Error(arg, command_key, "every item must be a string");
@@ -86,6 +170,7 @@ class Reader {
 
  private:
   std::string origin_;
+  std::filesystem::path dir_;
 };
 
 bool ValidName(const std::string& name) {
@@ -114,7 +199,8 @@ absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view o
   }
   try {
     if (auto s = r.OnlyKeys(root, "",
-                            {"name", "source", "destination", "relay", "state_file", "timeout"});
+                            {"name", "source", "destination", "catalog", "catalog_file", "relay",
+                             "state_file", "timeout"});
         !s.ok()) {
       return s;
     }
@@ -136,6 +222,14 @@ absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view o
     auto destination = r.Connector(root["destination"], "destination");
     if (!destination.ok()) return destination.status();
     spec.destination = std::move(*destination);
+    auto catalog = r.JsonObject(root, "", "catalog", "catalog_file");
+    if (!catalog.ok()) return catalog.status();
+    spec.catalog_json = std::move(*catalog);
+    if ((spec.source.config_json || spec.destination.config_json) && !spec.catalog_json) {
+      return r.Error(root["catalog"], "catalog",
+                     "is missing: a connector with a config runs as Airbyte runs it (read/write "
+                     "--catalog), so give the configured catalog (catalog: or catalog_file:)");
+    }
     if (const YAML::Node relay = root["relay"]; relay.IsDefined()) {
       if (!relay.IsMap()) return r.Error(relay, "relay", "must be a map");
       if (auto s = r.OnlyKeys(relay, "relay", {"engine", "inspect", "stall_timeout"}); !s.ok())
@@ -176,6 +270,31 @@ absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view o
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(origin, ":", e.mark.line + 1, ": ", e.msg));
   }
+}
+
+absl::StatusOr<ConnectorSpec> ParseConnectorSpec(std::string_view yaml, std::string_view origin_view) {
+  const std::string origin(origin_view);
+  const Reader r(origin);
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml));
+    if (!root.IsMap()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": must be a map with the connector's command and config"));
+    }
+    return r.Connector(root, "connector");
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ":", e.mark.line + 1, ": ", e.msg));
+  }
+}
+
+absl::StatusOr<ConnectorSpec> LoadConnectorSpec(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read the connector spec ", path, ": check the path"));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseConnectorSpec(text.str(), path);
 }
 
 absl::StatusOr<SyncSpec> LoadSyncSpec(const std::string& path) {

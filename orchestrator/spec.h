@@ -1,21 +1,31 @@
-// A sync as its user writes it: a YAML file naming a source and a destination command.
+// A sync as its user writes it: a YAML file naming a source and a destination connector.
 //
 //   name: pg-to-s3                  # [a-z0-9-], 1-40 characters: names the pods and files
 //   source:
-//     command: [my-source, read, --config, /secrets/source.json, --catalog, catalog.json]
-//     env: {LOG_LEVEL: info}        # optional
+//     image: airbyte/source-postgres:3.6   # the container backends run this image
+//     command: [source-postgres]           # the local backend runs this command
+//     config: {host: db, password: ...}    # or config_file: source.json (JSON)
+//     env: {LOG_LEVEL: info}               # optional
 //   destination:
-//     command: [my-destination, write, --config, /secrets/destination.json]
+//     command: [destination-s3]
+//     config_file: destination.json
+//   catalog_file: catalog.json       # the configured catalog (or catalog: {streams: [...]})
 //   relay:                           # optional
 //     engine: auto                   # auto | uring | splice | copy
 //     inspect: true
 //     stall_timeout: 60s             # a relay gives up after this long without progress
-//   state_file: state/pg-to-s3.json  # optional: where the committed state is written
+//   state_file: state/pg-to-s3.json  # optional: the committed state, written and resumed from
 //   timeout: 6h                      # optional: the whole sync (absl duration syntax)
+//
+// A connector with a config runs as Airbyte runs connectors: `read --config F --catalog F
+// [--state F]` and `write --config F --catalog F` are appended to its command, with the files
+// written by the orchestrator into the sync's private work directory. A connector without one
+// runs its command as it is. Files named in the spec are relative to the spec's directory.
 //
 //   absl::StatusOr<SyncSpec> spec = LoadSyncSpec("sync.yaml");
 //
-// Errors name the file, the line and the key, and say what is expected.
+// Errors name the file, the line and the key, and say what is expected. A config's values are
+// secrets: no error, log or report quotes them.
 
 #ifndef SLUICE_ORCHESTRATOR_SPEC_H_
 #define SLUICE_ORCHESTRATOR_SPEC_H_
@@ -23,6 +33,7 @@
 #include <absl/status/statusor.h>
 #include <absl/time/time.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,8 +42,11 @@
 namespace sluice::orchestrator {
 
 struct ConnectorSpec {
+  std::string image;                                     // for the container backends
   std::vector<std::string> command;                      // argv; [0] is looked up in PATH
   std::vector<std::pair<std::string, std::string>> env;  // added to the inherited environment
+  // The connector's config as a JSON object's text; absent for a command run as it is.
+  std::optional<std::string> config_json;
 };
 
 struct SyncSpec {
@@ -44,13 +58,20 @@ struct SyncSpec {
   // A relay whose peer shows no progress for this long gives up (a destination that reads,
   // however slowly, is progress).
   absl::Duration stall_timeout = absl::Seconds(60);
+  std::optional<std::string> catalog_json;  // the configured catalog, a JSON object's text
   std::string state_file;  // "" for none
   absl::Duration timeout = absl::InfiniteDuration();
 };
 
-// `origin` names the text in errors ("sync.yaml").
+// `origin` names the text in errors ("sync.yaml"); files the spec names are relative to its
+// directory.
 absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view origin);
 absl::StatusOr<SyncSpec> LoadSyncSpec(const std::string& path);
+
+// One connector alone, for `sluice spec|check|discover CONNECTOR.yaml`: the keys a source or a
+// destination has in a sync spec, at the top level.
+absl::StatusOr<ConnectorSpec> ParseConnectorSpec(std::string_view yaml, std::string_view origin);
+absl::StatusOr<ConnectorSpec> LoadConnectorSpec(const std::string& path);
 
 }  // namespace sluice::orchestrator
 

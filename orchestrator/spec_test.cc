@@ -3,11 +3,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 namespace sluice::orchestrator {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Pair;
 
 TEST(SyncSpecTest, ReadsEveryField) {
@@ -78,6 +82,80 @@ TEST(SyncSpecTest, ErrorsSayWhereAndWhat) {
     ASSERT_FALSE(spec.ok()) << c.yaml;
     EXPECT_THAT(std::string(spec.status().message()), HasSubstr(c.expected)) << c.yaml;
   }
+}
+
+// A connector with a config runs on the Airbyte CLI; YAML values keep their JSON types.
+TEST(SyncSpecTest, ConnectorConfigsAndTheCatalog) {
+  auto spec = ParseSyncSpec(R"(
+name: a
+source:
+  image: airbyte/source-postgres:3.6
+  command: [source-postgres]
+  config: {host: db, port: 5432, ssl: true, password: "0123", ratio: 1.5, none: ~, tags: [a, "b"]}
+destination:
+  command: [destination-x]
+  config: {path: "/out"}
+catalog: {streams: [{stream: {name: users}, sync_mode: incremental}]}
+relay: {stall_timeout: 2m}
+)",
+                            "sync.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->source.image, "airbyte/source-postgres:3.6");
+  EXPECT_EQ(*spec->source.config_json,
+            R"({"host":"db","port":5432,"ssl":true,"password":"0123","ratio":1.5,"none":null,"tags":["a","b"]})");
+  EXPECT_EQ(*spec->destination.config_json, R"({"path":"/out"})");
+  EXPECT_EQ(*spec->catalog_json,
+            R"({"streams":[{"stream":{"name":"users"},"sync_mode":"incremental"}]})");
+  EXPECT_EQ(spec->stall_timeout, absl::Minutes(2));
+}
+
+TEST(SyncSpecTest, ConfigAndCatalogFilesAreRelativeToTheSpec) {
+  const std::string dir = ::testing::TempDir() + "/spec-files";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/source.json") << R"({ "api_key" : "secret-value", "n": [1, 2] })";
+  std::ofstream(dir + "/catalog.json") << R"({"streams": []})";
+  std::ofstream(dir + "/broken.json") << R"({"api_key": "secret-value")";
+  auto spec = ParseSyncSpec(
+      "name: a\nsource: {command: [s], config_file: source.json}\ndestination: {command: [d]}\n"
+      "catalog_file: catalog.json\n",
+      dir + "/sync.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(*spec->source.config_json, R"({"api_key":"secret-value","n":[1,2]})");
+  EXPECT_FALSE(spec->destination.config_json.has_value());
+  EXPECT_EQ(*spec->catalog_json, R"({"streams":[]})");
+  // A broken config file is named, and its content (a secret) is not quoted.
+  auto broken = ParseSyncSpec(
+      "name: a\nsource: {command: [s], config_file: broken.json}\ndestination: {command: [d]}\n"
+      "catalog_file: catalog.json\n",
+      dir + "/sync.yaml");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_THAT(std::string(broken.status().message()),
+              HasSubstr("source.config_file: " + dir + "/broken.json is not a JSON object"));
+  EXPECT_THAT(std::string(broken.status().message()), Not(HasSubstr("secret-value")));
+}
+
+TEST(SyncSpecTest, AConfigWithoutACatalogSaysWhatIsMissing) {
+  auto spec = ParseSyncSpec("name: a\nsource: {command: [s], config: {k: v}}\ndestination: {command: [d]}\n",
+                            "sync.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_THAT(std::string(spec.status().message()), HasSubstr("sync.yaml: catalog: is missing"));
+  auto both = ParseSyncSpec(
+      "name: a\nsource: {command: [s], config: {k: v}, config_file: x.json}\n"
+      "destination: {command: [d]}\ncatalog: {streams: []}\n",
+      "sync.yaml");
+  ASSERT_FALSE(both.ok());
+  EXPECT_THAT(std::string(both.status().message()),
+              HasSubstr("source.config_file: give source.config or source.config_file, not both"));
+}
+
+TEST(ConnectorSpecTest, OneConnectorAlone) {
+  auto c = ParseConnectorSpec("command: [source-x]\nconfig: {token: t}\n", "source.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(c->command, ElementsAre("source-x"));
+  EXPECT_EQ(*c->config_json, R"({"token":"t"})");
+  auto bad = ParseConnectorSpec("comand: [x]\n", "source.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("source.yaml:1: connector.comand: unknown key"));
 }
 
 TEST(SyncSpecTest, AMissingFileSaysWhichAndWhatToDo) {

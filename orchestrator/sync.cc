@@ -24,6 +24,7 @@
 #include "base/files.h"
 #include "dataplane/exit_codes.h"
 #include "orchestrator/committed_state.h"
+#include "orchestrator/connector.h"
 #include "orchestrator/local_backend.h"
 #include "orchestrator/pod.h"
 #include "protocol/report.h"
@@ -48,11 +49,7 @@ bool WriteSecret(const std::string& path) {
   if (RAND_bytes(raw, sizeof raw) != 1) return false;
   std::string hex;
   for (const unsigned char b : raw) absl::StrAppendFormat(&hex, "%02x", b);
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  const bool ok = write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size());
-  close(fd);
-  return ok;
+  return base::WriteFileAtomically(path, hex, 0600).ok();
 }
 
 std::string ReadFile(const std::string& path) {
@@ -111,11 +108,11 @@ struct RelayArgs {
   }
 };
 
-Container Main(const ConnectorSpec& connector, std::string stdin_path, std::string stdout_path,
-               std::string stderr_path) {
+Container Main(std::vector<std::string> argv, const ConnectorSpec& connector,
+               std::string stdin_path, std::string stdout_path, std::string stderr_path) {
   Container c;
   c.name = "main";
-  c.argv = connector.command;
+  c.argv = std::move(argv);
   c.env = connector.env;
   c.stdin_path = std::move(stdin_path);
   c.stdout_path = std::move(stdout_path);
@@ -463,7 +460,8 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   for (const char* stale :
        {"orchestrator/destination-stdout.port", "destination/relay-stdin.port",
         "orchestrator/destination-stdout.json", "destination/relay-stdin.json",
-        "destination/relay-stdout.json", "source/relay-stdout.json", "report.json"}) {
+        "destination/relay-stdout.json", "source/relay-stdout.json", "source/state.json",
+        "report.json"}) {
     unlink(layout.Path(stale).c_str());
   }
   if (!WriteSecret(layout.Path("secret"))) {
@@ -478,9 +476,11 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   const auto finish = [&](int code, std::string reason, const RelaySummary& emitted,
                           const RelaySummary& delivered, const RelaySummary& echoed,
                           const CommittedState& state, const std::string& state_file) {
-    // The secret is never left behind; the rest of the work directory is kept for debugging
-    // after a failure, or on request.
+    // The secret and the connectors' configs are never left behind; the rest of the work
+    // directory is kept for debugging after a failure, or on request.
     unlink(layout.Path("secret").c_str());
+    RemoveConnectorFiles(layout.Path("source"));
+    RemoveConnectorFiles(layout.Path("destination"));
     const bool remove = own_workdir && code == kSyncOk && !options.keep_workdir;
     std::string table;
     const std::string report = Report({spec, code, reason, absl::Now() - started,
@@ -510,6 +510,18 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                            ",\"result\":\"running\",\"workdir\":", protocol::JsonString(layout.dir),
                            "}\n"),
               layout.dir, options);
+
+  // The connectors' command lines; on the Airbyte CLI, with their files in the work directory.
+  // The source resumes from the state the last sync committed.
+  std::optional<std::string> resume;
+  if (!spec.state_file.empty()) resume = StateArgument(ReadFile(spec.state_file));
+  auto source_argv = ConnectorCommand(spec.source, "read", layout.Path("source"),
+                                      {.catalog = spec.catalog_json, .state = resume});
+  if (!source_argv.ok()) return start_failed(std::string(source_argv.status().message()));
+  auto destination_argv = ConnectorCommand(spec.destination, "write", layout.Path("destination"),
+                                           {.catalog = spec.catalog_json, .state = std::nullopt});
+  if (!destination_argv.ok()) return start_failed(std::string(destination_argv.status().message()));
+  if (resume) Log(absl::StrCat("the source resumes from the state committed in ", spec.state_file));
 
   const RelayArgs relays{options, spec, layout};
   const std::string src = layout.Path("source/pipes/");
@@ -557,7 +569,7 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   destination.init_containers.push_back(
       relays.Init({dst + "stdin", dst + "stdout", dst + "stderr"}));
   destination.containers.push_back(
-      Main(spec.destination, dst + "stdin", dst + "stdout", dst + "stderr"));
+      Main(*destination_argv, spec.destination, dst + "stdin", dst + "stdout", dst + "stderr"));
   Container stdin_relay =
       relays.Transfer("relay-stdin", "recv", destination_pod, dst + "stdin", "--listen=127.0.0.1:0",
                       layout.Path("destination/relay-stdin.json"), spec.inspect);
@@ -574,7 +586,8 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   Pod source;
   source.name = source_pod;
   source.init_containers.push_back(relays.Init({src + "stdout", src + "stderr"}));
-  source.containers.push_back(Main(spec.source, "", src + "stdout", src + "stderr"));
+  source.containers.push_back(
+      Main(*source_argv, spec.source, "", src + "stdout", src + "stderr"));
   source.containers.push_back(relays.Transfer("relay-stdout", "send", source_pod, src + "stdout",
                                               absl::StrCat("--connect=127.0.0.1:", *port),
                                               layout.Path("source/relay-stdout.json"),

@@ -1,6 +1,7 @@
 """Runs `sluice run` for the orchestrator's tests: specs, runs, reports, ground truth.
 
-Binaries come from the environment (set by CTest): SLUICE, SLUICE_GEN, SLUICE_DESTINATION.
+Binaries come from the environment (set by CTest): SLUICE, SLUICE_GEN, SLUICE_SOURCE,
+SLUICE_DESTINATION.
 """
 
 import glob
@@ -13,6 +14,7 @@ import unittest
 
 SLUICE = os.environ["SLUICE"]
 GEN = os.environ["SLUICE_GEN"]
+SOURCE = os.environ["SLUICE_SOURCE"]
 DESTINATION = os.environ["SLUICE_DESTINATION"]
 
 # A destination that commits what it reads (into a file) and echoes each STATE once committed,

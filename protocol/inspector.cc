@@ -230,7 +230,7 @@ class Inspector::Impl {
     ++stats_.lines;
     ++stats_.oversize_lines;
     if (tracker_.Finish(&summary_)) {
-      Apply(summary_, line_bytes);
+      Apply(summary_, line_bytes, {});
     } else {
       // The sample is the line's start, its terminator excluded.
       uint64_t content = oversize_bytes_;
@@ -262,7 +262,7 @@ class Inspector::Impl {
       line = std::string_view(copy_.data(), copy_.size());
     }
     if (reader_.Read(line, &summary_)) {
-      Apply(summary_, line_bytes);
+      Apply(summary_, line_bytes, line);
     } else {
       NotProtocol(line, line_bytes);
     }
@@ -297,11 +297,37 @@ class Inspector::Impl {
     slot = std::move(k);
   }
 
-  void Apply(const LineSummary& m, uint64_t line_bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Tells the observer of a message, before the message is counted: a STATE covers the
+  // records counted so far.
+  void Observe(const LineSummary& m, std::string_view line) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (m.type != MessageType::kState) {
+      options_.observer->OnMessage(m.type, line, nullptr);
+      return;
+    }
+    StateEvent e;
+    e.kind = m.state_kind;
+    if (m.state_kind == StateKind::kStream) {
+      if (m.has_stream) {
+        e.stream = m.stream;
+        const auto it = streams_.find(m.stream);
+        e.stream_records = it != streams_.end() ? it->second.records : 0;
+      }
+    } else {
+      e.streams.reserve(streams_.size());
+      for (const auto& [id, st] : streams_) e.streams.emplace_back(id, st.records);
+      e.untracked_records = stats_.untracked.records;
+    }
+    options_.observer->OnMessage(m.type, line, &e);
+  }
+
+  // `line`: the message's text, empty for an oversize line.
+  void Apply(const LineSummary& m, uint64_t line_bytes, std::string_view line)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (m.type == MessageType::kRecord) {
       CountRecord(StatsFor(m.stream), line_bytes, m.data_bytes);
       return;
     }
+    if (options_.observer != nullptr) Observe(m, line);
     Counter& c = stats_.types[static_cast<size_t>(m.type)];
     ++c.count;
     c.bytes += line_bytes;

@@ -41,11 +41,33 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "protocol/stats.h"
 
 namespace sluice::protocol {
+
+// What a STATE message covers: the records counted before it. A STREAM state covers its own
+// stream's; a GLOBAL or LEGACY state covers every stream's (the untracked ones together).
+struct StateEvent {
+  StateKind kind = StateKind::kLegacy;
+  std::optional<StreamId> stream;  // STREAM: the stream it names
+  uint64_t stream_records = 0;     // STREAM: that stream's records so far
+  std::vector<std::pair<StreamId, uint64_t>> streams;  // GLOBAL, LEGACY: each stream's so far
+  uint64_t untracked_records = 0;                      // GLOBAL, LEGACY: beyond max_streams
+};
+
+// Sees every message but RECORDs as it passes: its type, its line (without the terminator;
+// empty for an oversize line, whose text is not kept), and for a STATE what it covers. Called
+// on the data path's thread with the inspector's lock held: copy what is needed and return.
+class InspectorObserver {
+ public:
+  virtual ~InspectorObserver() = default;
+  virtual void OnMessage(MessageType type, std::string_view line, const StateEvent* state) = 0;
+};
 
 struct InspectorOptions {
   // Longer lines are oversize (see above). The streaming tracker reads them faster than the
@@ -66,6 +88,8 @@ struct InspectorOptions {
   size_t max_total_state_bytes = 64 << 20;
   // false: every line goes through simdjson. For tests and for ruling the fast path out.
   bool fast_path = true;
+  // Not owned; must outlive the inspector. nullptr for none.
+  InspectorObserver* observer = nullptr;
 };
 
 class Inspector {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <optional>
@@ -229,6 +230,44 @@ TEST(InspectorTest, SnapshotWithoutStateTextKeepsEverythingElse) {
   light.streams[0].second.latest_state->raw = full.streams[0].second.latest_state->raw;
   light.latest_global->raw = full.latest_global->raw;
   EXPECT_TRUE(light.SameResults(full));
+}
+
+// The observer sees each non-RECORD message with its line, and what each STATE covers: a
+// STREAM state its own stream's records before it, a GLOBAL one every stream's.
+TEST(InspectorTest, TheObserverSeesMessagesAndWhatEachStateCovers) {
+  struct Seen : InspectorObserver {
+    std::vector<std::string> lines;
+    std::vector<StateEvent> states;
+    void OnMessage(MessageType type, std::string_view line, const StateEvent* state) override {
+      lines.push_back(std::string(MessageTypeName(type)) + " " + std::string(line));
+      if (state != nullptr) states.push_back(*state);
+    }
+  } seen;
+  const auto record = [](const char* stream) {
+    return std::string(R"({"type":"RECORD","record":{"stream":")") + stream +
+           R"(","data":{},"emitted_at":1}})" "\n";
+  };
+  const std::string log = R"({"type":"LOG","log":{"level":"WARN","message":"slow"}})";
+  const std::string input =
+      record("a") + record("a") + record("b") +
+      R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"a"},"stream_state":{"c":2}}}})" "\n" +
+      log + "\r\n" + record("b") +
+      R"({"type":"STATE","state":{"type":"GLOBAL","global":{"shared_state":{},"stream_states":[]}}})" "\n";
+  for (const bool fast : {true, false}) {
+    seen = {};
+    Inspect(input, {.fast_path = fast, .observer = &seen}, 7);
+    ASSERT_EQ(seen.lines.size(), 3u);
+    EXPECT_EQ(seen.lines[1], "LOG " + log);  // the line without its terminator
+    ASSERT_EQ(seen.states.size(), 2u);
+    EXPECT_EQ(seen.states[0].kind, StateKind::kStream);
+    EXPECT_EQ(seen.states[0].stream, (StreamId{std::nullopt, "a"}));
+    EXPECT_EQ(seen.states[0].stream_records, 2u);
+    EXPECT_EQ(seen.states[1].kind, StateKind::kGlobal);
+    std::sort(seen.states[1].streams.begin(), seen.states[1].streams.end());
+    EXPECT_THAT(seen.states[1].streams,
+                ElementsAre(std::make_pair(StreamId{std::nullopt, "a"}, 2u),
+                            std::make_pair(StreamId{std::nullopt, "b"}, 2u)));
+  }
 }
 
 TEST(InspectorTest, TheLargestKeptStateFitsUnderTheDefaultLineLimit) {

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -24,6 +25,7 @@
 #include "dataplane/metrics_server.h"
 #include "dataplane/net.h"
 #include "dataplane/relay_error.h"
+#include "dataplane/report_channel.h"
 #include "dataplane/unique_fd.h"
 #include "protocol/report.h"
 
@@ -81,6 +83,7 @@ struct TransferInfo {
 // Everything the metrics endpoint and the summary read while the transfer runs.
 struct Progress {
   const RelayConfig* config = nullptr;
+  std::unique_ptr<ReportChannel> channel;  // before the inspector, which reports into it
   std::unique_ptr<protocol::Inspector> inspector;
   PumpStats pump;
   absl::Time start = absl::Now();
@@ -204,6 +207,31 @@ std::string SummaryJson(const Progress& p, int exit_code, const absl::Status& st
     out += "null";
   }
   return out + "}\n";
+}
+
+// The report channel's counters: totals, wait times, and the streams whose counts changed
+// since `last` (updated).
+std::string CountersJson(const Progress& p, std::map<std::string, uint64_t>& last) {
+  std::string out = "{\"bytes\":" + std::to_string(p.pump.bytes.load()) +
+                    ",\"input_wait_seconds\":" +
+                    std::to_string(static_cast<double>(p.pump.input_wait_ns.load()) / 1e9) +
+                    ",\"output_wait_seconds\":" +
+                    std::to_string(static_cast<double>(p.pump.output_wait_ns.load()) / 1e9) +
+                    ",\"streams\":{";
+  if (p.inspector) {
+    const protocol::InspectorStats s = p.inspector->Snapshot(/*state_text=*/false);
+    bool first = true;
+    for (const auto& [id, st] : s.streams) {
+      const auto [it, added] = last.try_emplace(id.ToString(), st.records);
+      if (!added && it->second == st.records) continue;
+      it->second = st.records;
+      const std::string& key = it->first;
+      out += (first ? "" : ",") + protocol::JsonString(key) + ":{\"records\":" +
+             std::to_string(st.records) + ",\"bytes\":" + std::to_string(st.record_bytes) + "}";
+      first = false;
+    }
+  }
+  return out + "}}";
 }
 
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
@@ -377,6 +405,7 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
     auto loaded = LoadSecret(c.secret_file, c.secret_env);
     if (!loaded.ok()) return loaded.status();
     secret = std::move(*loaded);
+    if (p.channel) p.channel->Start(secret->bytes());
   } else {
     Log(c.name, "WARNING: --insecure-no-auth: any peer that reaches the port is accepted");
   }
@@ -467,7 +496,24 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
 int RunTransfer(const RelayConfig& config, int stop_fd) {
   Progress p;
   p.config = &config;
-  if (config.inspect) p.inspector = std::make_unique<protocol::Inspector>(config.inspector);
+  protocol::InspectorOptions inspector_options = config.inspector;
+  if (!config.report_to.empty()) {
+    auto address = ParseAddress(config.report_to);
+    if (!address.ok()) {
+      Log(config.name, "error: --report-to: " + std::string(address.status().message()));
+      return kExitUsage;
+    }
+    if (config.insecure_no_auth) {
+      Log(config.name, "error: --report-to needs the sync's secret; it cannot go with --insecure-no-auth");
+      return kExitUsage;
+    }
+    p.channel = std::make_unique<ReportChannel>(*address, config.name, config.mode,
+                                                [&p, last = std::map<std::string, uint64_t>()]() mutable {
+                                                  return CountersJson(p, last);
+                                                });
+    inspector_options.observer = p.channel.get();
+  }
+  if (config.inspect) p.inspector = std::make_unique<protocol::Inspector>(inspector_options);
   std::unique_ptr<MetricsServer> metrics;
   if (!config.metrics_addr.empty()) {
     auto address = ParseAddress(config.metrics_addr);
@@ -484,11 +530,13 @@ int RunTransfer(const RelayConfig& config, int stop_fd) {
   const absl::Status status = Transfer(config, p, stop_fd);
   p.phase = 2;
   const int code = ExitCodeOf(status);
+  const std::string summary = SummaryJson(p, code, status);
   if (!config.summary_path.empty()) {
-    if (auto s = WriteFileAtomically(config.summary_path, SummaryJson(p, code, status)); !s.ok()) {
+    if (auto s = WriteFileAtomically(config.summary_path, summary); !s.ok()) {
       Log(config.name, "error: " + std::string(s.message()));
     }
   }
+  if (p.channel) p.channel->Finish(summary);
   const double wall = absl::ToDoubleSeconds(absl::Now() - p.start);
   const uint64_t bytes = p.pump.bytes.load();
   std::string line = config.mode + " " + (status.ok() ? "done" : "failed") + ": " +

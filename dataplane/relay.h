@@ -46,6 +46,9 @@ struct RelayConfig {
   std::string metrics_addr;  // "" for none
   std::string summary_path;  // "" for none
   std::string port_file;     // listen: the bound port is written here (atomically); "" for none
+  // The orchestrator's address for the live report channel (dataplane/report_channel.h); ""
+  // for none. Needs the secret (not with --insecure-no-auth).
+  std::string report_to;
   size_t pipe_bytes = 1 << 20;
 };
 

@@ -37,6 +37,8 @@ options:
   --metrics-addr=ADDR      serve Prometheus metrics on ADDR (/metrics)
   --summary=PATH           write the final JSON summary to PATH
   --port-file=PATH         listening: write the bound port to PATH (for --listen=HOST:0)
+  --report-to=ADDR         send counters, the connector's messages and the summary, live, to
+                           the orchestrator at ADDR (authenticated with the secret)
   --secret-file=PATH       the per-sync secret, from a file
   --secret-env=NAME        ... or from this environment variable (default: SLUICE_SECRET)
   --insecure-no-auth       no handshake: for interop with plain TCP peers such as socat
@@ -136,6 +138,7 @@ int main(int argc, char** argv) {
   take("metrics-addr", &c.metrics_addr);
   take("summary", &c.summary_path);
   take("port-file", &c.port_file);
+  take("report-to", &c.report_to);
   take("secret-file", &c.secret_file);
   take("secret-env", &c.secret_env);
   if (take("no-inspect", &v)) c.inspect = v == "false";

@@ -1,0 +1,207 @@
+#include "dataplane/report_channel.h"
+
+#include <fcntl.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "dataplane/relay_error.h"
+#include "protocol/report.h"
+#include "protocol/state_key.h"
+#include "protocol/text.h"
+
+namespace sluice::dataplane {
+namespace {
+
+constexpr size_t kMaxQueued = 10000;            // events waiting for the channel
+constexpr size_t kMaxQueuedBytes = 16 << 20;    // and their bytes
+constexpr size_t kMaxMessageBytes = 4096;       // of a LOG or TRACE message's text
+const absl::Duration kSendTimeout = absl::Seconds(5);
+
+void Warn(const std::string& relay, const std::string& message) {
+  std::fprintf(stderr, "sluice-relay[%s] report channel: %s\n", relay.c_str(), message.c_str());
+}
+
+}  // namespace
+
+ReportChannel::ReportChannel(Address orchestrator, std::string relay, std::string mode,
+                             std::function<std::string()> counters)
+    : orchestrator_(std::move(orchestrator)),
+      relay_(std::move(relay)),
+      mode_(std::move(mode)),
+      counters_(std::move(counters)) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+    stop_read_.reset(fds[0]);
+    stop_write_.reset(fds[1]);
+  }
+}
+
+ReportChannel::~ReportChannel() {
+  const char c = 1;
+  [[maybe_unused]] const ssize_t n = write(stop_write_.get(), &c, 1);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    finishing_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ReportChannel::Start(std::string secret) {
+  thread_ = std::thread([this, s = std::move(secret)]() mutable { Run(std::move(s)); });
+}
+
+void ReportChannel::OnMessage(protocol::MessageType type, std::string_view line,
+                              const protocol::StateEvent* state) {
+  using protocol::MessageType;
+  if (type != MessageType::kState && type != MessageType::kLog && type != MessageType::kTrace) {
+    return;
+  }
+  if (type != MessageType::kState && line.size() > 4 * kMaxMessageBytes) {
+    line = line.substr(0, 4 * kMaxMessageBytes);  // cut: its text is read as far as it parses
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finishing_ || queue_.size() >= kMaxQueued || queued_bytes_ + line.size() > kMaxQueuedBytes) {
+    ++dropped_;
+    return;
+  }
+  Item& item = queue_.emplace_back();
+  item.type = type;
+  item.line.assign(line);
+  if (state != nullptr) item.state = *state;
+  queued_bytes_ += line.size();
+  cv_.notify_all();
+}
+
+void ReportChannel::Finish(const std::string& summary) {
+  if (!thread_.joinable()) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  Item& item = queue_.emplace_back();
+  item.line = summary;
+  item.summary = true;
+  finishing_ = true;
+  cv_.notify_all();
+  if (!cv_.wait_for(lock, std::chrono::seconds(5), [this] { return done_; })) {
+    Warn(relay_, "the orchestrator did not take the summary within 5 s");
+  }
+  lock.unlock();
+  const char c = 1;
+  [[maybe_unused]] const ssize_t n = write(stop_write_.get(), &c, 1);
+  thread_.join();
+}
+
+std::string ReportChannel::Format(const Item& item) {
+  using protocol::JsonString;
+  if (item.summary) {
+    std::string s = item.line;
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    return "{\"summary\":" + s + "}\n";
+  }
+  if (item.type == protocol::MessageType::kState) {
+    const std::optional<uint64_t> key = protocol::StateKey(item.line);
+    std::string out = "{\"state\":{\"key\":" + (key ? std::to_string(*key) : "null");
+    const protocol::StateEvent& e = *item.state;
+    out += ",\"kind\":" + JsonString(protocol::StateKindName(e.kind));
+    if (e.kind == protocol::StateKind::kStream) {
+      out += ",\"stream\":" + (e.stream ? JsonString(e.stream->ToString()) : "null") +
+             ",\"records\":" + std::to_string(e.stream_records);
+    } else {
+      out += ",\"records\":{";
+      for (size_t i = 0; i < e.streams.size(); ++i) {
+        out += (i > 0 ? "," : "") + JsonString(e.streams[i].first.ToString()) + ":" +
+               std::to_string(e.streams[i].second);
+      }
+      out += "},\"untracked\":" + std::to_string(e.untracked_records);
+    }
+    return out + "}}\n";
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(item.line).get(doc) != simdjson::SUCCESS) return {};
+  std::string_view text, kind;
+  if (item.type == protocol::MessageType::kLog) {
+    if (doc["log"]["message"].get(text) != simdjson::SUCCESS) return {};
+    if (doc["log"]["level"].get(kind) != simdjson::SUCCESS) kind = "INFO";
+    return "{\"log\":{\"level\":" + JsonString(kind) +
+           ",\"message\":" + JsonString(protocol::TruncateUtf8(text, kMaxMessageBytes)) + "}}\n";
+  }
+  std::string_view trace_type;
+  if (doc["trace"]["type"].get(trace_type) != simdjson::SUCCESS || trace_type != "ERROR" ||
+      doc["trace"]["error"]["message"].get(text) != simdjson::SUCCESS) {
+    return {};  // estimates and statuses are in the counters' summary
+  }
+  if (doc["trace"]["error"]["failure_type"].get(kind) != simdjson::SUCCESS) kind = {};
+  return "{\"trace\":{\"message\":" + JsonString(protocol::TruncateUtf8(text, kMaxMessageBytes)) +
+         ",\"failure_type\":" + JsonString(kind) + "}}\n";
+}
+
+void ReportChannel::Run(std::string secret) {
+  const auto end = [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    queue_.clear();
+    cv_.notify_all();
+  };
+  auto fd = Connect(orchestrator_, absl::Now() + absl::Seconds(30), stop_read_.get());
+  if (!fd.ok()) {
+    Warn(relay_, "cannot reach the orchestrator: " + std::string(fd.status().message()));
+    return end();
+  }
+  {
+    const Secret key(std::move(secret));
+    if (auto s = ClientHandshake(fd->get(), key, absl::Now() + absl::Seconds(10), stop_read_.get());
+        !s.ok()) {
+      Warn(relay_, "the orchestrator refused us: " + std::string(s.message()));
+      return end();
+    }
+  }
+  const auto send = [&](const std::string& line) {
+    if (line.empty()) return true;
+    if (SendAllBefore(fd->get(), line, absl::Now() + kSendTimeout, stop_read_.get()) == 0) {
+      return true;
+    }
+    Warn(relay_, "the orchestrator stopped taking reports; the relay goes on without them");
+    return false;
+  };
+  if (!send("{\"hello\":{\"relay\":" + protocol::JsonString(relay_) +
+            ",\"mode\":" + protocol::JsonString(mode_) + "}}\n")) {
+    return end();
+  }
+  absl::Time next_counters = absl::Now();
+  uint64_t dropped_sent = 0;
+  for (;;) {
+    std::deque<Item> batch;
+    uint64_t dropped = 0;
+    bool finishing = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      const absl::Duration wait = std::max(next_counters - absl::Now(), absl::ZeroDuration());
+      cv_.wait_for(lock, std::chrono::nanoseconds(absl::ToInt64Nanoseconds(wait)),
+                   [this] { return !queue_.empty() || finishing_; });
+      batch.swap(queue_);
+      queued_bytes_ = 0;
+      dropped = dropped_;
+      finishing = finishing_;
+    }
+    bool summary_sent = false;
+    // Counters first when due, and always before the summary: the last figures are then the
+    // summary's.
+    if (absl::Now() >= next_counters || finishing) {
+      if (!send("{\"counters\":" + counters_() + "}\n")) return end();
+      next_counters = absl::Now() + absl::Seconds(1);
+    }
+    if (dropped != dropped_sent) {
+      if (!send("{\"dropped\":" + std::to_string(dropped) + "}\n")) return end();
+      dropped_sent = dropped;
+    }
+    for (const Item& item : batch) {
+      if (!send(Format(item))) return end();
+      summary_sent |= item.summary;
+    }
+    if (summary_sent) return end();
+  }
+}
+
+}  // namespace sluice::dataplane

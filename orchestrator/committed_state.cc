@@ -39,8 +39,10 @@ CommittedState CommittedStateOf(const protocol::InspectorStats& stats) {
 
 class StateKeeper::Impl {
  public:
-  Impl(int fifo_fd, int stop_read, int stop_write, std::string state_file, absl::Duration every)
-      : fifo_fd_(fifo_fd),
+  Impl(int fifo_fd, int stop_read, int stop_write, std::string state_file, absl::Duration every,
+       protocol::InspectorObserver* observer)
+      : inspector_({.observer = observer}),
+        fifo_fd_(fifo_fd),
         stop_read_(stop_read),
         stop_write_(stop_write),
         state_file_(std::move(state_file)),
@@ -117,12 +119,12 @@ class StateKeeper::Impl {
     written_ = base::WriteFileAtomically(state_file_, state.json);
   }
 
+  protocol::Inspector inspector_;  // thread-safe: Consume on the reader, Snapshot anywhere
   const int fifo_fd_;
   const int stop_read_;
   const int stop_write_;
   const std::string state_file_;
   const absl::Duration every_;
-  protocol::Inspector inspector_;  // thread-safe: Consume on the reader, Snapshot anywhere
   base::Mutex mu_;
   absl::Status written_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
@@ -130,7 +132,8 @@ class StateKeeper::Impl {
 
 absl::StatusOr<std::unique_ptr<StateKeeper>> StateKeeper::Start(const std::string& fifo,
                                                                 std::string state_file,
-                                                                absl::Duration every) {
+                                                                absl::Duration every,
+                                                                protocol::InspectorObserver* observer) {
   // Non-blocking: a FIFO with no writer yet polls as nothing until one comes (POLLIN) or comes
   // and goes (POLLHUP).
   const int fd = open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -144,7 +147,7 @@ absl::StatusOr<std::unique_ptr<StateKeeper>> StateKeeper::Start(const std::strin
     return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
   }
   return std::unique_ptr<StateKeeper>(new StateKeeper(
-      std::make_unique<Impl>(fd, stop[0], stop[1], std::move(state_file), every)));
+      std::make_unique<Impl>(fd, stop[0], stop[1], std::move(state_file), every, observer)));
 }
 
 StateKeeper::StateKeeper(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

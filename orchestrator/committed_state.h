@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 
+#include "protocol/inspector.h"
 #include "protocol/stats.h"
 
 namespace sluice::orchestrator {
@@ -53,9 +54,10 @@ class StateKeeper {
 
   // Opens `fifo` for reading (without waiting for a writer) and starts the reader. `state_file`
   // may be "": the state is then only kept, not written.
-  static absl::StatusOr<std::unique_ptr<StateKeeper>> Start(const std::string& fifo,
-                                                            std::string state_file,
-                                                            absl::Duration every);
+  // `observer` (may be null, not owned) sees the destination's messages as they are read.
+  static absl::StatusOr<std::unique_ptr<StateKeeper>> Start(
+      const std::string& fifo, std::string state_file, absl::Duration every,
+      protocol::InspectorObserver* observer = nullptr);
   ~StateKeeper();
   StateKeeper(const StateKeeper&) = delete;
   StateKeeper& operator=(const StateKeeper&) = delete;

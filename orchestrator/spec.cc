@@ -200,7 +200,7 @@ absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view o
   try {
     if (auto s = r.OnlyKeys(root, "",
                             {"name", "source", "destination", "catalog", "catalog_file", "relay",
-                             "state_file", "timeout"});
+                             "state_file", "timeout", "heartbeat_timeout"});
         !s.ok()) {
       return s;
     }
@@ -265,6 +265,11 @@ absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view o
       auto d = r.Duration(timeout, "timeout");
       if (!d.ok()) return d.status();
       spec.timeout = *d;
+    }
+    if (const YAML::Node heartbeat = root["heartbeat_timeout"]; heartbeat.IsDefined()) {
+      auto d = r.Duration(heartbeat, "heartbeat_timeout");
+      if (!d.ok()) return d.status();
+      spec.heartbeat_timeout = *d;
     }
     return spec;
   } catch (const YAML::Exception& e) {

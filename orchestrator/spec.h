@@ -16,6 +16,7 @@
 //     stall_timeout: 60s             # a relay gives up after this long without progress
 //   state_file: state/pg-to-s3.json  # optional: the committed state, written and resumed from
 //   timeout: 6h                      # optional: the whole sync (absl duration syntax)
+//   heartbeat_timeout: 3h            # optional: the source sending nothing this long fails it
 //
 // A connector with a config runs as Airbyte runs connectors: `read --config F --catalog F
 // [--state F]` and `write --config F --catalog F` are appended to its command, with the files
@@ -61,6 +62,9 @@ struct SyncSpec {
   std::optional<std::string> catalog_json;  // the configured catalog, a JSON object's text
   std::string state_file;  // "" for none
   absl::Duration timeout = absl::InfiniteDuration();
+  // The source sending nothing for this long, while it runs, fails the sync (the platform's
+  // heartbeat).
+  absl::Duration heartbeat_timeout = absl::Hours(3);
 };
 
 // `origin` names the text in errors ("sync.yaml"); files the spec names are relative to its

@@ -25,8 +25,11 @@
 #include "dataplane/exit_codes.h"
 #include "orchestrator/committed_state.h"
 #include "orchestrator/connector.h"
+#include "orchestrator/control_server.h"
+#include "orchestrator/display.h"
 #include "orchestrator/local_backend.h"
 #include "orchestrator/pod.h"
+#include "orchestrator/progress.h"
 #include "protocol/report.h"
 
 namespace sluice::orchestrator {
@@ -44,12 +47,13 @@ bool MakeDir(const std::string& path) { return mkdir(path.c_str(), 0700) == 0 ||
 
 // 32 random bytes, hex, in a 0600 file: relays read it with --secret-file, so it appears in no
 // command line or environment.
-bool WriteSecret(const std::string& path) {
+std::optional<std::string> WriteSecret(const std::string& path) {
   unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return false;
+  if (RAND_bytes(raw, sizeof raw) != 1) return std::nullopt;
   std::string hex;
   for (const unsigned char b : raw) absl::StrAppendFormat(&hex, "%02x", b);
-  return base::WriteFileAtomically(path, hex, 0600).ok();
+  if (!base::WriteFileAtomically(path, hex, 0600).ok()) return std::nullopt;
+  return hex;
 }
 
 std::string ReadFile(const std::string& path) {
@@ -75,9 +79,11 @@ struct RelayArgs {
   const SyncOptions& options;
   const SyncSpec& spec;
   const Layout& layout;
+  const std::string report_to;  // the control server: counters and summaries come back there
 
+  // A transfer relay named `name` (its reports are filed under it); its log goes to `log`.
   Container Transfer(std::string container, std::string mode, std::string name, std::string fifo,
-                     std::string where, std::string summary, bool inspect) const {
+                     std::string where, std::string log, bool inspect) const {
     Container c;
     c.name = std::move(container);
     c.argv = {options.relay_path,
@@ -85,12 +91,12 @@ struct RelayArgs {
               "--name=" + name,
               "--fifo=" + fifo,
               where,
-              "--summary=" + summary,
+              "--report-to=" + report_to,
               "--secret-file=" + layout.Path("secret"),
               "--engine=" + spec.engine,
               "--linger-timeout=" + absl::FormatDuration(spec.stall_timeout)};
     if (!inspect) c.argv.push_back("--no-inspect");
-    c.stderr_path = summary.substr(0, summary.size() - 5) + ".log";  // x.json -> x.log
+    c.stderr_path = std::move(log);
     return c;
   }
   Container Logs(const std::string& pod, const std::string& fifo) const {
@@ -165,11 +171,11 @@ void Optional(simdjson::simdjson_result<simdjson::dom::element> field, T* out) {
   if (field.get(*out) != simdjson::SUCCESS) *out = T{};
 }
 
-RelaySummary ReadSummary(const std::string& path) {
+RelaySummary ParseSummary(const std::optional<std::string>& summary) {
   RelaySummary out;
+  if (!summary) return out;
   simdjson::dom::parser parser;
-  const std::string text = ReadFile(path);
-  if (text.empty()) return out;
+  const std::string& text = *summary;
   simdjson::dom::element doc;
   if (parser.parse(text).get(doc) != simdjson::SUCCESS) return out;
   int64_t code = -1;
@@ -285,6 +291,24 @@ int Blame(const Exited& e, const std::string& source_pod) {
 }
 
 
+// The destination's stdout, as the state keeper reads it: its echoed STATEs go to the ledger of
+// committed counts, its LOG and TRACE messages to the sync's log.
+class EchoObserver final : public protocol::InspectorObserver {
+ public:
+  explicit EchoObserver(SyncProgress* progress) : progress_(progress) {}
+  void OnMessage(protocol::MessageType type, std::string_view line,
+                 const protocol::StateEvent*) override {
+    if (type == protocol::MessageType::kState) {
+      progress_->OnEcho(line);
+    } else if (type == protocol::MessageType::kLog || type == protocol::MessageType::kTrace) {
+      progress_->OnConnectorMessage("destination", line);
+    }
+  }
+
+ private:
+  SyncProgress* const progress_;
+};
+
 // The report: the outcome, every container's exit, what is known of the counts per stream, the
 // connectors' errors, and the committed state.
 struct ReportInput {
@@ -299,6 +323,7 @@ struct ReportInput {
   const RelaySummary& echoed;
   const CommittedState& state;
   std::string state_file;  // "" when none was written
+  const ProgressView& progress;  // committed counts
 };
 
 std::string Report(const ReportInput& r, std::string* table) {
@@ -331,12 +356,15 @@ std::string Report(const ReportInput& r, std::string* table) {
     const StreamCounts& d = pair.second != nullptr ? *pair.second : none;
     const std::string emitted = Number(known.records_emitted_known, e.records);
     const std::string delivered = Number(known.records_delivered_known, d.records);
+    const auto c = r.progress.committed.find(key);
+    const uint64_t committed = c == r.progress.committed.end() ? 0 : c->second;
     absl::StrAppend(&report, first ? "" : ",", "{\"stream\":", protocol::JsonString(key),
                     ",\"records_emitted\":", emitted, ",\"records_delivered\":", delivered,
+                    ",\"records_committed\":", committed,
                     ",\"states_emitted\":", Number(known.records_emitted_known, e.states), "}");
-    absl::StrAppendFormat(table, "  %-32s %14s %14s %8s\n", key,
+    absl::StrAppendFormat(table, "  %-32s %14s %14s %14u %8s\n", key,
                           known.records_emitted_known ? emitted : "?",
-                          known.records_delivered_known ? delivered : "?",
+                          known.records_delivered_known ? delivered : "?", committed,
                           known.records_emitted_known ? std::to_string(e.states) : "?");
     first = false;
   }
@@ -352,7 +380,9 @@ std::string Report(const ReportInput& r, std::string* table) {
                   ",\"committed_state_file\":",
                   r.state_file.empty() ? "null" : protocol::JsonString(r.state_file),
                   ",\"committed_state_messages\":", r.state.messages,
-                  ",\"committed_state_complete\":", r.state.complete ? "true" : "false", "}\n");
+                  ",\"committed_state_complete\":", r.state.complete ? "true" : "false",
+                  ",\"committed_counts_exact\":", r.progress.committed_exact ? "true" : "false",
+                  "}\n");
   return report;
 }
 
@@ -459,12 +489,12 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   // for this one's (a stale port file would send the source to a dead port).
   for (const char* stale :
        {"orchestrator/destination-stdout.port", "destination/relay-stdin.port",
-        "orchestrator/destination-stdout.json", "destination/relay-stdin.json",
-        "destination/relay-stdout.json", "source/relay-stdout.json", "source/state.json",
+        "source/state.json",
         "report.json"}) {
     unlink(layout.Path(stale).c_str());
   }
-  if (!WriteSecret(layout.Path("secret"))) {
+  const std::optional<std::string> secret = WriteSecret(layout.Path("secret"));
+  if (!secret) {
     Log("cannot write the sync's secret into " + layout.dir);
     return kSyncStartFailed;
   }
@@ -475,7 +505,8 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   std::vector<Exited> exits;
   const auto finish = [&](int code, std::string reason, const RelaySummary& emitted,
                           const RelaySummary& delivered, const RelaySummary& echoed,
-                          const CommittedState& state, const std::string& state_file) {
+                          const CommittedState& state, const std::string& state_file,
+                          const ProgressView& progress_view) {
     // The secret and the connectors' configs are never left behind; the rest of the work
     // directory is kept for debugging after a failure, or on request.
     unlink(layout.Path("secret").c_str());
@@ -485,13 +516,13 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
     std::string table;
     const std::string report = Report({spec, code, reason, absl::Now() - started,
                                        remove ? "" : layout.dir, exits, emitted, delivered, echoed,
-                                       state, state_file},
+                                       state, state_file, progress_view},
                                       &table);
     WriteReport(report, remove ? "" : layout.dir, options);
     if (remove) std::filesystem::remove_all(layout.dir);
     if (!table.empty()) {
-      std::fprintf(stderr, "  %-32s %14s %14s %8s\n%s", "stream", "records sent", "delivered",
-                   "states", table.c_str());
+      std::fprintf(stderr, "  %-32s %14s %14s %14s %8s\n%s", "stream", "emitted", "delivered",
+                   "committed", "states", table.c_str());
     }
     Log(absl::StrCat("sync ", spec.name, " ", code == kSyncOk ? "succeeded" : "failed", " (",
                      reason, ", exit ", code, ") in ",
@@ -503,7 +534,7 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   };
   const auto start_failed = [&](const std::string& why) {
     Log(why);
-    return finish(kSyncStartFailed, why, {}, {}, {}, {}, "");
+    return finish(kSyncStartFailed, why, {}, {}, {}, {}, "", {});
   };
   // Until the sync ends, the report says it runs: a report found after a crash tells the truth.
   WriteReport(absl::StrCat("{\"sync\":", protocol::JsonString(spec.name),
@@ -523,7 +554,13 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   if (!destination_argv.ok()) return start_failed(std::string(destination_argv.status().message()));
   if (resume) Log(absl::StrCat("the source resumes from the state committed in ", spec.state_file));
 
-  const RelayArgs relays{options, spec, layout};
+  // The relays report to the orchestrator live, on a channel authenticated with the secret.
+  SyncProgress progress(source_pod);
+  auto control = ControlServer::Start({"127.0.0.1", 0}, *secret, &progress);
+  if (!control.ok()) return start_failed(std::string(control.status().message()));
+  EchoObserver echoes(&progress);
+
+  const RelayArgs relays{options, spec, layout, absl::StrCat("127.0.0.1:", (*control)->port())};
   const std::string src = layout.Path("source/pipes/");
   const std::string dst = layout.Path("destination/pipes/");
 
@@ -536,9 +573,9 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   own.name = spec.name + "-orchestrator";
   own.init_containers.push_back(relays.Init({layout.Path("orchestrator/destination-stdout")}));
   Container committed =
-      relays.Transfer("relay-recv", "recv", spec.name + "-destination-stdout",
+      relays.Transfer("relay-recv", "recv", spec.name + "-echo",
                       layout.Path("orchestrator/destination-stdout"), "--listen=127.0.0.1:0",
-                      layout.Path("orchestrator/destination-stdout.json"), true);
+                      layout.Path("orchestrator/destination-stdout.log"), true);
   committed.argv.push_back("--port-file=" + layout.Path("orchestrator/destination-stdout.port"));
   own.containers.push_back(committed);
   std::unique_ptr<StateKeeper> keeper;
@@ -549,7 +586,7 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
     if (auto s = backend.StartPod(pod, start_deadline); !s.ok()) return s;
     if (pod.name == own.name) {  // its FIFO exists now: read it from the start
       auto k = StateKeeper::Start(layout.Path("orchestrator/destination-stdout"), spec.state_file,
-                                  options.state_write_interval);
+                                  options.state_write_interval, &echoes);
       if (!k.ok()) return k.status();
       keeper = std::move(*k);
     }
@@ -572,13 +609,13 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
       Main(*destination_argv, spec.destination, dst + "stdin", dst + "stdout", dst + "stderr"));
   Container stdin_relay =
       relays.Transfer("relay-stdin", "recv", destination_pod, dst + "stdin", "--listen=127.0.0.1:0",
-                      layout.Path("destination/relay-stdin.json"), spec.inspect);
+                      layout.Path("destination/relay-stdin.log"), spec.inspect);
   stdin_relay.argv.push_back("--port-file=" + layout.Path("destination/relay-stdin.port"));
   destination.containers.push_back(stdin_relay);
   destination.containers.push_back(
       relays.Transfer("relay-stdout", "send", spec.name + "-destination-stdout", dst + "stdout",
                       absl::StrCat("--connect=127.0.0.1:", *own_port),
-                      layout.Path("destination/relay-stdout.json"), false));
+                      layout.Path("destination/relay-stdout.log"), false));
   destination.containers.push_back(relays.Logs(destination_pod, dst + "stderr"));
   const auto port = start_listening(destination, "relay-stdin", "destination/relay-stdin");
   if (!port.ok()) return start_failed(std::string(port.status().message()));
@@ -590,7 +627,7 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
       Main(*source_argv, spec.source, "", src + "stdout", src + "stderr"));
   source.containers.push_back(relays.Transfer("relay-stdout", "send", source_pod, src + "stdout",
                                               absl::StrCat("--connect=127.0.0.1:", *port),
-                                              layout.Path("source/relay-stdout.json"),
+                                              layout.Path("source/relay-stdout.log"),
                                               spec.inspect));
   source.containers.push_back(relays.Logs(source_pod, src + "stderr"));
   if (auto s = backend.StartPod(source, start_deadline); !s.ok()) {
@@ -601,7 +638,10 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   // Watch until everything has exited. The first failure starts a grace period in which the
   // rest may finish (the destination may still commit what it has); then SIGTERM, then SIGKILL.
   std::optional<Exited> cause;
-  bool timed_out = false, was_interrupted = false;
+  bool timed_out = false, was_interrupted = false, no_heartbeat = false;
+  ProgressDisplay display(spec.name, source_pod, destination_pod, stderr);
+  const absl::Time pods_started = absl::Now();
+  absl::Time next_look = absl::Now();
   const absl::Time sync_deadline =
       spec.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : started + spec.timeout;
   absl::Time term_at = absl::InfiniteFuture(), kill_at = absl::InfiniteFuture();
@@ -612,6 +652,26 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
       was_interrupted = true;
       Log("interrupted: stopping the pods");
       term_at = now;
+    }
+    // About once a second: the display, and the source's heartbeat. A source that runs and
+    // sends nothing for heartbeat_timeout is stuck, as the platform judged it.
+    if (now >= next_look) {
+      next_look = now + absl::Milliseconds(250);
+      const ProgressView view = progress.View();
+      display.Tick(view, now);
+      const auto source_relay = view.relays.find(source_pod);
+      const absl::Time heard =
+          std::max(pods_started, source_relay == view.relays.end()
+                                     ? absl::InfinitePast()
+                                     : source_relay->second.last_bytes_change);
+      if (!no_heartbeat && !cause && now - heard > spec.heartbeat_timeout &&
+          backend.IsRunning(source_pod, "main")) {
+        no_heartbeat = true;
+        display.Clear();
+        Log(absl::StrCat("the source sent nothing for ", absl::FormatDuration(spec.heartbeat_timeout),
+                         " (heartbeat_timeout): stopping the pods"));
+        term_at = now;
+      }
     }
     if (now >= sync_deadline && !timed_out) {
       timed_out = true;
@@ -631,6 +691,7 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
     }
     const std::vector<Exited> sweep =
         backend.WaitAny(std::min({now + absl::Milliseconds(100), term_at, kill_at}));
+    if (!sweep.empty()) display.Clear();
     for (const Exited& e : sweep) {
       exits.push_back(e);
       Log(absl::StrCat(e.pod, "/", e.container, " exited ", e.exit_code));
@@ -643,8 +704,15 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
     }
   }
 
-  const RelaySummary emitted = ReadSummary(layout.Path("source/relay-stdout.json"));
-  const RelaySummary delivered = ReadSummary(layout.Path("destination/relay-stdin.json"));
+  // Every relay has exited: what they sent on their channels is read, summaries included.
+  (*control)->Drain(absl::Now() + absl::Seconds(5));
+  const ProgressView view = progress.View();
+  const auto summary = [&](const std::string& relay) -> std::optional<std::string> {
+    const auto it = view.relays.find(relay);
+    return it == view.relays.end() ? std::nullopt : it->second.summary;
+  };
+  const RelaySummary emitted = ParseSummary(summary(source_pod));
+  const RelaySummary delivered = ParseSummary(summary(destination_pod));
   // The destination's stdout, as the keeper read it (its relay's summary says the same, but
   // only once it exits, and not at all when it was killed).
   StateKeeper::Outcome echo = keeper->Finish();
@@ -657,10 +725,16 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
     echoed.non_protocol_samples.push_back(l.prefix);
   }
 
-  auto [code, reason] = was_interrupted ? std::pair<int, std::string>{kSyncInterrupted, "interrupted"}
-                        : timed_out     ? std::pair<int, std::string>{kSyncTimedOut, "timed out"}
-                                        : Judge(spec, cause, source_pod, destination_pod, emitted,
-                                                delivered, layout);
+  display.Clear();
+  auto [code, reason] =
+      was_interrupted ? std::pair<int, std::string>{kSyncInterrupted, "interrupted"}
+      : timed_out     ? std::pair<int, std::string>{kSyncTimedOut, "timed out"}
+      : no_heartbeat
+          ? std::pair<int, std::string>{kSyncSourceFailed,
+                                        absl::StrCat("the source sent nothing for ",
+                                                     absl::FormatDuration(spec.heartbeat_timeout),
+                                                     " (heartbeat_timeout) while it ran")}
+          : Judge(spec, cause, source_pod, destination_pod, emitted, delivered, layout);
 
   // The committed state: written as the destination echoed it, and once more now.
   std::string state_written;
@@ -681,7 +755,11 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
     Log("WARNING: some STATE messages the destination echoed were too large (or too many) to "
         "keep: the committed state lacks those streams, and the next sync reads them again");
   }
-  return finish(code, reason, emitted, delivered, echoed, echo.state, state_written);
+  if (!view.committed_exact) {
+    Log("WARNING: the committed counts are not exact: more STATEs were in flight than the "
+        "ledger holds, or some could not be matched");
+  }
+  return finish(code, reason, emitted, delivered, echoed, echo.state, state_written, progress.View());
 }
 
 }  // namespace sluice::orchestrator

@@ -16,7 +16,9 @@
 //    "fail_after_records": N,      exit 1 with a TRACE error after N records
 //    "stop_after_records": N,      exit 0 after N records without reading the rest (a
 //                                  destination that stops reading its input: a bug to catch)
-//    "slow": {"every_records": N, "sleep_ms": M}}            sleep M ms every N records
+//    "slow": {"every_records": N, "sleep_ms": M},            sleep M ms every N records
+//    "commit_every_states": N}     commit in batches: hold STATEs, and every N of them sync
+//                                  and echo them all (and at the end, what is left)
 
 #include <simdjson.h>
 #include <sys/stat.h>
@@ -26,6 +28,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,6 +47,7 @@ struct Config {
   uint64_t stop_after = 0;
   uint64_t slow_every = 0;
   uint64_t slow_ms = 0;
+  uint64_t commit_every = 1;
 };
 
 std::string Json(std::string_view s) {
@@ -108,7 +112,8 @@ bool ReadConfig(const std::string& file, Config* c, std::string* error) {
   return count(doc["fail_after_records"], "fail_after_records", &c->fail_after) &&
          count(doc["stop_after_records"], "stop_after_records", &c->stop_after) &&
          count(doc.at_pointer("/slow/every_records"), "slow.every_records", &c->slow_every) &&
-         count(doc.at_pointer("/slow/sleep_ms"), "slow.sleep_ms", &c->slow_ms);
+         count(doc.at_pointer("/slow/sleep_ms"), "slow.sleep_ms", &c->slow_ms) &&
+         count(doc["commit_every_states"], "commit_every_states", &c->commit_every);
 }
 
 // One open file per stream, and which of them have writes not yet fsync'ed.
@@ -165,6 +170,12 @@ int Write(const Config& c) {
   std::string line;
   simdjson::padded_string padded;
   uint64_t records = 0;
+  std::vector<std::string> held;  // STATEs read, not yet committed
+  const auto commit = [&] {
+    files.Commit();  // the records before these STATEs are on disk: now they may be echoed
+    for (const std::string& state : held) Emit(state);
+    held.clear();
+  };
   char* buf = nullptr;
   size_t cap = 0;
   for (;;) {
@@ -198,12 +209,12 @@ int Write(const Config& c) {
       if (c.stop_after > 0 && records >= c.stop_after) return 0;
       if (c.slow_every > 0 && records % c.slow_every == 0) usleep(static_cast<useconds_t>(c.slow_ms * 1000));
     } else if (type == "STATE") {
-      files.Commit();  // the records before this STATE are on disk: now it may be echoed
-      Emit(line);
+      held.push_back(line);
+      if (held.size() >= std::max<uint64_t>(c.commit_every, 1)) commit();
     }
   }
   std::free(buf);
-  files.Commit();
+  commit();
   return 0;
 }
 

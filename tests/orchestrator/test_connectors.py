@@ -53,34 +53,6 @@ class ConnectorTest(SyncTest):
         self.assertEqual(code, EXIT_USAGE)
         self.assertIn("needs the connector's config", err)
 
-    def airbyte_spec(self, source_config, out_dir, state_file=None, **extra):
-        streams = source_config.get("streams", ["stream_0", "stream_1"])
-        with open(self.path("catalog.json"), "w") as f:
-            json.dump({"streams": [{"stream": {"name": s, "namespace": "public"},
-                                    "sync_mode": "incremental", "destination_sync_mode": "append"}
-                                   for s in streams]}, f)
-        os.makedirs(out_dir, exist_ok=True)
-        lines = ["name: test-sync",
-                 f"source: {{command: [{SOURCE}], config: {json.dumps(source_config)}}}",
-                 f"destination: {{command: [{DESTINATION}], config: {json.dumps({'destination_path': out_dir})}}}",
-                 f"catalog_file: {self.path('catalog.json')}"]
-        if state_file:
-            lines.append(f"state_file: {state_file}")
-        lines += [f"{k}: {json.dumps(v)}" for k, v in extra.items()]
-        with open(self.path("sync.yaml"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-        return self.path("sync.yaml")
-
-    @staticmethod
-    def ids_per_stream(out_dir):
-        ids = {}
-        for path in glob.glob(os.path.join(out_dir, "*.jsonl")):
-            stream = os.path.basename(path)[:-len(".jsonl")].split(".")[-1]
-            with open(path) as f:
-                lines = f.read().split("\n")
-            ids[stream] = [json.loads(line)["record"]["data"]["id"] for line in lines[:-1]]
-        return ids
-
     def test_a_sync_resumes_from_the_committed_state_after_a_crash(self):
         out, state = self.path("out"), self.path("state.json")
         config = {"streams": ["users", "orders", "events"], "namespace": "public",

@@ -106,10 +106,9 @@ class VerdictTest(SyncTest):
                               f"--report={self.path('report.json')}"], stderr=subprocess.PIPE,
                              text=True)
         self.addCleanup(p.kill)
-        summary = os.path.join(self.workdir, "source", "relay-stdout.json").encode()
         relay = None
         for _ in range(200):
-            relay = self.find_process(summary)
+            relay = self.find_process(b"\x00send\x00--name=test-sync-source\x00")
             if relay and self.written_ids(out):
                 break
             time.sleep(0.05)

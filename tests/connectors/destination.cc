@@ -35,7 +35,13 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/connectors/airbyte_cli.h"
+
 namespace {
+
+using sluice::testing::Emit;
+using sluice::testing::Json;
+using sluice::testing::TraceError;
 
 constexpr char kUsage[] =
     "usage: sluice-test-destination spec | check --config FILE | write --config FILE --catalog "
@@ -50,40 +56,10 @@ struct Config {
   uint64_t commit_every = 1;
 };
 
-std::string Json(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-int64_t NowMillis() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
-}
-
-void Emit(const std::string& line) {
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-}
-
 // A TRACE error, as Airbyte destinations report a failure, then exit 1.
 [[noreturn]] void Fail(const std::string& message, const char* failure_type = "system_error") {
-  Emit(R"({"type":"TRACE","trace":{"type":"ERROR","emitted_at":)" + std::to_string(NowMillis()) +
-       R"(,"error":{"message":)" + Json(message) + R"(,"failure_type":")" + failure_type +
-       R"("}}})");
+  Emit(TraceError(message, failure_type));
+  std::fflush(stdout);
   std::fprintf(stderr, "sluice-test-destination: %s\n", message.c_str());
   std::exit(1);
 }
@@ -174,6 +150,7 @@ int Write(const Config& c) {
   const auto commit = [&] {
     files.Commit();  // the records before these STATEs are on disk: now they may be echoed
     for (const std::string& state : held) Emit(state);
+    std::fflush(stdout);  // echoed now, not when a buffer fills
     held.clear();
   };
   char* buf = nullptr;

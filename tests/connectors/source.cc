@@ -33,7 +33,13 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/connectors/airbyte_cli.h"
+
 namespace {
+
+using sluice::testing::Emit;
+using sluice::testing::Json;
+using sluice::testing::TraceError;
 
 constexpr char kUsage[] =
     "usage: sluice-test-source spec | check --config FILE | discover --config FILE |\n"
@@ -51,34 +57,6 @@ struct Config {
   uint64_t stall_after = 0, stall_seconds = 0;
   bool check_fails = false;
 };
-
-std::string Json(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-int64_t NowMillis() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
-}
-
-void Emit(const std::string& line) {
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fputc('\n', stdout);
-}
 
 [[noreturn]] void Usage(const std::string& error) {
   std::fprintf(stderr, "sluice-test-source: %s\n%s", error.c_str(), kUsage);
@@ -202,11 +180,6 @@ std::map<std::string, uint64_t> ReadState(const std::string& file) {
   return cursors;
 }
 
-void Trace(const std::string& message, const char* failure_type) {
-  Emit(R"({"type":"TRACE","trace":{"type":"ERROR","emitted_at":)" + std::to_string(NowMillis()) +
-       R"(,"error":{"message":)" + Json(message) + R"(,"failure_type":")" + failure_type + "\"}}}");
-}
-
 int Read(const Config& c, const std::vector<std::string>& streams,
          std::map<std::string, uint64_t> cursors) {
   static char buffer[1 << 20];
@@ -240,7 +213,7 @@ int Read(const Config& c, const std::vector<std::string>& streams,
       Emit(R"({"type":"RECORD","record":{)" +
            (c.ns.empty() ? std::string() : "\"namespace\":" + Json(c.ns) + ",") +
            "\"stream\":" + Json(s) + R"(,"data":{"id":)" + std::to_string(id) +
-           R"(,"payload":")" + payload + R"("},"emitted_at":)" + std::to_string(NowMillis()) +
+           R"(,"payload":")" + payload + R"("},"emitted_at":)" + std::to_string(sluice::testing::NowMillis()) +
            "}}");
       ++id;
       ++emitted;
@@ -253,7 +226,8 @@ int Read(const Config& c, const std::vector<std::string>& streams,
       }
       if (c.junk_every > 0 && emitted % c.junk_every == 0) Emit("this line is not a message");
       if (c.fail_after > 0 && emitted == c.fail_after) {
-        Trace("failing on request after " + std::to_string(emitted) + " records", "system_error");
+        Emit(TraceError("failing on request after " + std::to_string(emitted) + " records",
+                        "system_error"));
         std::fflush(stdout);
         return 1;
       }
@@ -301,7 +275,7 @@ int main(int argc, char** argv) {
            Json(error) + "}}");
       return 0;
     }
-    Trace(error, "config_error");
+    Emit(TraceError(error, "config_error"));
     return 1;
   }
   if (args[0] == "check") {

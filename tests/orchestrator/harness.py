@@ -25,6 +25,19 @@ EXIT_OK, EXIT_USAGE, EXIT_SOURCE, EXIT_DESTINATION = 0, 2, 20, 21
 EXIT_RELAY, EXIT_TIMEOUT, EXIT_START, EXIT_INTERRUPTED = 22, 23, 24, 143
 
 
+def processes():
+    """(pid directory, command line, environment) of every process that can be read."""
+    for proc in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(f"{proc}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"{proc}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:
+            continue
+        yield proc, cmdline, environ
+
+
 class SyncTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="sluice-orch-test-")

@@ -8,7 +8,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (DESTINATION, EXIT_OK, EXIT_SOURCE, EXIT_USAGE, SLUICE, SOURCE, SyncTest)
+from harness import (DESTINATION, EXIT_OK, EXIT_SOURCE, EXIT_USAGE, SLUICE, SOURCE, SyncTest,
+                     processes)
 
 SECRET_VALUE = "s3cr3t-config-value-8d41f0"
 
@@ -112,14 +113,7 @@ class ConnectorTest(SyncTest):
         """How many processes name `config_file`; no process has the secret in its command line
         or environment."""
         seen = 0
-        for proc in glob.glob("/proc/[0-9]*"):
-            try:
-                with open(f"{proc}/cmdline", "rb") as f:
-                    cmdline = f.read()
-                with open(f"{proc}/environ", "rb") as f:
-                    environ = f.read()
-            except OSError:
-                continue
+        for proc, cmdline, environ in processes():
             seen += config_file.encode() in cmdline  # the path is there, never the value
             self.assertNotIn(SECRET_VALUE.encode(), cmdline, proc)
             self.assertNotIn(SECRET_VALUE.encode(), environ, proc)

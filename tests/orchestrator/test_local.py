@@ -9,7 +9,7 @@ import time
 import unittest
 
 from harness import (ECHOING_DESTINATION, EXIT_DESTINATION, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOURCE,
-                     EXIT_TIMEOUT, EXIT_USAGE, GEN, SLUICE, SyncTest)
+                     EXIT_TIMEOUT, EXIT_USAGE, GEN, SLUICE, SyncTest, processes)
 
 
 class LocalSyncTest(SyncTest):
@@ -68,14 +68,7 @@ class LocalSyncTest(SyncTest):
         # While the pods run: no process has it on its command line or in its environment.
         time.sleep(0.5)
         pods = 0
-        for proc in glob.glob("/proc/[0-9]*"):
-            try:
-                with open(f"{proc}/cmdline", "rb") as f:
-                    cmdline = f.read()
-                with open(f"{proc}/environ", "rb") as f:
-                    environ = f.read()
-            except OSError:
-                continue
+        for proc, cmdline, environ in processes():
             pods += self.workdir.encode() in cmdline
             self.assertNotIn(secret.encode(), cmdline, proc)
             self.assertNotIn(secret.encode(), environ, proc)

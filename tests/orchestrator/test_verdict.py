@@ -9,7 +9,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (EXIT_DESTINATION, EXIT_OK, EXIT_RELAY, EXIT_SOURCE, GEN, SLUICE, SyncTest)
+from harness import (EXIT_DESTINATION, EXIT_OK, EXIT_RELAY, EXIT_SOURCE, GEN, SLUICE, SyncTest,
+                     processes)
 
 
 class VerdictTest(SyncTest):
@@ -108,7 +109,9 @@ class VerdictTest(SyncTest):
         self.addCleanup(p.kill)
         relay = None
         for _ in range(200):
-            relay = self.find_process(b"\x00send\x00--name=test-sync-source\x00")
+            # This sync's source relay: other suites' syncs have the same name, not the same
+            # work directory.
+            relay = self.find_process(b"\x00send\x00--name=test-sync-source\x00", self.workdir.encode())
             if relay and self.written_ids(out):
                 break
             time.sleep(0.05)
@@ -127,14 +130,10 @@ class VerdictTest(SyncTest):
         self.assertEqual(sum(s["records_delivered"] for s in report["streams"]), written)
 
     @staticmethod
-    def find_process(needle):
-        for proc in glob.glob("/proc/[0-9]*"):
-            try:
-                with open(f"{proc}/cmdline", "rb") as f:
-                    if needle in f.read():
-                        return int(proc.rsplit("/", 1)[1])
-            except OSError:
-                continue
+    def find_process(*needles):
+        for proc, cmdline, _ in processes():
+            if all(n in cmdline for n in needles):
+                return int(proc.rsplit("/", 1)[1])
         return None
 
     def test_trace_errors_and_stray_lines_reach_the_report_and_the_reason(self):

@@ -511,7 +511,7 @@ int RunTransfer(const RelayConfig& config, int stop_fd) {
                                                 [&p, last = std::map<std::string, uint64_t>()]() mutable {
                                                   return CountersJson(p, last);
                                                 });
-    inspector_options.observer = p.channel.get();
+    if (config.report_messages) inspector_options.observer = p.channel.get();
   }
   if (config.inspect) p.inspector = std::make_unique<protocol::Inspector>(inspector_options);
   std::unique_ptr<MetricsServer> metrics;

@@ -49,6 +49,9 @@ struct RelayConfig {
   // The orchestrator's address for the live report channel (dataplane/report_channel.h); ""
   // for none. Needs the secret (not with --insecure-no-auth).
   std::string report_to;
+  // Also report the connector's messages (what each STATE covers, LOG, TRACE) on that channel,
+  // not only counters and the summary. The orchestrator asks it of the source's relay.
+  bool report_messages = false;
   size_t pipe_bytes = 1 << 20;
 };
 

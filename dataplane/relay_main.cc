@@ -39,6 +39,7 @@ options:
   --port-file=PATH         listening: write the bound port to PATH (for --listen=HOST:0)
   --report-to=ADDR         send counters, the connector's messages and the summary, live, to
                            the orchestrator at ADDR (authenticated with the secret)
+  --report-messages        with --report-to, also the connector's STATE, LOG and TRACE messages
   --secret-file=PATH       the per-sync secret, from a file
   --secret-env=NAME        ... or from this environment variable (default: SLUICE_SECRET)
   --insecure-no-auth       no handshake: for interop with plain TCP peers such as socat
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
     const size_t eq = arg.find('=');
     if (eq != std::string::npos) {
       flags[arg.substr(0, eq)] = arg.substr(eq + 1);
-    } else if (arg == "no-inspect" || arg == "insecure-no-auth") {
+    } else if (arg == "no-inspect" || arg == "insecure-no-auth" || arg == "report-messages") {
       flags[arg] = "true";
     } else if (i + 1 < argc) {
       flags[arg] = argv[++i];
@@ -143,6 +144,7 @@ int main(int argc, char** argv) {
   take("secret-env", &c.secret_env);
   if (take("no-inspect", &v)) c.inspect = v == "false";
   if (take("insecure-no-auth", &v)) c.insecure_no_auth = v != "false";
+  if (take("report-messages", &v)) c.report_messages = v != "false";
   const std::pair<const char*, absl::Duration*> durations[] = {
       {"connect-timeout", &c.connect_timeout},
       {"accept-timeout", &c.accept_timeout},

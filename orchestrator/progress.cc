@@ -133,20 +133,16 @@ bool SyncProgress::Commit(uint64_t key) {
     c = std::max(c, n);
   }
   // What the matched state supersedes leaves the ledger: every earlier state for a GLOBAL or
-  // LEGACY one, the earlier states of its stream for a STREAM one.
-  std::deque<Pending> kept;
-  for (size_t i = 0; i < ledger_.size(); ++i) {
+  // LEGACY one, the earlier states of its stream for a STREAM one. Matches come near the front
+  // (destinations echo in order), so only the front is walked.
+  for (size_t i = at + 1; i-- > 0;) {
     const bool superseded =
-        i == at || (i < at && (matched.all_streams ||
-                               (!ledger_[i].all_streams &&
-                                ledger_[i].records.front().first == matched.records.front().first)));
-    if (superseded) {
-      ledger_cells_ -= ledger_[i].records.size();
-    } else {
-      kept.push_back(std::move(ledger_[i]));
-    }
+        i == at || matched.all_streams ||
+        (!ledger_[i].all_streams && ledger_[i].records.front().first == matched.records.front().first);
+    if (!superseded) continue;
+    ledger_cells_ -= ledger_[i].records.size();
+    ledger_.erase(ledger_.begin() + static_cast<std::ptrdiff_t>(i));
   }
-  ledger_.swap(kept);
   return true;
 }
 

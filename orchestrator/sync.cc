@@ -625,10 +625,11 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   source.init_containers.push_back(relays.Init({src + "stdout", src + "stderr"}));
   source.containers.push_back(
       Main(*source_argv, spec.source, "", src + "stdout", src + "stderr"));
-  source.containers.push_back(relays.Transfer("relay-stdout", "send", source_pod, src + "stdout",
-                                              absl::StrCat("--connect=127.0.0.1:", *port),
-                                              layout.Path("source/relay-stdout.log"),
-                                              spec.inspect));
+  Container source_relay = relays.Transfer("relay-stdout", "send", source_pod, src + "stdout",
+                                           absl::StrCat("--connect=127.0.0.1:", *port),
+                                           layout.Path("source/relay-stdout.log"), spec.inspect);
+  source_relay.argv.push_back("--report-messages");  // its STATEs make the committed counts
+  source.containers.push_back(source_relay);
   source.containers.push_back(relays.Logs(source_pod, src + "stderr"));
   if (auto s = backend.StartPod(source, start_deadline); !s.ok()) {
     return start_failed(std::string(s.message()));

@@ -148,6 +148,12 @@ void LocalBackend::SignalAll(int sig) {
   }
 }
 
+void LocalBackend::Signal(const std::string& pod, const std::string& container, int sig) {
+  for (const Child& c : children_) {
+    if (c.pod == pod && c.container == container && kill(-c.pid, sig) != 0) kill(c.pid, sig);
+  }
+}
+
 bool LocalBackend::IsRunning(const std::string& pod, const std::string& container) const {
   for (const Child& c : children_) {
     if (c.pod == pod && c.container == container) return true;

@@ -50,6 +50,8 @@ class LocalBackend {
 
   // Sends `sig` to every running container.
   void SignalAll(int sig);
+  // Sends `sig` to one container, if it runs.
+  void Signal(const std::string& pod, const std::string& container, int sig);
 
   size_t running() const { return children_.size(); }
   bool IsRunning(const std::string& pod, const std::string& container) const;

@@ -646,6 +646,7 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   const absl::Time sync_deadline =
       spec.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : started + spec.timeout;
   absl::Time term_at = absl::InfiniteFuture(), kill_at = absl::InfiniteFuture();
+  absl::Time source_kill_at = absl::InfiniteFuture();  // a source stopped for its heartbeat
   bool termed = false;
   while (backend.running() > 0) {
     const absl::Time now = absl::Now();
@@ -667,11 +668,18 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                                      : source_relay->second.last_bytes_change);
       if (!no_heartbeat && !cause && now - heard > spec.heartbeat_timeout &&
           backend.IsRunning(source_pod, "main")) {
+        // Only the source is stopped: its relay then ends the stream, and the destination
+        // commits what it received before it exits, as after any other failure.
         no_heartbeat = true;
         display.Clear();
         Log(absl::StrCat("the source sent nothing for ", absl::FormatDuration(spec.heartbeat_timeout),
-                         " (heartbeat_timeout): stopping the pods"));
-        term_at = now;
+                         " (heartbeat_timeout): stopping it"));
+        backend.Signal(source_pod, "main", SIGTERM);
+        source_kill_at = now + options.kill_grace;
+      }
+      if (now >= source_kill_at) {
+        backend.Signal(source_pod, "main", SIGKILL);
+        source_kill_at = absl::InfiniteFuture();
       }
     }
     if (now >= sync_deadline && !timed_out) {

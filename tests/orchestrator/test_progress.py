@@ -89,15 +89,18 @@ class ProgressTest(SyncTest):
         self.assertIn("failing on request after 4500 records (system_error)", self.report()["reason"])
 
     def test_a_source_that_sends_nothing_for_the_heartbeat_timeout_fails_the_sync(self):
-        out = self.path("out")
-        spec = self.airbyte_spec({"streams": ["users"], "records_per_stream": 5000,
-                                  "stall_after_records": 1000, "stall_seconds": 60}, out,
+        out, state = self.path("out"), self.path("state.json")
+        spec = self.airbyte_spec({"streams": ["users"], "records_per_stream": 5000, "state_every": 100,
+                                  "stall_after_records": 1000, "stall_seconds": 60}, out, state,
                                  heartbeat_timeout="2s")
         start = time.time()
         code, err = self.run_sync(spec, timeout=60)
         self.assertEqual(code, EXIT_SOURCE, err)
         self.assertLess(time.time() - start, 20)
         self.assertIn("the source sent nothing for 2s (heartbeat_timeout)", self.report()["reason"])
+        # Only the source was stopped: the destination committed all it had received.
+        self.assertEqual(self.committed_cursors(state), {"users": 1000})
+        self.assertEqual(self.committed_in_report(), {"users": 1000})
 
 
 if __name__ == "__main__":

@@ -133,16 +133,20 @@ bool SyncProgress::Commit(uint64_t key) {
     c = std::max(c, n);
   }
   // What the matched state supersedes leaves the ledger: every earlier state for a GLOBAL or
-  // LEGACY one, the earlier states of its stream for a STREAM one. Matches come near the front
-  // (destinations echo in order), so only the front is walked.
+  // LEGACY one, the earlier states of its stream for a STREAM one. All of it is at or before
+  // the match, so only that front is walked, once: the states kept there move up behind it.
+  size_t kept = at + 1;
   for (size_t i = at + 1; i-- > 0;) {
     const bool superseded =
         i == at || matched.all_streams ||
         (!ledger_[i].all_streams && ledger_[i].records.front().first == matched.records.front().first);
-    if (!superseded) continue;
-    ledger_cells_ -= ledger_[i].records.size();
-    ledger_.erase(ledger_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (superseded) {
+      ledger_cells_ -= ledger_[i].records.size();
+    } else {
+      ledger_[--kept] = std::move(ledger_[i]);
+    }
   }
+  ledger_.erase(ledger_.begin(), ledger_.begin() + static_cast<std::ptrdiff_t>(kept));
   return true;
 }
 

@@ -1,0 +1,118 @@
+#include "orchestrator/progress.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "protocol/state_key.h"
+
+namespace sluice::orchestrator {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Pair;
+
+constexpr char kSource[] = "s-source";
+
+std::string StreamState(const std::string& stream, int cursor) {
+  return R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":")" +
+         stream + R"("},"stream_state":{"cursor":)" + std::to_string(cursor) + "}}}}";
+}
+
+std::string GlobalState(int n) {
+  return R"({"type":"STATE","state":{"type":"GLOBAL","global":{"shared_state":{"n":)" +
+         std::to_string(n) + R"(},"stream_states":[]}}})";
+}
+
+// What the source's relay reports for `line`, covering `records` of `stream`.
+std::string Report(const std::string& line, const std::string& stream, uint64_t records) {
+  return R"({"state":{"key":)" + std::to_string(*protocol::StateKey(line)) +
+         R"(,"kind":"STREAM","stream":")" + stream + R"(","records":)" + std::to_string(records) +
+         "}}";
+}
+
+std::string GlobalReport(const std::string& line, uint64_t a, uint64_t b) {
+  return R"({"state":{"key":)" + std::to_string(*protocol::StateKey(line)) +
+         R"(,"kind":"GLOBAL","records":{"a":)" + std::to_string(a) + R"(,"b":)" +
+         std::to_string(b) + R"(},"untracked":0}})";
+}
+
+TEST(SyncProgressTest, AStreamStateCommitsItsStreamsRecordsWhenEchoed) {
+  SyncProgress p(kSource);
+  p.OnReport(kSource, Report(StreamState("a", 10), "a", 10));
+  p.OnReport(kSource, Report(StreamState("b", 7), "b", 7));
+  p.OnReport(kSource, Report(StreamState("a", 20), "a", 20));
+  EXPECT_TRUE(p.View().committed.empty());  // nothing echoed: nothing committed
+  p.OnEcho(StreamState("a", 10));
+  EXPECT_THAT(p.View().committed, ElementsAre(Pair("a", 10)));
+  // b's state is still waiting: a's later one commits a alone.
+  p.OnEcho(StreamState("a", 20));
+  EXPECT_THAT(p.View().committed, ElementsAre(Pair("a", 20)));
+  p.OnEcho(StreamState("b", 7));
+  EXPECT_THAT(p.View().committed, ElementsAre(Pair("a", 20), Pair("b", 7)));
+  EXPECT_TRUE(p.View().committed_exact);
+}
+
+TEST(SyncProgressTest, ADestinationThatEchoesOnlyItsLatestStateCommitsUpToIt) {
+  SyncProgress p(kSource);
+  for (int i = 1; i <= 5; ++i) p.OnReport(kSource, Report(StreamState("a", i * 100), "a", i * 100));
+  p.OnEcho(StreamState("a", 400));  // it skipped 100..300
+  EXPECT_THAT(p.View().committed, ElementsAre(Pair("a", 400)));
+  p.OnEcho(StreamState("a", 500));
+  EXPECT_THAT(p.View().committed, ElementsAre(Pair("a", 500)));
+}
+
+TEST(SyncProgressTest, AnEchoThatArrivesBeforeItsReportWaitsForIt) {
+  SyncProgress p(kSource);
+  p.OnEcho(StreamState("a", 10));  // two connections: the echo can come first
+  EXPECT_TRUE(p.View().committed.empty());
+  EXPECT_EQ(p.View().echoes_unmatched, 1u);
+  p.OnReport(kSource, Report(StreamState("a", 10), "a", 10));
+  EXPECT_THAT(p.View().committed, ElementsAre(Pair("a", 10)));
+  EXPECT_EQ(p.View().echoes_unmatched, 0u);
+}
+
+TEST(SyncProgressTest, AGlobalStateCommitsEveryStream) {
+  SyncProgress p(kSource);
+  p.OnReport(kSource, GlobalReport(GlobalState(1), 5, 3));
+  p.OnReport(kSource, GlobalReport(GlobalState(2), 9, 8));
+  p.OnEcho(GlobalState(2));
+  EXPECT_THAT(p.View().committed, ElementsAre(Pair("a", 9), Pair("b", 8)));
+  p.OnEcho(GlobalState(1));  // superseded: already left the ledger, never counted back down
+  EXPECT_THAT(p.View().committed, ElementsAre(Pair("a", 9), Pair("b", 8)));
+}
+
+TEST(SyncProgressTest, OnlyTheSourcesRelayMakesTheLedger) {
+  SyncProgress p(kSource);
+  p.OnReport("s-destination", Report(StreamState("a", 10), "a", 10));
+  p.OnEcho(StreamState("a", 10));
+  EXPECT_TRUE(p.View().committed.empty());
+}
+
+TEST(SyncProgressTest, PastTheLedgersBoundTheCountsSayTheyAreNotExact) {
+  SyncProgress p(kSource);
+  for (size_t i = 0; i <= SyncProgress::kMaxLedgerStates; ++i) {
+    p.OnReport(kSource, Report(StreamState("a", static_cast<int>(i)), "a", i));
+  }
+  EXPECT_FALSE(p.View().committed_exact);
+  p.OnEcho(StreamState("a", 0));  // dropped from the ledger: not matched, not guessed
+  EXPECT_TRUE(p.View().committed.empty());
+  p.OnEcho(StreamState("a", 5000));
+  EXPECT_THAT(p.View().committed, ElementsAre(Pair("a", 5000)));
+}
+
+TEST(SyncProgressTest, CountersAndTheSummaryAreKeptPerRelay) {
+  SyncProgress p(kSource);
+  p.OnReport(kSource, R"({"counters":{"bytes":100,"input_wait_seconds":0.5,"output_wait_seconds":0.25,"streams":{"a":{"records":3,"bytes":90}}}})");
+  p.OnReport(kSource, R"({"summary":{"relay":{"bytes":100}}})");
+  const ProgressView v = p.View();
+  const RelayView& r = v.relays.at(kSource);
+  EXPECT_EQ(r.bytes, 100u);
+  EXPECT_DOUBLE_EQ(r.input_wait_seconds, 0.5);
+  EXPECT_EQ(r.streams.at("a").records, 3u);
+  EXPECT_EQ(*r.summary, R"({"relay":{"bytes":100}})");
+}
+
+}  // namespace
+}  // namespace sluice::orchestrator

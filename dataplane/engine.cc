@@ -660,7 +660,31 @@ bool IoUringAvailable(std::string* why) {
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view requested, Route route,
+std::optional<EngineKind> ParseEngineKind(std::string_view text) {
+  for (const EngineKind k : {EngineKind::kAuto, EngineKind::kUring, EngineKind::kSplice,
+                             EngineKind::kCopy, EngineKind::kUringOps}) {
+    if (text == EngineKindName(k)) return k;
+  }
+  return std::nullopt;
+}
+
+std::string_view EngineKindName(EngineKind kind) {
+  switch (kind) {
+    case EngineKind::kAuto:
+      return "auto";
+    case EngineKind::kUring:
+      return "uring";
+    case EngineKind::kSplice:
+      return "splice";
+    case EngineKind::kCopy:
+      return "copy";
+    case EngineKind::kUringOps:
+      return "uring-ops";
+  }
+  return "auto";
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(EngineKind requested, Route route,
                                                      PumpOptions options, std::string* reason) {
   const bool splice_possible = route != Route::kNoPipe;
   const auto uring = [&]() -> absl::StatusOr<std::unique_ptr<Engine>> {
@@ -673,34 +697,30 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view requested,
   const auto splice = [&]() -> std::unique_ptr<Engine> {
     return std::make_unique<SpliceEngine>("splice", std::make_unique<EpollWaiter>(), options);
   };
-  if (requested == "copy") {
-    *reason = "requested with --engine=copy";
-    return std::make_unique<CopyEngine>(options);
+  const std::string name(EngineKindName(requested));
+  if (requested != EngineKind::kAuto && requested != EngineKind::kCopy && !splice_possible) {
+    return RelayError(kExitUsage,
+                      "--engine=" + name + " needs a pipe at one end; use --engine=copy or auto");
   }
-  if ((requested == "splice" || requested == "uring") && !splice_possible) {
-    return RelayError(kExitUsage, "--engine=" + std::string(requested) +
-                                      " needs a pipe at one end; use --engine=copy or auto");
-  }
-  if (requested == "splice") {
-    *reason = "requested with --engine=splice";
-    return splice();
-  }
-  if (requested == "uring") {
-    *reason = "requested with --engine=uring";
-    return uring();
-  }
-  if (requested == "uring-ops") {  // for measurement: bytes moved by IORING_OP_SPLICE/TEE
-    if (!splice_possible)
-      return RelayError(kExitUsage, "--engine=uring-ops needs a pipe at one end");
-    io_uring ring;
-    const int rc = io_uring_queue_init(8, &ring, 0);
-    if (rc < 0) return ErrnoError(kExitUsage, "--engine=uring-ops: io_uring_setup failed", -rc);
-    *reason = "requested with --engine=uring-ops";
-    return std::make_unique<UringOpsEngine>(ring, options);
-  }
-  if (requested != "auto") {
-    return RelayError(kExitUsage, "--engine must be auto, uring, splice or copy, not '" +
-                                      std::string(requested) + "'");
+  switch (requested) {
+    case EngineKind::kCopy:
+      *reason = "requested with --engine=copy";
+      return std::make_unique<CopyEngine>(options);
+    case EngineKind::kSplice:
+      *reason = "requested with --engine=splice";
+      return splice();
+    case EngineKind::kUring:
+      *reason = "requested with --engine=uring";
+      return uring();
+    case EngineKind::kUringOps: {  // for measurement: bytes moved by IORING_OP_SPLICE/TEE
+      io_uring ring;
+      const int rc = io_uring_queue_init(8, &ring, 0);
+      if (rc < 0) return ErrnoError(kExitUsage, "--engine=uring-ops: io_uring_setup failed", -rc);
+      *reason = "requested with --engine=uring-ops";
+      return std::make_unique<UringOpsEngine>(ring, options);
+    }
+    case EngineKind::kAuto:
+      break;
   }
   if (!splice_possible) {
     *reason = "neither end is a pipe, so nothing can be spliced: read/write";

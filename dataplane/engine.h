@@ -17,7 +17,7 @@
 // and one 1 MiB buffer, whatever the speeds of the two ends.
 //
 //   std::string reason;
-//   auto engine = CreateEngine("auto", Route::kSocketToPipe, {}, &reason);
+//   auto engine = CreateEngine(EngineKind::kAuto, Route::kSocketToPipe, {}, &reason);
 //   absl::Status s = (*engine)->Pump(in, out, &tap, stats, stop_fd);
 
 #ifndef SLUICE_DATAPLANE_ENGINE_H_
@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -88,8 +89,17 @@ enum class Route {
   kNoPipe,        // neither end is a pipe: nothing can be spliced
 };
 
-// "auto", "uring", "splice", "copy" (or "uring-ops", for measurement). `reason` says why this
-// engine was chosen (or why the requested one is unavailable).
+// The engines by name. Parsed and named here only: flags and specs call these.
+enum class EngineKind { kAuto, kUring, kSplice, kCopy, kUringOps };
+// "auto", "uring", "splice", "copy" or "uring-ops"; nothing for any other text.
+std::optional<EngineKind> ParseEngineKind(std::string_view text);
+std::string_view EngineKindName(EngineKind kind);
+// What a user may choose, for messages: "auto, uring, splice or copy" (uring-ops is there for
+// measurement, not advertised).
+inline constexpr std::string_view kEngineChoices = "auto, uring, splice or copy";
+
+// Creates the engine `requested`. `reason` says why this engine was chosen (or why the
+// requested one is unavailable).
 //
 // "auto" picks by measurement (bench/RESULTS.md), not by principle:
 //   kSocketToPipe  uring, else splice: splicing socket -> pipe beats read/write by 1.7x.
@@ -99,7 +109,7 @@ enum class Route {
 //                  write, and tee takes the pipe lock the writer holds; a copy of data already
 //                  hot in cache for the inspector costs less than both.
 //   kNoPipe        copy.
-absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view requested, Route route,
+absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(EngineKind requested, Route route,
                                                      PumpOptions options, std::string* reason);
 
 // Whether io_uring can be set up here; on false, `why` holds the errno text.

@@ -38,7 +38,8 @@ class EngineTest : public ::testing::TestWithParam<Param> {
   std::unique_ptr<Engine> Make() {
     std::string reason;
     auto e =
-        CreateEngine(GetParam().engine, Route::kSocketToPipe, {.pipe_bytes = 1 << 16}, &reason);
+        CreateEngine(ParseEngineKind(GetParam().engine).value(), Route::kSocketToPipe,
+                     {.pipe_bytes = 1 << 16}, &reason);
     EXPECT_TRUE(e.ok()) << e.status();
     EXPECT_EQ((*e)->name(), GetParam().engine);
     return std::move(*e);
@@ -214,25 +215,29 @@ INSTANTIATE_TEST_SUITE_P(Engines, EngineTest,
 
 TEST(CreateEngineTest, AutoFallsBackWhenNothingCanBeSpliced) {
   std::string reason;
-  auto e = CreateEngine("auto", Route::kNoPipe, {}, &reason);
+  auto e = CreateEngine(EngineKind::kAuto, Route::kNoPipe, {}, &reason);
   ASSERT_TRUE(e.ok());
   EXPECT_EQ((*e)->name(), "copy");
   EXPECT_NE(reason.find("pipe"), std::string::npos);
-  EXPECT_FALSE(CreateEngine("bogus", Route::kSocketToPipe, {}, &reason).ok());
+  EXPECT_FALSE(ParseEngineKind("bogus").has_value());
+  for (const EngineKind k : {EngineKind::kAuto, EngineKind::kUring, EngineKind::kSplice,
+                             EngineKind::kCopy, EngineKind::kUringOps}) {
+    EXPECT_EQ(ParseEngineKind(EngineKindName(k)), k);  // one table, both ways
+  }
 }
 
 TEST(CreateEngineTest, AutoCopiesToSendAndSplicesToReceive) {
   std::string reason;
-  auto send = CreateEngine("auto", Route::kPipeToSocket, {}, &reason);
+  auto send = CreateEngine(EngineKind::kAuto, Route::kPipeToSocket, {}, &reason);
   ASSERT_TRUE(send.ok());
   EXPECT_EQ((*send)->name(), "copy");
   EXPECT_NE(reason.find("measured"), std::string::npos) << reason;
-  auto recv = CreateEngine("auto", Route::kSocketToPipe, {}, &reason);
+  auto recv = CreateEngine(EngineKind::kAuto, Route::kSocketToPipe, {}, &reason);
   ASSERT_TRUE(recv.ok());
   std::string why;
   EXPECT_EQ((*recv)->name(), IoUringAvailable(&why) ? "uring" : "splice");
   // Asked for by name, an engine is what it says whichever the route.
-  auto forced = CreateEngine("uring", Route::kPipeToSocket, {}, &reason);
+  auto forced = CreateEngine(EngineKind::kUring, Route::kPipeToSocket, {}, &reason);
   ASSERT_TRUE(forced.ok() || !IoUringAvailable(&why));
   if (forced.ok()) {
     EXPECT_EQ((*forced)->name(), "uring");

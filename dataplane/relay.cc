@@ -116,7 +116,7 @@ std::string Bottleneck(uint64_t bytes, double input_wait, double output_wait, do
 
 std::string RenderMetrics(const Progress& p) {
   const RelayConfig& c = *p.config;
-  const std::string base = "connector=\"" + PromLabel(c.name) + "\",direction=\"" + c.mode + "\"";
+  const std::string base = "connector=\"" + PromLabel(c.name) + "\",direction=\"" + ModeName(c.mode) + "\"";
   std::string out;
   const auto metric = [&](const char* name, const char* type, const char* help) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
@@ -191,7 +191,7 @@ std::string SummaryJson(const Progress& p, int exit_code, const absl::Status& st
                 p.input_complete ? "true" : "false");
   const TransferInfo info = p.info();
   std::string out =
-      "{\"relay\":{\"mode\":" + protocol::JsonString(p.config->mode) +
+      "{\"relay\":{\"mode\":" + protocol::JsonString(ModeName(p.config->mode)) +
       ",\"connector\":" + protocol::JsonString(p.config->name) +
       ",\"engine\":" + protocol::JsonString(info.engine) +
       ",\"engine_reason\":" + protocol::JsonString(info.engine_reason) +
@@ -264,7 +264,7 @@ absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, i
   auto listener = Listen(*address);
   if (!listener.ok()) return listener.status();
   const uint16_t port = LocalPort(listener->get());
-  Log(c.name, c.mode + ": listening on " + Address{address->host, port}.ToString());
+  Log(c.name, ModeName(c.mode) + ": listening on " + Address{address->host, port}.ToString());
   // For whoever must tell the peer where to connect (the orchestrator's local backend).
   if (!c.port_file.empty()) {
     if (auto s = WriteFileAtomically(c.port_file, std::to_string(port) + "\n"); !s.ok()) return s;
@@ -392,8 +392,6 @@ absl::Status WaitUntilRead(int fifo_fd, const std::string& fifo, int stop_fd,
 }
 
 absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
-  if (c.mode != "send" && c.mode != "recv")
-    return RelayError(kExitUsage, "mode must be send or recv");
   if (c.listen.empty() == c.connect.empty()) {
     return RelayError(kExitUsage, "give exactly one of --listen and --connect");
   }
@@ -410,7 +408,7 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
     Log(c.name, "WARNING: --insecure-no-auth: any peer that reaches the port is accepted");
   }
   std::string reason;
-  auto engine = CreateEngine(c.engine, c.mode == "send" ? Route::kPipeToSocket : Route::kSocketToPipe,
+  auto engine = CreateEngine(c.engine, c.mode == Mode::kSend ? Route::kPipeToSocket : Route::kSocketToPipe,
                              {.pipe_bytes = c.pipe_bytes, .drain_timeout = c.drain_timeout}, &reason);
   if (!engine.ok()) return engine.status();
   const std::string engine_name((*engine)->name());
@@ -418,15 +416,15 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
     info.engine = engine_name;
     info.engine_reason = reason;
   });
-  Log(c.name, c.mode + ": engine " + engine_name + " (" + reason + "), inspection " +
+  Log(c.name, ModeName(c.mode) + ": engine " + engine_name + " (" + reason + "), inspection " +
                   (c.inspect ? "on" : "off"));
 
   std::string peer;
   auto socket = Establish(c, secret.get(), stop_fd, &peer);
   if (!socket.ok()) return socket.status();
   p.Update([&](TransferInfo& info) { info.peer = peer; });
-  Log(c.name, c.mode + ": connected to " + peer + (secret ? " (authenticated)" : ""));
-  const bool send = c.mode == "send";
+  Log(c.name, ModeName(c.mode) + ": connected to " + peer + (secret ? " (authenticated)" : ""));
+  const bool send = c.mode == Mode::kSend;
   // Authenticated peers are sluice relays: the receiver sends progress heartbeats back, read
   // from now on so they never pile up.
   std::optional<PeerProgress> peer_progress;
@@ -493,6 +491,8 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
 
 }  // namespace
 
+std::string ModeName(Mode mode) { return mode == Mode::kSend ? "send" : "recv"; }
+
 int RunTransfer(const RelayConfig& config, int stop_fd) {
   Progress p;
   p.config = &config;
@@ -507,7 +507,7 @@ int RunTransfer(const RelayConfig& config, int stop_fd) {
       Log(config.name, "error: --report-to needs the sync's secret; it cannot go with --insecure-no-auth");
       return kExitUsage;
     }
-    p.channel = std::make_unique<ReportChannel>(*address, config.name, config.mode,
+    p.channel = std::make_unique<ReportChannel>(*address, config.name, ModeName(config.mode),
                                                 [&p, last = std::map<std::string, uint64_t>()]() mutable {
                                                   return CountersJson(p, last);
                                                 });
@@ -539,7 +539,7 @@ int RunTransfer(const RelayConfig& config, int stop_fd) {
   if (p.channel) p.channel->Finish(summary);
   const double wall = absl::ToDoubleSeconds(absl::Now() - p.start);
   const uint64_t bytes = p.pump.bytes.load();
-  std::string line = config.mode + " " + (status.ok() ? "done" : "failed") + ": " +
+  std::string line = ModeName(config.mode) + " " + (status.ok() ? "done" : "failed") + ": " +
                      std::to_string(bytes) + " bytes in " + std::to_string(wall).substr(0, 6) +
                      " s";
   if (p.inspector) {

@@ -22,12 +22,17 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/engine.h"
 #include "protocol/inspector.h"
 
 namespace sluice::dataplane {
 
+// send: FIFO -> TCP; recv: TCP -> FIFO.
+enum class Mode { kSend, kRecv };
+std::string ModeName(Mode mode);  // "send", "recv"
+
 struct RelayConfig {
-  std::string mode;                // "send" or "recv"
+  Mode mode = Mode::kSend;
   std::string name = "connector";  // for logs and metric labels
   std::string fifo;
   std::string listen;  // exactly one of listen and connect
@@ -37,7 +42,7 @@ struct RelayConfig {
   absl::Duration handshake_timeout = absl::Seconds(10);
   absl::Duration linger_timeout = absl::Seconds(60);  // send: wait for the peer's close
   absl::Duration drain_timeout = absl::Seconds(10);   // SIGTERM: flush in-flight bytes
-  std::string engine = "auto";
+  EngineKind engine = EngineKind::kAuto;
   bool inspect = true;
   protocol::InspectorOptions inspector;
   std::string secret_file;

@@ -8,10 +8,36 @@
 namespace sluice::dataplane {
 namespace {
 constexpr char kPayload[] = "sluice.dev/exit-code";
+
+// The canonical code that means what the exit code means, for callers that read Status codes.
+absl::StatusCode Canonical(ExitCode code) {
+  switch (code) {
+    case kExitOk:
+      return absl::StatusCode::kOk;
+    case kExitUsage:
+      return absl::StatusCode::kInvalidArgument;
+    case kExitFifo:
+    case kExitReaderGone:
+      return absl::StatusCode::kFailedPrecondition;
+    case kExitConnectFailed:
+    case kExitPeerLost:
+      return absl::StatusCode::kUnavailable;
+    case kExitNoPeer:
+    case kExitLingerTimeout:
+      return absl::StatusCode::kDeadlineExceeded;
+    case kExitAuthFailed:
+      return absl::StatusCode::kUnauthenticated;
+    case kExitTerminated:
+      return absl::StatusCode::kCancelled;
+    case kExitIo:
+      break;
+  }
+  return absl::StatusCode::kInternal;
+}
 }  // namespace
 
 absl::Status RelayError(ExitCode code, std::string message) {
-  absl::Status status(absl::StatusCode::kUnavailable, message);
+  absl::Status status(Canonical(code), message);
   status.SetPayload(kPayload, absl::Cord(std::to_string(static_cast<int>(code))));
   return status;
 }

@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -111,8 +113,14 @@ int main(int argc, char** argv) {
 
   if (mode == "init") {
     unsigned file_mode = 0620;
-    if (take("mode", &v) && !absl::numbers_internal::safe_strtou32_base(v, &file_mode, 8)) {
-      return Usage("--mode takes an octal mode such as 0620");
+    if (take("mode", &v)) {
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long parsed = std::strtoul(v.c_str(), &end, 8);
+      if (v.empty() || *end != '\0' || errno != 0 || parsed > 07777) {
+        return Usage("--mode takes an octal mode such as 0620");
+      }
+      file_mode = static_cast<unsigned>(parsed);
     }
     if (!flags.empty()) return Usage("unknown flag --" + flags.begin()->first);
     if (positional.empty()) return Usage("init needs the FIFO paths to create");
@@ -126,16 +134,25 @@ int main(int argc, char** argv) {
     if (fifo.empty()) return Usage("logs needs --fifo");
     return sluice::dataplane::RunLogs(fifo, name, stop_pipe[0]);
   }
-  if (mode != "send" && mode != "recv") return Usage("unknown mode '" + mode + "'");
+  if (mode != "send" && mode != "recv") {
+    return Usage("unknown mode '" + mode + "': send, recv, logs or init");
+  }
   if (!positional.empty()) return Usage("unexpected argument '" + positional[0] + "'");
 
   RelayConfig c;
-  c.mode = mode;
+  c.mode = mode == "send" ? sluice::dataplane::Mode::kSend : sluice::dataplane::Mode::kRecv;
   take("name", &c.name);
   take("fifo", &c.fifo);
   take("listen", &c.listen);
   take("connect", &c.connect);
-  take("engine", &c.engine);
+  if (take("engine", &v)) {
+    const auto engine = sluice::dataplane::ParseEngineKind(v);
+    if (!engine) {
+      return Usage("--engine must be " + std::string(sluice::dataplane::kEngineChoices) + ", not '" +
+                   v + "'");
+    }
+    c.engine = *engine;
+  }
   take("metrics-addr", &c.metrics_addr);
   take("summary", &c.summary_path);
   take("port-file", &c.port_file);

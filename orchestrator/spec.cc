@@ -237,11 +237,12 @@ absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view o
       if (const YAML::Node engine = relay["engine"]; engine.IsDefined()) {
         auto e = r.String(engine, "relay.engine");
         if (!e.ok()) return e.status();
-        if (*e != "auto" && *e != "uring" && *e != "splice" && *e != "copy") {
+        const auto kind = dataplane::ParseEngineKind(*e);
+        if (!kind || *kind == dataplane::EngineKind::kUringOps) {  // that one is for benchmarks
           return r.Error(engine, "relay.engine",
-                         absl::StrCat("'", *e, "' must be auto, uring, splice or copy"));
+                         absl::StrCat("'", *e, "' must be ", std::string(dataplane::kEngineChoices)));
         }
-        spec.engine = *e;
+        spec.engine = *kind;
       }
       if (const YAML::Node inspect = relay["inspect"]; inspect.IsDefined()) {
         bool value;

@@ -40,6 +40,8 @@
 #include <utility>
 #include <vector>
 
+#include "dataplane/engine.h"
+
 namespace sluice::orchestrator {
 
 struct ConnectorSpec {
@@ -54,7 +56,7 @@ struct SyncSpec {
   std::string name;
   ConnectorSpec source;
   ConnectorSpec destination;
-  std::string engine = "auto";
+  dataplane::EngineKind engine = dataplane::EngineKind::kAuto;
   bool inspect = true;
   // A relay whose peer shows no progress for this long gives up (a destination that reads,
   // however slowly, is progress).

@@ -34,7 +34,7 @@ timeout: 90m
   EXPECT_THAT(spec->source.command, ElementsAre("my-source", "read", "--config", "source.json"));
   EXPECT_THAT(spec->source.env, ElementsAre(Pair("LOG_LEVEL", "info")));
   EXPECT_THAT(spec->destination.command, ElementsAre("my-destination", "write"));
-  EXPECT_EQ(spec->engine, "splice");
+  EXPECT_EQ(spec->engine, dataplane::EngineKind::kSplice);
   EXPECT_FALSE(spec->inspect);
   EXPECT_EQ(spec->state_file, "state.json");
   EXPECT_EQ(spec->timeout, absl::Minutes(90));
@@ -43,7 +43,7 @@ timeout: 90m
 TEST(SyncSpecTest, DefaultsForWhatIsLeftOut) {
   auto spec = ParseSyncSpec("name: a\nsource: {command: [s]}\ndestination: {command: [d]}\n", "x");
   ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->engine, "auto");
+  EXPECT_EQ(spec->engine, dataplane::EngineKind::kAuto);
   EXPECT_TRUE(spec->inspect);
   EXPECT_EQ(spec->state_file, "");
   EXPECT_EQ(spec->timeout, absl::InfiniteDuration());

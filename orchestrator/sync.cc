@@ -93,7 +93,7 @@ struct RelayArgs {
               where,
               "--report-to=" + report_to,
               "--secret-file=" + layout.Path("secret"),
-              "--engine=" + spec.engine,
+              "--engine=" + std::string(dataplane::EngineKindName(spec.engine)),
               "--linger-timeout=" + absl::FormatDuration(spec.stall_timeout)};
     if (!inspect) c.argv.push_back("--no-inspect");
     c.stderr_path = std::move(log);

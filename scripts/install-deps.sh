@@ -13,7 +13,23 @@ packages=(
   libboost-dev liburing-dev libssl-dev libyaml-cpp-dev
   # Tests and benchmarks: socat is the competitor and an interop peer.
   socat coreutils procps iproute2 python3 gnuplot-nox
+  # Container images and real pods (deploy/): podman with runc.
+  podman runc
 )
+
+# podman's settings for these machines, unless the machine has its own: runc (crun fails on
+# hybrid cgroups), and no default ulimits (raising RLIMIT_NOFILE needs CAP_SYS_RESOURCE, which a
+# sandbox may lack). Written once; an existing containers.conf is left as it is.
+configure_podman() {
+  local conf=/etc/containers/containers.conf
+  [[ -e $conf ]] && return 0
+  local sudo_cmd=()
+  if ((EUID != 0)); then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" mkdir -p /etc/containers
+  printf '[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\n' |
+    "${sudo_cmd[@]}" tee "$conf" >/dev/null
+  echo "install-deps: wrote $conf (runc, no default ulimits)"
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,6 +38,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
+  configure_podman
   exit 0
 fi
 
@@ -31,3 +48,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -q
 "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+configure_podman

@@ -12,6 +12,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -605,7 +606,26 @@ int RunLogs(const std::string& fifo, const std::string& name, int stop_fd) {
   return Stopped(stop_fd) ? kExitTerminated : kExitOk;
 }
 
-int RunInit(const std::vector<std::string>& paths, unsigned mode) {
+int RunInit(const std::vector<std::string>& paths, unsigned mode,
+            const std::string& install_entrypoint) {
+  if (!install_entrypoint.empty()) {
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    const std::filesystem::path from = self.parent_path() / "sluice-entrypoint";
+    if (!ec) {
+      std::filesystem::copy_file(from, install_entrypoint,
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+    }
+    if (!ec) {
+      std::filesystem::permissions(install_entrypoint, std::filesystem::perms(0755),
+                                   std::filesystem::perm_options::replace, ec);
+    }
+    if (ec) {
+      std::fprintf(stderr, "sluice-relay init: cannot install %s as %s: %s\n", from.c_str(),
+                   install_entrypoint.c_str(), ec.message().c_str());
+      return kExitFifo;
+    }
+  }
   for (const std::string& path : paths) {
     if (mkfifo(path.c_str(), mode) == 0) {
       chmod(path.c_str(), mode);  // mkfifo applies the umask

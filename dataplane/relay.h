@@ -68,8 +68,11 @@ int RunTransfer(const RelayConfig& config, int stop_fd);
 // 64 KiB are split, the pieces marked " [continued]". Returns the exit code.
 int RunLogs(const std::string& fifo, const std::string& name, int stop_fd);
 
-// init: creates each FIFO with `mode` (an existing FIFO is left as it is). Returns the exit code.
-int RunInit(const std::vector<std::string>& paths, unsigned mode);
+// init: creates each FIFO with `mode` (an existing FIFO is left as it is) and, when
+// `install_entrypoint` is not empty, copies sluice-entrypoint (found beside this binary) there,
+// executable, for a main container whose image has no shell. Returns the exit code.
+int RunInit(const std::vector<std::string>& paths, unsigned mode,
+            const std::string& install_entrypoint = "");
 
 }  // namespace sluice::dataplane
 

@@ -26,7 +26,7 @@ constexpr char kUsage[] = R"(usage:
   sluice-relay send --fifo=PATH (--listen=ADDR | --connect=ADDR) [options]
   sluice-relay recv --fifo=PATH (--listen=ADDR | --connect=ADDR) [options]
   sluice-relay logs --fifo=PATH [--name=NAME]
-  sluice-relay init [--mode=0620] PATH...
+  sluice-relay init [--mode=0620] [--install-entrypoint=PATH] FIFO...
 
 send reads the FIFO (the connector's stdout) and sends it over TCP; recv takes one TCP
 connection and writes it into the FIFO (the connector's stdin). ADDR is host:port,
@@ -122,9 +122,11 @@ int main(int argc, char** argv) {
       }
       file_mode = static_cast<unsigned>(parsed);
     }
+    std::string install;
+    take("install-entrypoint", &install);
     if (!flags.empty()) return Usage("unknown flag --" + flags.begin()->first);
-    if (positional.empty()) return Usage("init needs the FIFO paths to create");
-    return sluice::dataplane::RunInit(positional, file_mode);
+    if (positional.empty() && install.empty()) return Usage("init needs the FIFO paths to create");
+    return sluice::dataplane::RunInit(positional, file_mode, install);
   }
   if (mode == "logs") {
     std::string fifo, name = "connector";

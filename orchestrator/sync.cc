@@ -105,24 +105,32 @@ struct RelayArgs {
     c.argv = {options.relay_path, "logs", "--fifo=" + fifo, "--name=" + pod};
     return c;  // its stderr is ours: the connector's log lines, prefixed with the pod's name
   }
-  Container Init(const std::vector<std::string>& fifos) const {
+  // Creates the pod's FIFOs and, for a connector's pod, installs sluice-entrypoint at
+  // `entrypoint` (as in a pod, where the connector's image may have no shell).
+  Container Init(const std::vector<std::string>& fifos, const std::string& entrypoint = "") const {
     Container c;
     c.name = "init";
     c.argv = {options.relay_path, "init"};
+    if (!entrypoint.empty()) c.argv.push_back("--install-entrypoint=" + entrypoint);
     c.argv.insert(c.argv.end(), fifos.begin(), fifos.end());
     return c;
   }
 };
 
-Container Main(std::vector<std::string> argv, const ConnectorSpec& connector,
-               std::string stdin_path, std::string stdout_path, std::string stderr_path) {
+// The connector, run by the entrypoint the init container installed, with its stdio on the
+// pod's FIFOs: no shell, no redirection by the backend, as in a pod.
+Container Main(const std::string& entrypoint, const std::vector<std::string>& argv,
+               const ConnectorSpec& connector, const std::string& stdin_fifo,
+               const std::string& stdout_fifo, const std::string& stderr_fifo) {
   Container c;
   c.name = "main";
-  c.argv = std::move(argv);
+  c.argv = {entrypoint};
+  if (!stdin_fifo.empty()) c.argv.push_back("--stdin=" + stdin_fifo);
+  c.argv.push_back("--stdout=" + stdout_fifo);
+  c.argv.push_back("--stderr=" + stderr_fifo);
+  c.argv.push_back("--");
+  c.argv.insert(c.argv.end(), argv.begin(), argv.end());
   c.env = connector.env;
-  c.stdin_path = std::move(stdin_path);
-  c.stdout_path = std::move(stdout_path);
-  c.stderr_path = std::move(stderr_path);
   c.is_main = true;
   return c;
 }
@@ -604,9 +612,10 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   Pod destination;
   destination.name = destination_pod;
   destination.init_containers.push_back(
-      relays.Init({dst + "stdin", dst + "stdout", dst + "stderr"}));
+      relays.Init({dst + "stdin", dst + "stdout", dst + "stderr"}, dst + "sluice-entrypoint"));
   destination.containers.push_back(
-      Main(*destination_argv, spec.destination, dst + "stdin", dst + "stdout", dst + "stderr"));
+      Main(dst + "sluice-entrypoint", *destination_argv, spec.destination, dst + "stdin",
+           dst + "stdout", dst + "stderr"));
   Container stdin_relay =
       relays.Transfer("relay-stdin", "recv", destination_pod, dst + "stdin", "--listen=127.0.0.1:0",
                       layout.Path("destination/relay-stdin.log"), spec.inspect);
@@ -622,9 +631,11 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
 
   Pod source;
   source.name = source_pod;
-  source.init_containers.push_back(relays.Init({src + "stdout", src + "stderr"}));
+  source.init_containers.push_back(
+      relays.Init({src + "stdout", src + "stderr"}, src + "sluice-entrypoint"));
   source.containers.push_back(
-      Main(*source_argv, spec.source, "", src + "stdout", src + "stderr"));
+      Main(src + "sluice-entrypoint", *source_argv, spec.source, "", src + "stdout",
+           src + "stderr"));
   Container source_relay = relays.Transfer("relay-stdout", "send", source_pod, src + "stdout",
                                            absl::StrCat("--connect=127.0.0.1:", *port),
                                            layout.Path("source/relay-stdout.log"), spec.inspect);

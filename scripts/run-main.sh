@@ -18,8 +18,8 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 # Its own build directory: the test suite's build/release uses other settings.
 cmake -S . -B build/main -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_WERROR=OFF
-cmake --build build/main --target sluice sluice-relay sluice-inspect sluice-test-source \
-  sluice-test-destination
+cmake --build build/main --target sluice sluice-relay sluice-entrypoint sluice-inspect \
+  sluice-test-source sluice-test-destination
 
 bin=$(pwd)/build/main
 work=$(mktemp -d)

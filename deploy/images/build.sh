@@ -3,7 +3,7 @@
 #
 #   deploy/images/build.sh [BUILD_DIR] [TAG]      # default: build/release, dev
 #
-#   localhost/sluice-relay:TAG            sluice-relay                  (relay.Containerfile)
+#   localhost/sluice-relay:TAG            sluice-relay, sluice-entrypoint (relay.Containerfile)
 #   localhost/sluice-test-connectors:TAG  sluice-test-source and        (connectors.Containerfile)
 #                                         sluice-test-destination
 #
@@ -23,7 +23,7 @@ stage() {
   for binary in "$@"; do
     [[ -x $binary ]] || { echo "build.sh: missing $binary: build it first (cmake --build $build)" >&2; exit 2; }
     cp "$binary" "$dir/usr/local/bin/"
-    for lib in $(ldd "$binary" | grep -o '/[^ ]*'); do
+    for lib in $(ldd "$binary" 2>/dev/null | grep -o '/[^ ]*' || true); do  # none: static
       mkdir -p "$dir$(dirname "$lib")"
       cp -L "$lib" "$dir$lib"
     done
@@ -32,7 +32,9 @@ stage() {
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-stage "$work/relay" "$build/dataplane/sluice-relay"
+# The relay image also carries sluice-entrypoint, which its init container installs into the
+# pod's shared volume for the connector's main container.
+stage "$work/relay" "$build/dataplane/sluice-relay" "$build/dataplane/sluice-entrypoint"
 stage "$work/connectors" "$build/tests/sluice-test-source" "$build/tests/sluice-test-destination"
 podman build -q -f "$here/relay.Containerfile" -t "localhost/sluice-relay:$tag" "$work/relay"
 podman build -q -f "$here/connectors.Containerfile" -t "localhost/sluice-test-connectors:$tag" \

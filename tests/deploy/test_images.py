@@ -6,6 +6,7 @@ Skips, saying why, only where podman cannot run a container at all."""
 import hashlib
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -61,6 +62,52 @@ class ImagesTest(unittest.TestCase):
                       CONNECTORS_IMAGE, "spec")
         self.assertEqual(spec.returncode, 0, spec.stderr)
         self.assertEqual(json.loads(spec.stdout)["type"], "SPEC")
+
+    @staticmethod
+    def read_fifo_while(path, proc, timeout):
+        """What is written into the FIFO at `path` while `proc` runs (the relay's end of it),
+        without blocking: a writer that never comes ends with `proc`, not in a hang."""
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        out = b""
+        deadline = time.time() + timeout
+        try:
+            while proc.poll() is None and time.time() < deadline:
+                if not poller.poll(100):
+                    continue
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    chunk = b""
+                out += chunk
+                if not chunk:
+                    time.sleep(0.05)  # the writer came and went: wait for the exit
+            try:
+                out += os.read(fd, 1 << 20)
+            except BlockingIOError:
+                pass
+        finally:
+            os.close(fd)
+        return out.decode()
+
+    def test_a_connector_image_without_a_shell_runs_through_the_installed_entrypoint(self):
+        pod = self.dir
+        # The init container (the relay image) creates the FIFO and installs the entrypoint.
+        init = podman("run", "--rm", "-v", f"{pod}:/pod", RELAY_IMAGE, "init", "--mode=0666",
+                      "--install-entrypoint=/pod/sluice-entrypoint", "/pod/stdout")
+        self.assertEqual(init.returncode, 0, init.stderr)
+        # The main container: the connector image, FROM scratch, runs it.
+        main = subprocess.Popen(
+            ["podman", "run", "--rm", "-v", f"{pod}:/pod", "--entrypoint", "/pod/sluice-entrypoint",
+             CONNECTORS_IMAGE, "--stdout=/pod/stdout", "--exit-code-file=/pod/exit", "--",
+             "/usr/local/bin/sluice-test-source", "spec"], stderr=subprocess.PIPE, text=True)
+        out = self.read_fifo_while(os.path.join(pod, "stdout"), main, timeout=60)
+        _, err = main.communicate(timeout=60)
+        self.assertEqual(main.returncode, 0, err)
+        self.assertEqual(json.loads(out)["type"], "SPEC")
+        with open(os.path.join(pod, "exit")) as f:
+            self.assertEqual(f.read(), "0\n")
 
     def test_the_relay_falls_back_from_io_uring_in_a_container_and_moves_every_byte(self):
         pipes = self.dir

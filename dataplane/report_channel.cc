@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "dataplane/relay_error.h"
+#include "protocol/connector_note.h"
 #include "protocol/report.h"
 #include "protocol/state_key.h"
 #include "protocol/text.h"
@@ -117,24 +118,14 @@ std::string ReportChannel::Format(const Item& item) {
     }
     return out + "}}\n";
   }
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(item.line).get(doc) != simdjson::SUCCESS) return {};
-  std::string_view text, kind;
-  if (item.type == protocol::MessageType::kLog) {
-    if (doc["log"]["message"].get(text) != simdjson::SUCCESS) return {};
-    if (doc["log"]["level"].get(kind) != simdjson::SUCCESS) kind = "INFO";
-    return "{\"log\":{\"level\":" + JsonString(kind) +
-           ",\"message\":" + JsonString(protocol::TruncateUtf8(text, kMaxMessageBytes)) + "}}\n";
+  const std::optional<protocol::ConnectorNote> note = protocol::ReadConnectorNote(item.line);
+  if (!note) return {};
+  const std::string message = JsonString(protocol::TruncateUtf8(note->message, kMaxMessageBytes));
+  if (!note->error) {
+    return "{\"log\":{\"level\":" + JsonString(note->level) + ",\"message\":" + message + "}}\n";
   }
-  std::string_view trace_type;
-  if (doc["trace"]["type"].get(trace_type) != simdjson::SUCCESS || trace_type != "ERROR" ||
-      doc["trace"]["error"]["message"].get(text) != simdjson::SUCCESS) {
-    return {};  // estimates and statuses are in the counters' summary
-  }
-  if (doc["trace"]["error"]["failure_type"].get(kind) != simdjson::SUCCESS) kind = {};
-  return "{\"trace\":{\"message\":" + JsonString(protocol::TruncateUtf8(text, kMaxMessageBytes)) +
-         ",\"failure_type\":" + JsonString(kind) + "}}\n";
+  return "{\"trace\":{\"message\":" + message +
+         ",\"failure_type\":" + JsonString(note->failure_type) + "}}\n";
 }
 
 void ReportChannel::Run(std::string secret) {

@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "base/files.h"
+#include "protocol/connector_note.h"
 
 namespace sluice::orchestrator {
 
@@ -84,20 +85,8 @@ void Read(std::string_view line, std::string_view verb, simdjson::dom::parser& p
     Say(absl::StrCat("connector: ", std::string(line.substr(0, 500))));  // not protocol: shown as is
     return;
   }
-  std::string_view text, kind;
-  if (type == "LOG") {
-    if (doc["log"]["message"].get(text) == simdjson::SUCCESS) {
-      if (doc["log"]["level"].get(kind) != simdjson::SUCCESS) kind = "INFO";
-      Say(absl::StrCat("connector ", std::string(kind), ": ", std::string(text)));
-    }
-    return;
-  }
-  if (type == "TRACE") {
-    if (doc["trace"]["error"]["message"].get(text) == simdjson::SUCCESS) {
-      if (doc["trace"]["error"]["failure_type"].get(kind) != simdjson::SUCCESS) kind = {};
-      Say(absl::StrCat("connector error: ", std::string(text),
-                       kind.empty() ? "" : " (" + std::string(kind) + ")"));
-    }
+  if (type == "LOG" || type == "TRACE") {
+    if (const auto note = protocol::ReadConnectorNote(line)) Say("connector: " + note->ToString());
     return;
   }
   const char* want = verb == "spec" ? "SPEC" : verb == "check" ? "CONNECTION_STATUS" : "CATALOG";

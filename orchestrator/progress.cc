@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "protocol/connector_note.h"
 #include "protocol/state_key.h"
 
 namespace sluice::orchestrator {
@@ -167,21 +168,7 @@ void SyncProgress::OnEcho(std::string_view line) {
 }
 
 void SyncProgress::OnConnectorMessage(const std::string& who, std::string_view line) const {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  std::string_view type, text, kind;
-  if (parser.parse(line.data(), line.size()).get(doc) != simdjson::SUCCESS ||
-      doc["type"].get(type) != simdjson::SUCCESS) {
-    return;
-  }
-  if (type == "LOG" && doc["log"]["message"].get(text) == simdjson::SUCCESS) {
-    if (doc["log"]["level"].get(kind) != simdjson::SUCCESS) kind = "INFO";
-    Print(who, absl::StrCat(std::string(kind), " ", std::string(text)));
-  } else if (type == "TRACE" && doc["trace"]["error"]["message"].get(text) == simdjson::SUCCESS) {
-    if (doc["trace"]["error"]["failure_type"].get(kind) != simdjson::SUCCESS) kind = {};
-    Print(who, absl::StrCat("ERROR ", std::string(text),
-                            kind.empty() ? "" : " (" + std::string(kind) + ")"));
-  }
+  if (const auto note = protocol::ReadConnectorNote(line)) Print(who, note->ToString());
 }
 
 ProgressView SyncProgress::View() const {

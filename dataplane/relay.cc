@@ -367,8 +367,7 @@ absl::Status Linger(int fd, absl::Duration timeout, int stop_fd) {
 // pipe is empty. A connector that closes its stdin first left bytes it never read: that is a
 // failure, with the count. No deadline: a reader that keeps reading, however slowly, is never
 // cut off (the orchestrator watches the connector itself).
-absl::Status WaitUntilRead(int fifo_fd, const std::string& fifo, int stop_fd,
-                           std::atomic<uint64_t>& unread_bytes) {
+absl::Status WaitUntilRead(int fifo_fd, const std::string& fifo, int stop_fd) {
   for (;;) {
     const uint64_t unread = PipeUnread(fifo_fd);
     if (unread == 0) return absl::OkStatus();
@@ -378,12 +377,11 @@ absl::Status WaitUntilRead(int fifo_fd, const std::string& fifo, int stop_fd,
     const int n = poll(fds, stop_fd >= 0 ? 2 : 1, 20);
     if (n < 0 && errno != EINTR) return ErrnoError(kExitIo, "poll on the FIFO " + fifo, errno);
     if (n > 0 && (fds[0].revents & (POLLERR | POLLHUP))) {
-      unread_bytes = PipeUnread(fifo_fd);
-      if (unread_bytes == 0) return absl::OkStatus();  // read to the end, then closed
-      return RelayError(kExitReaderGone,
-                        "the connector closed its input (" + fifo + ") with " +
-                            std::to_string(unread_bytes.load()) +
-                            " bytes it never read: they were not delivered");
+      const uint64_t left = PipeUnread(fifo_fd);
+      if (left == 0) return absl::OkStatus();  // read to the end, then closed
+      return RelayError(kExitReaderGone, "the connector closed its input (" + fifo + ") with " +
+                                             std::to_string(left) +
+                                             " bytes it never read: they were not delivered");
     }
     if (n > 0 && stop_fd >= 0 && (fds[1].revents & POLLIN)) {
       return RelayError(kExitTerminated, "terminated while the connector was reading its last " +
@@ -449,19 +447,19 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
     if (!status.ok()) return status;
     p.input_complete = true;
     fifo->reset();
-    if (!secret) {
-      if (shutdown(socket->get(), SHUT_WR) != 0)
-        return ErrnoError(kExitPeerLost, "half-closing the connection", errno);
-      return Linger(socket->get(), c.linger_timeout, stop_fd);
-    }
-    if (auto s = SendEndMarker(socket->get(), p.pump.bytes.load(), c.linger_timeout, stop_fd,
-                               *peer_progress);
-        !s.ok()) {
-      return s;
+    if (secret) {
+      if (auto s = SendEndMarker(socket->get(), p.pump.bytes.load(), c.linger_timeout, stop_fd,
+                                 *peer_progress);
+          !s.ok()) {
+        return s;
+      }
     }
     if (shutdown(socket->get(), SHUT_WR) != 0)
       return ErrnoError(kExitPeerLost, "half-closing the connection", errno);
-    return peer_progress->WaitForClose(c.linger_timeout);
+    // A sluice peer's heartbeats say whether it still makes progress; a plain one is given
+    // linger_timeout from now.
+    return secret ? peer_progress->WaitForClose(c.linger_timeout)
+                  : Linger(socket->get(), c.linger_timeout, stop_fd);
   }
 
   // recv. The stream ends with the sender's end marker: hold its bytes back from the FIFO.
@@ -478,11 +476,10 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
     }
     if (p.inspector) p.inspector->Finish();
     if (status.ok()) p.input_complete = true;
-    if (status.ok()) status = WaitUntilRead(fifo->get(), c.fifo, stop_fd, p.unread_bytes);
-    // Bytes the connector left in the pipe when it went were never delivered.
-    if (ExitCodeOf(status) == kExitReaderGone && p.unread_bytes == 0) {
-      p.unread_bytes = PipeUnread(fifo->get());
-    }
+    if (status.ok()) status = WaitUntilRead(fifo->get(), c.fifo, stop_fd);
+    // Bytes the connector left in the pipe when it went (during the pump, or after) were never
+    // delivered; with no reader left, the pipe holds them still.
+    if (ExitCodeOf(status) == kExitReaderGone) p.unread_bytes = PipeUnread(fifo->get());
   }
   if (!status.ok()) return status;
   fifo->reset();    // the connector sees end of input ...

@@ -158,7 +158,6 @@ struct StreamCounts {
 
 struct RelaySummary {
   bool present = false;
-  int exit_code = -1;
   bool input_complete = false;  // it read its input to the end: its counts cover all of it
   uint64_t bytes = 0;           // moved into its output
   uint64_t unread_bytes = 0;  // recv: left in the FIFO by a connector that stopped reading
@@ -186,13 +185,10 @@ RelaySummary ParseSummary(const std::optional<std::string>& summary) {
   const std::string& text = *summary;
   simdjson::dom::element doc;
   if (parser.parse(text).get(doc) != simdjson::SUCCESS) return out;
-  int64_t code = -1;
-  if (doc["relay"]["bytes"].get(out.bytes) != simdjson::SUCCESS ||
-      doc["relay"]["exit_code"].get(code) != simdjson::SUCCESS) {
+  if (doc["relay"]["bytes"].get(out.bytes) != simdjson::SUCCESS) {
     return out;  // from another version: nothing to rely on
   }
   out.present = true;
-  out.exit_code = static_cast<int>(code);
   Optional(doc["relay"]["unread_bytes"], &out.unread_bytes);  // absent: none measured
   Optional(doc["relay"]["input_complete"], &out.input_complete);
   simdjson::dom::element inspector;
@@ -586,18 +582,11 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                       layout.Path("orchestrator/destination-stdout.log"), true);
   committed.argv.push_back("--port-file=" + layout.Path("orchestrator/destination-stdout.port"));
   own.containers.push_back(committed);
-  std::unique_ptr<StateKeeper> keeper;
   // Starts `pod`, then waits for its relay `container` to name the port it listens on (in
   // `files`.port; its log is `files`.log).
   const auto start_listening = [&](const Pod& pod, const std::string& container,
                                    const std::string& files) -> absl::StatusOr<int> {
     if (auto s = backend.StartPod(pod, start_deadline); !s.ok()) return s;
-    if (pod.name == own.name) {  // its FIFO exists now: read it from the start
-      auto k = StateKeeper::Start(layout.Path("orchestrator/destination-stdout"), spec.state_file,
-                                  options.state_write_interval, &echoes);
-      if (!k.ok()) return k.status();
-      keeper = std::move(*k);
-    }
     auto port =
         WaitForPort(backend, pod.name, container, layout.Path(files + ".port"), start_deadline);
     if (!port) {
@@ -608,6 +597,11 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   };
   const auto own_port = start_listening(own, "relay-recv", "orchestrator/destination-stdout");
   if (!own_port.ok()) return start_failed(std::string(own_port.status().message()));
+  // The FIFO exists (its init container made it) and the relay opens it only once the
+  // destination's relay connects: the keeper reads it from the start.
+  auto keeper = StateKeeper::Start(layout.Path("orchestrator/destination-stdout"), spec.state_file,
+                                   options.state_write_interval, &echoes);
+  if (!keeper.ok()) return start_failed(std::string(keeper.status().message()));
 
   Pod destination;
   destination.name = destination_pod;
@@ -735,7 +729,7 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   const RelaySummary delivered = ParseSummary(summary(destination_pod));
   // The destination's stdout, as the keeper read it (its relay's summary says the same, but
   // only once it exits, and not at all when it was killed).
-  StateKeeper::Outcome echo = keeper->Finish();
+  StateKeeper::Outcome echo = (*keeper)->Finish();
   RelaySummary echoed;
   echoed.present = echoed.inspected = true;
   echoed.trace_errors = echo.stats.trace_errors;

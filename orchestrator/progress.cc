@@ -24,22 +24,21 @@ void SyncProgress::OnReport(const std::string& relay, std::string_view line) {
   simdjson::dom::object o;
   if (doc.get(o) != simdjson::SUCCESS || o.size() != 1) return;
   const auto [kind, value] = *o.begin();
-  std::string_view text, level;
-  if (kind == "log" || kind == "trace") {
+  if (kind == "log" || kind == "trace") {  // printed as it comes, outside the lock
     // The source's messages pass both data relays: the source's relay speaks for them.
     if (relay != source_relay_) return;
-  }
-  if (kind == "log") {  // printed as it comes, outside the lock
+    std::string_view text, detail;
     if (value["message"].get(text) != simdjson::SUCCESS) return;
-    if (value["level"].get(level) != simdjson::SUCCESS) level = "INFO";
-    Print("source", absl::StrCat(std::string(level), " ", std::string(text)));
-    return;
-  }
-  if (kind == "trace") {
-    if (value["message"].get(text) != simdjson::SUCCESS) return;
-    if (value["failure_type"].get(level) != simdjson::SUCCESS) level = {};
-    Print("source", absl::StrCat("ERROR ", std::string(text),
-                              level.empty() ? "" : " (" + std::string(level) + ")"));
+    protocol::ConnectorNote note;
+    note.error = kind == "trace";
+    note.message = std::string(text);
+    if (note.error) {
+      note.level = "ERROR";
+      if (value["failure_type"].get(detail) == simdjson::SUCCESS) note.failure_type = std::string(detail);
+    } else {
+      note.level = value["level"].get(detail) == simdjson::SUCCESS ? std::string(detail) : "INFO";
+    }
+    Print("source", note.ToString());
     return;
   }
   base::MutexLock lock(&mu_);

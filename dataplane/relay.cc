@@ -26,6 +26,7 @@
 #include "dataplane/metrics_server.h"
 #include "dataplane/net.h"
 #include "dataplane/relay_error.h"
+#include "dataplane/relay_summary.h"
 #include "dataplane/report_channel.h"
 #include "dataplane/unique_fd.h"
 #include "protocol/report.h"
@@ -180,34 +181,25 @@ std::string RenderMetrics(const Progress& p) {
 }
 
 std::string SummaryJson(const Progress& p, int exit_code, const absl::Status& status) {
-  const double wall = absl::ToDoubleSeconds(absl::Now() - p.start);
-  const double in_wait = static_cast<double>(p.pump.input_wait_ns.load()) / 1e9;
-  const double out_wait = static_cast<double>(p.pump.output_wait_ns.load()) / 1e9;
-  char numbers[512];
-  std::snprintf(numbers, sizeof numbers,
-                "\"bytes\":%" PRIu64 ",\"unread_bytes\":%" PRIu64
-                ",\"seconds\":%.6f,\"input_wait_seconds\":%.6f,"
-                "\"output_wait_seconds\":%.6f,\"exit_code\":%d,\"input_complete\":%s",
-                p.pump.bytes.load(), p.unread_bytes.load(), wall, in_wait, out_wait, exit_code,
-                p.input_complete ? "true" : "false");
+  RelaySummary s;
   const TransferInfo info = p.info();
-  std::string out =
-      "{\"relay\":{\"mode\":" + protocol::JsonString(ModeName(p.config->mode)) +
-      ",\"connector\":" + protocol::JsonString(p.config->name) +
-      ",\"engine\":" + protocol::JsonString(info.engine) +
-      ",\"engine_reason\":" + protocol::JsonString(info.engine_reason) +
-      ",\"peer\":" + protocol::JsonString(info.peer) + "," + numbers +
-      ",\"exit_reason\":" + protocol::JsonString(ExitCodeName(exit_code)) +
-      ",\"error\":" + (status.ok() ? "null" : protocol::JsonString(std::string(status.message()))) +
-      ",\"bottleneck\":" +
-      protocol::JsonString(Bottleneck(p.pump.bytes.load(), in_wait, out_wait, wall)) + "}";
-  out += ",\"inspector\":";
-  if (p.inspector) {
-    out += protocol::FormatJson(p.inspector->Snapshot());
-  } else {
-    out += "null";
-  }
-  return out + "}\n";
+  s.mode = ModeName(p.config->mode);
+  s.connector = p.config->name;
+  s.engine = info.engine;
+  s.engine_reason = info.engine_reason;
+  s.peer = info.peer;
+  s.bytes = p.pump.bytes.load();
+  s.unread_bytes = p.unread_bytes.load();
+  s.seconds = absl::ToDoubleSeconds(absl::Now() - p.start);
+  s.input_wait_seconds = static_cast<double>(p.pump.input_wait_ns.load()) / 1e9;
+  s.output_wait_seconds = static_cast<double>(p.pump.output_wait_ns.load()) / 1e9;
+  s.exit_code = exit_code;
+  s.input_complete = p.input_complete;
+  s.exit_reason = ExitCodeName(exit_code);
+  if (!status.ok()) s.error = std::string(status.message());
+  s.bottleneck = Bottleneck(s.bytes, s.input_wait_seconds, s.output_wait_seconds, s.seconds);
+  if (p.inspector) s.inspector = p.inspector->Snapshot();
+  return FormatRelaySummary(s);
 }
 
 // The report channel's counters: totals, wait times, and the streams whose counts changed
@@ -245,7 +237,7 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
 // Connects or accepts, then authenticates. A listener refuses peers that fail the handshake
 // and keeps waiting for the right one until its deadline.
 absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, int stop_fd,
-                                   std::string* peer) {
+                                   std::string* peer, ReportChannel* channel) {
   if (!c.connect.empty()) {
     auto address = ParseAddress(c.connect);
     if (!address.ok()) return address.status();
@@ -266,7 +258,9 @@ absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, i
   if (!listener.ok()) return listener.status();
   const uint16_t port = LocalPort(listener->get());
   Log(c.name, ModeName(c.mode) + ": listening on " + Address{address->host, port}.ToString());
-  // For whoever must tell the peer where to connect (the orchestrator's local backend).
+  // For whoever must tell the peer where to connect: the orchestrator, on the channel (or a
+  // file, for a relay run by hand).
+  if (channel != nullptr) channel->Listening(port);
   if (!c.port_file.empty()) {
     if (auto s = WriteFileAtomically(c.port_file, std::to_string(port) + "\n"); !s.ok()) return s;
   }
@@ -419,7 +413,7 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
                   (c.inspect ? "on" : "off"));
 
   std::string peer;
-  auto socket = Establish(c, secret.get(), stop_fd, &peer);
+  auto socket = Establish(c, secret.get(), stop_fd, &peer, p.channel.get());
   if (!socket.ok()) return socket.status();
   p.Update([&](TransferInfo& info) { info.peer = peer; });
   Log(c.name, ModeName(c.mode) + ": connected to " + peer + (secret ? " (authenticated)" : ""));

@@ -76,6 +76,13 @@ void ReportChannel::OnMessage(protocol::MessageType type, std::string_view line,
   cv_.notify_all();
 }
 
+void ReportChannel::Listening(uint16_t port) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finishing_) return;
+  queue_.emplace_back().listening = port;
+  cv_.notify_all();
+}
+
 void ReportChannel::Finish(const std::string& summary) {
   if (!thread_.joinable()) return;
   std::unique_lock<std::mutex> lock(mu_);
@@ -95,6 +102,7 @@ void ReportChannel::Finish(const std::string& summary) {
 
 std::string ReportChannel::Format(const Item& item) {
   using protocol::JsonString;
+  if (item.listening) return "{\"listening\":{\"port\":" + std::to_string(*item.listening) + "}}\n";
   if (item.summary) {
     std::string s = item.line;
     while (!s.empty() && s.back() == '\n') s.pop_back();

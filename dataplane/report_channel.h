@@ -6,6 +6,9 @@
 // Wire, after the handshake: JSON lines, relay -> orchestrator only.
 //
 //   {"hello":{"relay":NAME,"mode":"send"|"recv"}}
+//   {"listening":{"port":N}}                        a listening relay's bound port (on a host
+//                                                   network the kernel picks it: the peer's
+//                                                   address comes from here)
 //   {"counters":{"bytes":N,"input_wait_seconds":S,"output_wait_seconds":S,
 //                "streams":{"ns.name":{"records":N,"bytes":N},...}}}   every second; a stream
 //                                                   appears when its counts changed
@@ -63,6 +66,9 @@ class ReportChannel final : public protocol::InspectorObserver {
   void OnMessage(protocol::MessageType type, std::string_view line,
                  const protocol::StateEvent* state) override;
 
+  // Reports the port a listening relay bound. Never dropped.
+  void Listening(uint16_t port);
+
   // Sends what is queued and then `summary`, within 5 s; closes the connection.
   void Finish(const std::string& summary);
 
@@ -73,6 +79,7 @@ class ReportChannel final : public protocol::InspectorObserver {
     std::string line;  // the message's line, or the summary
     std::optional<protocol::StateEvent> state;
     bool summary = false;
+    std::optional<uint16_t> listening;
   };
 
   void Run(std::string secret);

@@ -153,6 +153,180 @@ std::string FormatJson(const InspectorStats& s) {
   return out;
 }
 
+namespace {
+
+// Reads FormatJson's text back; the first missing or mistyped field is the error.
+class JsonReader {
+ public:
+  std::string error;
+
+  bool U64(simdjson::dom::element e, const char* key, uint64_t* out) {
+    if (e[key].get(*out) == simdjson::SUCCESS) return true;
+    return Fail(key);
+  }
+  bool Bool(simdjson::dom::element e, const char* key, bool* out) {
+    if (e[key].get(*out) == simdjson::SUCCESS) return true;
+    return Fail(key);
+  }
+  bool Str(simdjson::dom::element e, const char* key, std::string* out) {
+    std::string_view v;
+    if (e[key].get(v) != simdjson::SUCCESS) return Fail(key);
+    out->assign(v);
+    return true;
+  }
+  // null or a string; "" for null.
+  bool OptionalStr(simdjson::dom::element e, const char* key, std::string* out) {
+    simdjson::dom::element v;
+    if (e[key].get(v) != simdjson::SUCCESS) return Fail(key);
+    if (v.is_null()) {
+      out->clear();
+      return true;
+    }
+    return Str(e, key, out);
+  }
+  bool OptionalI64(simdjson::dom::element e, const char* key, std::optional<int64_t>* out) {
+    simdjson::dom::element v;
+    if (e[key].get(v) != simdjson::SUCCESS) return Fail(key);
+    if (v.is_null()) {
+      out->reset();
+      return true;
+    }
+    int64_t n;
+    if (v.get(n) != simdjson::SUCCESS) return Fail(key);
+    *out = n;
+    return true;
+  }
+  bool Kept(simdjson::dom::element e, const char* key, std::optional<KeptState>* out) {
+    simdjson::dom::element v;
+    if (e[key].get(v) != simdjson::SUCCESS) return Fail(key);
+    if (v.is_null()) {
+      out->reset();
+      return true;
+    }
+    KeptState k;
+    simdjson::dom::element state;
+    if (!U64(v, "line", &k.line) || !U64(v, "size", &k.size) || !Bool(v, "kept", &k.kept) ||
+        v["state"].get(state) != simdjson::SUCCESS) {
+      return Fail(key);
+    }
+    if (k.kept) k.raw = simdjson::minify(state);
+    *out = std::move(k);
+    return true;
+  }
+  template <typename Enum, size_t N>
+  bool NamedCounts(simdjson::dom::element e, const char* key, std::array<uint64_t, N>* out,
+                   std::string_view (*name)(Enum)) {
+    simdjson::dom::element counts;
+    if (e[key].get(counts) != simdjson::SUCCESS) return Fail(key);
+    for (size_t i = 0; i < N; ++i) {
+      const std::string n(name(static_cast<Enum>(i)));
+      if (!U64(counts, n.c_str(), &(*out)[i])) return false;
+    }
+    return true;
+  }
+  bool Fail(const char* key) {
+    if (error.empty()) error = std::string("field ") + key + " is missing or of the wrong type";
+    return false;
+  }
+};
+
+}  // namespace
+
+bool ParseJson(std::string_view json, InspectorStats* stats, std::string* error) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  JsonReader r;
+  InspectorStats s;
+  const auto done = [&](bool ok) {
+    if (ok) {
+      *stats = std::move(s);
+    } else if (error != nullptr) {
+      *error = r.error.empty() ? "not a JSON object" : r.error;
+    }
+    return ok;
+  };
+  if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    return done(false);
+  }
+  if (!r.U64(doc, "bytes", &s.bytes) || !r.U64(doc, "lines", &s.lines) ||
+      !r.U64(doc, "empty_lines", &s.empty_lines) || !r.U64(doc, "oversize_lines", &s.oversize_lines) ||
+      !r.Bool(doc, "unterminated_final_line", &s.unterminated_final_line)) {
+    return done(false);
+  }
+  simdjson::dom::element types;
+  if (doc["types"].get(types) != simdjson::SUCCESS) return done(r.Fail("types"));
+  for (size_t t = 0; t < kMessageTypeCount; ++t) {
+    simdjson::dom::element c;
+    const std::string name(MessageTypeName(static_cast<MessageType>(t)));
+    if (types[name].get(c) != simdjson::SUCCESS || !r.U64(c, "count", &s.types[t].count) ||
+        !r.U64(c, "bytes", &s.types[t].bytes)) {
+      return done(r.Fail("types"));
+    }
+  }
+  simdjson::dom::element np;
+  simdjson::dom::array samples;
+  if (doc["non_protocol"].get(np) != simdjson::SUCCESS || !r.U64(np, "count", &s.non_protocol.count) ||
+      !r.U64(np, "bytes", &s.non_protocol.bytes) || np["samples"].get(samples) != simdjson::SUCCESS) {
+    return done(r.Fail("non_protocol"));
+  }
+  for (simdjson::dom::element e : samples) {
+    LineSample& l = s.non_protocol_samples.emplace_back();
+    if (!r.U64(e, "line", &l.line) || !r.U64(e, "bytes", &l.bytes) || !r.Str(e, "prefix", &l.prefix)) {
+      return done(false);
+    }
+  }
+  if (!r.NamedCounts(doc, "state_kinds", &s.state_kinds, StateKindName) ||
+      !r.U64(doc, "oversize_states", &s.oversize_states) ||
+      !r.Kept(doc, "latest_global", &s.latest_global) ||
+      !r.Kept(doc, "latest_legacy", &s.latest_legacy) ||
+      !r.NamedCounts(doc, "trace_kinds", &s.trace_kinds, TraceKindName) ||
+      !r.U64(doc, "trace_errors", &s.trace_errors) || !r.U64(doc, "unkept_states", &s.unkept_states)) {
+    return done(false);
+  }
+  simdjson::dom::array errors;
+  if (doc["errors"].get(errors) != simdjson::SUCCESS) return done(r.Fail("errors"));
+  for (simdjson::dom::element e : errors) {
+    TraceError& t = s.errors.emplace_back();
+    if (!r.U64(e, "line", &t.line) || !r.Str(e, "message", &t.message) ||
+        !r.Str(e, "failure_type", &t.failure_type)) {
+      return done(false);
+    }
+  }
+  simdjson::dom::element untracked;
+  if (doc["untracked"].get(untracked) != simdjson::SUCCESS) return done(r.Fail("untracked"));
+  if (!untracked.is_null()) {
+    s.untracked_streams = true;
+    if (!r.U64(untracked, "records", &s.untracked.records) ||
+        !r.U64(untracked, "record_bytes", &s.untracked.record_bytes) ||
+        !r.U64(untracked, "data_bytes", &s.untracked.data_bytes) ||
+        !r.U64(untracked, "states", &s.untracked.states)) {
+      return done(false);
+    }
+  }
+  simdjson::dom::array streams;
+  if (doc["streams"].get(streams) != simdjson::SUCCESS) return done(r.Fail("streams"));
+  for (simdjson::dom::element e : streams) {
+    auto& [id, st] = s.streams.emplace_back();
+    simdjson::dom::element ns;
+    std::string_view ns_text;
+    if (e["namespace"].get(ns) != simdjson::SUCCESS) return done(r.Fail("namespace"));
+    if (!ns.is_null()) {
+      if (ns.get(ns_text) != simdjson::SUCCESS) return done(r.Fail("namespace"));
+      id.ns = std::string(ns_text);
+    }
+    if (!r.Str(e, "name", &id.name) || !r.U64(e, "records", &st.records) ||
+        !r.U64(e, "record_bytes", &st.record_bytes) || !r.U64(e, "data_bytes", &st.data_bytes) ||
+        !r.U64(e, "states", &st.states) ||
+        !r.U64(e, "records_at_latest_state", &st.records_at_latest_state) ||
+        !r.Kept(e, "latest_state", &st.latest_state) || !r.OptionalStr(e, "status", &st.status) ||
+        !r.OptionalI64(e, "row_estimate", &st.row_estimate) ||
+        !r.OptionalI64(e, "byte_estimate", &st.byte_estimate)) {
+      return done(false);
+    }
+  }
+  return done(true);
+}
+
 std::string FormatTable(const InspectorStats& s) {
   std::string out = Printf("%-32s %12s %14s %14s %8s  %s\n", "STREAM", "RECORDS", "RECORD BYTES",
                            "DATA BYTES", "STATES", "STATUS");

@@ -22,6 +22,12 @@ std::string FormatTable(const InspectorStats& stats);
 // Kept state checkpoints are embedded as JSON values, not strings.
 std::string FormatJson(const InspectorStats& stats);
 
+// The inverse of FormatJson: every field it writes comes back (a kept state's text minified).
+// What it leaves out comes back empty: fast_path_lines, and of `untracked` all but its
+// records, record_bytes, data_bytes and states. Returns false and sets `error`, naming the
+// field, on text that is not FormatJson's.
+[[nodiscard]] bool ParseJson(std::string_view json, InspectorStats* stats, std::string* error);
+
 // `s` as a JSON string literal, quotes included. Bytes that are not UTF-8 become U+FFFD.
 std::string JsonString(std::string_view s);
 

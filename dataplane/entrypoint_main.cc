@@ -9,10 +9,15 @@
 //                     -- CONNECTOR [ARGS...]
 //
 // The FIFOs are opened in the classic order (stdin, stdout, stderr), each blocking until its
-// relay has the other end. Without --exit-code-file the connector replaces this process (its
-// exit code is the container's). With it, the connector runs as a child, and its exit code
-// (128 + the signal number when a signal ended it) is written to PATH, then returned: a backend
-// that cannot read a container's exit status reads the file.
+// relay has the other end. Outside a container's PID namespace and without --exit-code-file,
+// the connector replaces this process (its exit code is the container's). As a container's
+// PID 1, it stays, as tini does: the kernel delivers to PID 1 no signal it has no handler for,
+// so a connector run as PID 1 would ignore SIGTERM and SIGPIPE (a write to a FIFO whose relay
+// died would only fail, and a connector may then exit 1 as if it had failed on its own). The
+// connector runs as a child instead; the signals sent to the container are forwarded to it,
+// orphans are reaped, and its exit code (128 + the signal number when a signal ended it) is
+// returned. With --exit-code-file that code is also written to PATH: a backend that cannot read
+// a container's exit status reads the file.
 //
 // Exit codes of its own: 2 usage, 126 a FIFO cannot be opened, 127 the connector cannot run.
 // Plain C and POSIX on purpose: it links statically, with nothing else in the image.
@@ -103,7 +108,7 @@ int main(int argc, char** argv) {
       !Redirect(out, O_WRONLY, STDOUT_FILENO) || !Redirect(err, O_WRONLY, STDERR_FILENO)) {
     return 126;
   }
-  if (exit_file == nullptr) {
+  if (exit_file == nullptr && getpid() != 1) {
     execvp(argv[i], argv + i);
     dprintf(STDERR_FILENO, "sluice-entrypoint: cannot run %s: %s\n", argv[i], strerror(errno));
     return 127;
@@ -123,10 +128,12 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &forward, nullptr);
   sigaction(SIGHUP, &forward, nullptr);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {  // as PID 1, orphans of the connector's are ours to reap too
+    const pid_t reaped = waitpid(-1, &status, 0);
+    if (reaped == pid || (reaped < 0 && errno != EINTR)) break;
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (!WriteExitCode(exit_file, code)) {
+  if (exit_file != nullptr && !WriteExitCode(exit_file, code)) {
     dprintf(STDERR_FILENO, "sluice-entrypoint: cannot write the exit code to %s: %s\n", exit_file,
             strerror(errno));
   }

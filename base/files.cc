@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace sluice::base {
 
@@ -42,6 +44,23 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
   if (close(fd) != 0) return failed("write", tmp);
   if (rename(tmp.c_str(), path.c_str()) != 0) return failed("rename into", path);
   return absl::OkStatus();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string LastLines(const std::string& text, size_t lines) {
+  size_t pos = text.size();
+  if (pos > 0 && text[pos - 1] == '\n') --pos;  // the final newline ends the last line
+  for (size_t n = 0; n < lines; ++n) {
+    pos = pos == 0 ? std::string::npos : text.rfind('\n', pos - 1);
+    if (pos == std::string::npos) return text;
+  }
+  return text.substr(pos + 1);
 }
 
 }  // namespace sluice::base

@@ -8,6 +8,7 @@
 #include <absl/status/status.h>
 #include <sys/types.h>
 
+#include <cstddef>
 #include <string>
 
 namespace sluice::base {
@@ -17,6 +18,12 @@ namespace sluice::base {
 // secrets). The error names the file and the cause.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content,
                                  mode_t mode = 0644);
+
+// The whole file, or "" when it cannot be read.
+std::string ReadFile(const std::string& path);
+
+// The last `lines` lines of `text` (all of it when it has fewer).
+std::string LastLines(const std::string& text, size_t lines);
 
 }  // namespace sluice::base
 

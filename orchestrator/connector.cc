@@ -17,32 +17,41 @@
 
 namespace sluice::orchestrator {
 
-absl::StatusOr<std::vector<std::string>> ConnectorCommand(const ConnectorSpec& connector,
-                                                          std::string_view verb,
-                                                          const std::string& dir,
-                                                          const ConnectorInputs& inputs) {
-  std::vector<std::string> argv = connector.command;
-  if (!connector.config_json) return argv;
-  argv.emplace_back(verb);
-  if (verb == "spec") return argv;
-  const auto file = [&](const std::string& name, const std::string& content,
-                        const char* flag) -> absl::Status {
-    const std::string path = absl::StrCat(dir, "/", name);
-    if (auto s = base::WriteFileAtomically(path, content, 0600); !s.ok()) return s;
-    argv.insert(argv.end(), {flag, path});
-    return absl::OkStatus();
+absl::StatusOr<ConnectorCall> PlanConnectorCall(const ConnectorSpec& connector,
+                                                std::string_view verb, const std::string& dir,
+                                                const ConnectorInputs& inputs) {
+  ConnectorCall call{.argv = connector.command, .files = {}};
+  if (!connector.config_json) return call;
+  call.argv.emplace_back(verb);
+  if (verb == "spec") return call;
+  const auto file = [&](const std::string& name, const std::string& content, const char* flag) {
+    call.files.push_back({name, content});
+    call.argv.insert(call.argv.end(), {flag, absl::StrCat(dir, "/", name)});
   };
-  if (auto s = file("config.json", *connector.config_json, "--config"); !s.ok()) return s;
+  file("config.json", *connector.config_json, "--config");
   if (verb == "read" || verb == "write") {
     if (!inputs.catalog) {
       return absl::InvalidArgumentError(absl::StrCat(std::string(verb), " needs the configured catalog"));
     }
-    if (auto s = file("catalog.json", *inputs.catalog, "--catalog"); !s.ok()) return s;
+    file("catalog.json", *inputs.catalog, "--catalog");
   }
-  if (verb == "read" && inputs.state) {
-    if (auto s = file("state.json", *inputs.state, "--state"); !s.ok()) return s;
+  if (verb == "read" && inputs.state) file("state.json", *inputs.state, "--state");
+  return call;
+}
+
+absl::StatusOr<std::vector<std::string>> ConnectorCommand(const ConnectorSpec& connector,
+                                                          std::string_view verb,
+                                                          const std::string& dir,
+                                                          const ConnectorInputs& inputs) {
+  auto call = PlanConnectorCall(connector, verb, dir, inputs);
+  if (!call.ok()) return call.status();
+  for (const ConnectorFile& f : call->files) {
+    if (auto s = base::WriteFileAtomically(absl::StrCat(dir, "/", f.name), f.content, 0600);
+        !s.ok()) {
+      return s;
+    }
   }
-  return argv;
+  return std::move(call->argv);
 }
 
 void RemoveConnectorFiles(const std::string& dir) { unlink(absl::StrCat(dir, "/config.json").c_str()); }

@@ -32,6 +32,21 @@ struct ConnectorInputs {
   std::optional<std::string> state;
 };
 
+// A connector's command line and the files it names (config, catalog, state), not yet written:
+// `argv` names them as `dir`/NAME wherever that directory is (a pod's secret volume).
+struct ConnectorFile {
+  std::string name;     // config.json, catalog.json or state.json
+  std::string content;  // a config holds credentials
+};
+struct ConnectorCall {
+  std::vector<std::string> argv;
+  std::vector<ConnectorFile> files;
+};
+absl::StatusOr<ConnectorCall> PlanConnectorCall(const ConnectorSpec& connector,
+                                                std::string_view verb, const std::string& dir,
+                                                const ConnectorInputs& inputs);
+
+// PlanConnectorCall, with the files written (0600) into `dir` on this machine.
 // `verb` is spec, check, discover, read or write. A connector without a config runs its command
 // unchanged. Files go into `dir`, which must exist.
 absl::StatusOr<std::vector<std::string>> ConnectorCommand(const ConnectorSpec& connector,

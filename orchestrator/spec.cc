@@ -92,6 +92,38 @@ class Reader {
     return d;
   }
 
+  // `requests` and `limits`, each with `cpu` and `memory` quantities, over the defaults in `out`.
+  absl::Status Resources(const YAML::Node& node, const std::string& where,
+                         orchestrator::Resources* out) const {
+    if (!node.IsMap()) return Error(node, where, "must be a map with requests and limits");
+    if (auto s = OnlyKeys(node, where, {"requests", "limits"}); !s.ok()) return s;
+    static const std::regex kQuantity(R"([0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?)");
+    for (const char* group : {"requests", "limits"}) {
+      const YAML::Node g = node[group];
+      if (!g.IsDefined()) continue;
+      const std::string at = absl::StrCat(where, ".", group);
+      if (!g.IsMap()) return Error(g, at, "must be a map with cpu and memory");
+      if (auto s = OnlyKeys(g, at, {"cpu", "memory"}); !s.ok()) return s;
+      const bool requests = std::string_view(group) == "requests";
+      for (const char* resource : {"cpu", "memory"}) {
+        const YAML::Node q = g[resource];
+        if (!q.IsDefined()) continue;
+        const std::string key = absl::StrCat(at, ".", resource);
+        auto text = String(q, key);
+        if (!text.ok()) return text.status();
+        if (!std::regex_match(*text, kQuantity)) {
+          return Error(q, key,
+                       absl::StrCat("'", *text,
+                                    "' must be a Kubernetes quantity such as 500m, 2, 64Mi or 1Gi"));
+        }
+        const bool cpu = std::string_view(resource) == "cpu";
+        (requests ? (cpu ? out->cpu_request : out->memory_request)
+                  : (cpu ? out->cpu_limit : out->memory_limit)) = *text;
+      }
+    }
+    return absl::OkStatus();
+  }
+
   // A JSON object from `inline_key` (YAML, converted) or `file_key` (a JSON file), or nothing
   // when neither is given. Errors never quote the content: it may hold secrets.
   absl::StatusOr<std::optional<std::string>> JsonObject(const YAML::Node& parent,
@@ -232,8 +264,29 @@ absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view o
     }
     if (const YAML::Node relay = root["relay"]; relay.IsDefined()) {
       if (!relay.IsMap()) return r.Error(relay, "relay", "must be a map");
-      if (auto s = r.OnlyKeys(relay, "relay", {"engine", "inspect", "stall_timeout"}); !s.ok())
+      if (auto s = r.OnlyKeys(relay, "relay",
+                              {"engine", "inspect", "stall_timeout", "image", "resources",
+                               "native_sidecars"});
+          !s.ok()) {
         return s;
+      }
+      if (const YAML::Node image = relay["image"]; image.IsDefined()) {
+        auto text = r.String(image, "relay.image");
+        if (!text.ok()) return text.status();
+        spec.relay_image = *text;
+      }
+      if (const YAML::Node resources = relay["resources"]; resources.IsDefined()) {
+        if (auto s = r.Resources(resources, "relay.resources", &spec.relay_resources); !s.ok()) {
+          return s;
+        }
+      }
+      if (const YAML::Node native = relay["native_sidecars"]; native.IsDefined()) {
+        bool value;
+        if (!native.IsScalar() || !YAML::convert<bool>::decode(native, value)) {
+          return r.Error(native, "relay.native_sidecars", "must be true or false");
+        }
+        spec.native_sidecars = value;
+      }
       if (const YAML::Node engine = relay["engine"]; engine.IsDefined()) {
         auto e = r.String(engine, "relay.engine");
         if (!e.ok()) return e.status();

@@ -14,6 +14,11 @@
 //     engine: auto                   # auto | uring | splice | copy
 //     inspect: true
 //     stall_timeout: 60s             # a relay gives up after this long without progress
+//     image: localhost/sluice-relay:dev   # the container backends' relay (and init) image
+//     resources:                     # each relay container's, as in a Pod (these are defaults)
+//       requests: {cpu: 100m, memory: 64Mi}
+//       limits: {cpu: "1", memory: 256Mi}
+//     native_sidecars: false         # kubernetes 1.29+: relays as restartable init containers
 //   state_file: state/pg-to-s3.json  # optional: the committed state, written and resumed from
 //   timeout: 6h                      # optional: the whole sync (absl duration syntax)
 //   heartbeat_timeout: 3h            # optional: the source sending nothing this long fails it
@@ -52,6 +57,15 @@ struct ConnectorSpec {
   std::optional<std::string> config_json;
 };
 
+// CPU and memory of a container, as Kubernetes quantities ("100m", "256Mi"); "" for unset.
+struct Resources {
+  std::string cpu_request = "100m";
+  std::string memory_request = "64Mi";
+  std::string cpu_limit = "1";
+  std::string memory_limit = "256Mi";
+  friend bool operator==(const Resources&, const Resources&) = default;
+};
+
 struct SyncSpec {
   std::string name;
   ConnectorSpec source;
@@ -61,6 +75,12 @@ struct SyncSpec {
   // A relay whose peer shows no progress for this long gives up (a destination that reads,
   // however slowly, is progress).
   absl::Duration stall_timeout = absl::Seconds(60);
+  std::string relay_image = "localhost/sluice-relay:dev";  // relays and init containers
+  Resources relay_resources;
+  // Relays as native sidecars (init containers with restartPolicy Always): Kubernetes stops
+  // them after the connector. Only the kubernetes backend honours it; podman ignores
+  // restartPolicy on init containers, so it always gets ordinary containers.
+  bool native_sidecars = false;
   std::optional<std::string> catalog_json;  // the configured catalog, a JSON object's text
   std::string state_file;  // "" for none
   absl::Duration timeout = absl::InfiniteDuration();

@@ -1,0 +1,249 @@
+#include "orchestrator/plan.h"
+
+#include <absl/strings/escaping.h>
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "base/files.h"
+#include "orchestrator/render.h"
+#include "orchestrator/spec.h"
+
+namespace sluice::orchestrator {
+namespace {
+
+const std::string kTestdata = SLUICE_TESTDATA;
+const PlanInputs kInputs{.sync_id = "t1", .relay_secret = "00112233445566778899aabbccddeeff", .state = {}};
+
+SyncSpec Spec(const std::string& name) {
+  auto spec = LoadSyncSpec(kTestdata + "/" + name + ".sync.yaml");
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return spec.ok() ? *spec : SyncSpec{};
+}
+
+SyncPlan Plan(const std::string& name, bool host_network = false,
+              const PlanInputs& inputs = kInputs) {
+  PlanOptions options;
+  options.host_network = host_network;
+  auto plan = MakePlan(Spec(name), inputs, options);
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  return plan.ok() ? *plan : SyncPlan{};
+}
+
+// The rendered manifests of every example spec are the files in testdata/, byte for byte; the
+// podman run plays the same (tests/orchestrator/test_podman.py). SLUICE_UPDATE_GOLDEN=1 rewrites
+// them, for a change meant to change them (review the diff).
+TEST(PlanTest, ExampleSpecsRenderToTheExpectedManifests) {
+  const bool update = std::getenv("SLUICE_UPDATE_GOLDEN") != nullptr;
+  for (const char* name : {"pair", "streams", "no-inspect", "native-sidecars"}) {
+    for (const auto& [flavor, flavor_name] :
+         {std::pair{RenderFlavor::kKubernetes, "kubernetes"}, std::pair{RenderFlavor::kPodman, "podman"}}) {
+      SCOPED_TRACE(std::string(name) + " " + flavor_name);
+      const SyncPlan plan = Plan(name, flavor == RenderFlavor::kPodman);
+      const std::string yaml = RenderManifests(plan, flavor, {});
+      const std::string path = kTestdata + "/" + name + "." + flavor_name + ".yaml";
+      if (update) {
+        ASSERT_TRUE(base::WriteFileAtomically(path, yaml).ok());
+      }
+      EXPECT_EQ(yaml, base::ReadFile(path)) << "rerun with SLUICE_UPDATE_GOLDEN=1 if meant";
+      EXPECT_EQ(YAML::LoadAll(yaml).size(), flavor == RenderFlavor::kKubernetes ? 3u : 2u);
+    }
+  }
+}
+
+TEST(PlanTest, PodsStartInOrderAndNameOnlyWhatIsUpBeforeThem) {
+  const SyncPlan plan = Plan("pair");
+  ASSERT_EQ(plan.pods.size(), 2u);
+  EXPECT_EQ(plan.pods[0].name, "pair-destination");
+  EXPECT_EQ(plan.pods[1].name, "pair-source");
+  std::vector<std::string> up = {std::string(kOrchestrator)};
+  for (const PodPlan& pod : plan.pods) {
+    for (const Endpoint& e : pod.endpoints) {
+      EXPECT_NE(std::find(up.begin(), up.end(), e.pod), up.end()) << pod.name << " names " << e.pod;
+    }
+    up.push_back(pod.name);
+  }
+  // The source's relay connects to the destination's, by name, until resolved.
+  const ContainerPlan* relay = plan.pods[1].Find("relay-stdout");
+  ASSERT_NE(relay, nullptr);
+  const std::string placeholder = Endpoint{"pair-destination", "relay"}.Placeholder();
+  EXPECT_NE(std::find(relay->command.begin(), relay->command.end(), "--connect=" + placeholder),
+            relay->command.end());
+  EXPECT_EQ(ResolveEndpoints("--connect=" + placeholder, {{{"pair-destination", "relay"}, "10.0.0.7:9000"}}),
+            "--connect=10.0.0.7:9000");
+  EXPECT_EQ(ResolveEndpoints("--connect=" + placeholder, {}), "--connect=" + placeholder);
+}
+
+TEST(PlanTest, NoSecretValueIsInAPod) {
+  const SyncPlan plan = Plan("streams");
+  const std::string password = "not-a-real-one";
+  for (const RenderFlavor flavor : {RenderFlavor::kKubernetes, RenderFlavor::kPodman}) {
+    for (const PodPlan& pod : plan.pods) {
+      const std::string yaml = RenderPod(plan, pod, flavor, {});
+      EXPECT_EQ(yaml.find(password), std::string::npos) << yaml;
+      EXPECT_EQ(yaml.find(kInputs.relay_secret), std::string::npos) << yaml;
+      EXPECT_EQ(yaml.find(absl::Base64Escape(kInputs.relay_secret)), std::string::npos) << yaml;
+    }
+  }
+  // They are in the Secret, and only the source's pod mounts the source's config.
+  const YAML::Node secret = YAML::Load(RenderSecret(plan.secret));
+  std::string config;
+  ASSERT_TRUE(absl::Base64Unescape(secret["data"]["source-config.json"].as<std::string>(), &config));
+  EXPECT_NE(config.find(password), std::string::npos);
+  for (const PodPlan& pod : plan.pods) {
+    for (const VolumePlan& v : pod.volumes) {
+      for (const auto& [key, path] : v.items) {
+        if (key != kSecretRelayKey) {
+          EXPECT_EQ(key.rfind(pod.role + "-", 0), 0u) << pod.name << " " << key;
+        }
+      }
+    }
+  }
+}
+
+TEST(PlanTest, EveryPodMeetsTheRestrictedPodSecurityStandard) {
+  for (const char* name : {"pair", "native-sidecars"}) {
+    const SyncPlan plan = Plan(name);
+    for (const PodPlan& pod : plan.pods) {
+      const YAML::Node p = YAML::Load(RenderPod(plan, pod, RenderFlavor::kKubernetes, {}));
+      SCOPED_TRACE(pod.name);
+      const YAML::Node sc = p["spec"]["securityContext"];
+      EXPECT_TRUE(sc["runAsNonRoot"].as<bool>());
+      EXPECT_NE(sc["runAsUser"].as<int>(), 0);
+      EXPECT_EQ(sc["seccompProfile"]["type"].as<std::string>(), "RuntimeDefault");
+      EXPECT_FALSE(p["spec"]["automountServiceAccountToken"].as<bool>());
+      EXPECT_FALSE(p["spec"]["hostNetwork"].IsDefined());
+      size_t containers = 0;
+      for (const char* list : {"initContainers", "containers"}) {
+        for (const YAML::Node& c : p["spec"][list]) {
+          ++containers;
+          const YAML::Node csc = c["securityContext"];
+          EXPECT_FALSE(csc["allowPrivilegeEscalation"].as<bool>()) << c["name"];
+          EXPECT_TRUE(csc["readOnlyRootFilesystem"].as<bool>()) << c["name"];
+          ASSERT_EQ(csc["capabilities"]["drop"].size(), 1u);
+          EXPECT_EQ(csc["capabilities"]["drop"][0].as<std::string>(), "ALL");
+          EXPECT_FALSE(csc["privileged"].IsDefined());
+        }
+      }
+      EXPECT_EQ(containers, pod.init_containers.size() + pod.containers.size());
+      for (const YAML::Node& v : p["spec"]["volumes"]) {
+        if (v["secret"]) {
+          EXPECT_EQ(v["secret"]["defaultMode"].as<int>(), 0400);
+        }
+        EXPECT_FALSE(v["hostPath"].IsDefined());
+      }
+      for (const char* label : {"app.kubernetes.io/name", "app.kubernetes.io/instance",
+                                "app.kubernetes.io/component", "app.kubernetes.io/managed-by",
+                                "sluice.dev/sync-id"}) {
+        EXPECT_TRUE(p["metadata"]["labels"][label].IsDefined()) << label;
+      }
+      EXPECT_EQ(p["metadata"]["labels"]["sluice.dev/sync-id"].as<std::string>(), kInputs.sync_id);
+    }
+  }
+}
+
+TEST(PlanTest, RelaysAreNativeSidecarsOnlyOnKubernetesWhenAskedFor) {
+  for (const auto& [name, flavor, native] :
+       {std::tuple{"native-sidecars", RenderFlavor::kKubernetes, true},
+        std::tuple{"native-sidecars", RenderFlavor::kPodman, false},
+        std::tuple{"pair", RenderFlavor::kKubernetes, false}}) {
+    const SyncPlan plan = Plan(name, flavor == RenderFlavor::kPodman);
+    const YAML::Node p = YAML::Load(RenderPod(plan, plan.pods[0], flavor, {}));
+    SCOPED_TRACE(std::string(name) + (native ? " native" : " ordinary"));
+    std::vector<std::string> init, restartable, main;
+    for (const YAML::Node& c : p["spec"]["initContainers"]) {
+      init.push_back(c["name"].as<std::string>());
+      if (c["restartPolicy"] && c["restartPolicy"].as<std::string>() == "Always") {
+        restartable.push_back(c["name"].as<std::string>());
+      }
+    }
+    for (const YAML::Node& c : p["spec"]["containers"]) main.push_back(c["name"].as<std::string>());
+    if (native) {
+      EXPECT_EQ(init, (std::vector<std::string>{"init", "relay-stdin", "relay-stdout", "relay-stderr"}));
+      EXPECT_EQ(restartable, (std::vector<std::string>{"relay-stdin", "relay-stdout", "relay-stderr"}));
+      EXPECT_EQ(main, (std::vector<std::string>{"main"}));
+    } else {
+      EXPECT_EQ(init, (std::vector<std::string>{"init"}));
+      EXPECT_TRUE(restartable.empty());
+      EXPECT_EQ(main, (std::vector<std::string>{"main", "relay-stdin", "relay-stdout", "relay-stderr"}));
+    }
+    EXPECT_EQ(p["spec"]["hostNetwork"].IsDefined(), flavor == RenderFlavor::kPodman);
+  }
+}
+
+TEST(PlanTest, RelaySettingsComeFromTheSpec) {
+  const SyncPlan plan = Plan("streams");
+  const ContainerPlan* relay = plan.pods[1].Find("relay-stdout");
+  ASSERT_NE(relay, nullptr);
+  EXPECT_EQ(relay->image, "registry.example/sluice-relay:1.0");
+  ASSERT_TRUE(relay->resources.has_value());
+  EXPECT_EQ(relay->resources->cpu_request, "250m");
+  EXPECT_EQ(relay->resources->memory_limit, "512Mi");
+  const auto has = [](const ContainerPlan& c, const std::string& arg) {
+    return std::find(c.command.begin(), c.command.end(), arg) != c.command.end();
+  };
+  EXPECT_TRUE(has(*relay, "--engine=splice"));
+  EXPECT_TRUE(has(*relay, "--linger-timeout=1m30s"));
+  EXPECT_TRUE(has(*relay, "--report-messages"));
+  const ContainerPlan* main = plan.pods[1].Find("main");
+  ASSERT_NE(main, nullptr);
+  EXPECT_EQ(main->env, (std::vector<std::pair<std::string, std::string>>{{"LOG_LEVEL", "debug"}}));
+  EXPECT_FALSE(main->resources.has_value());  // the connector's are its own business
+
+  const SyncPlan bare = Plan("no-inspect");
+  for (const PodPlan& pod : bare.pods) {
+    for (const char* name : {"relay-stdin", "relay-stdout"}) {
+      if (const ContainerPlan* c = pod.Find(name)) {
+        EXPECT_TRUE(has(*c, "--no-inspect")) << pod.name;
+      }
+    }
+    const ContainerPlan* m = pod.Find("main");
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->command.back(), pod.role == "source" ? "--all" : "/bin/absorb");  // as it is
+    for (const VolumePlan& v : pod.volumes) EXPECT_NE(v.name, "connector");  // no files to mount
+  }
+}
+
+TEST(PlanTest, TheSourceResumesFromTheStateInItsSecretVolume) {
+  PlanInputs inputs = kInputs;
+  inputs.state = R"([{"type":"STREAM"}])";
+  const SyncPlan plan = Plan("pair", false, inputs);
+  const ContainerPlan* main = plan.pods[1].Find("main");
+  ASSERT_NE(main, nullptr);
+  const auto state = std::find(main->command.begin(), main->command.end(), "--state");
+  ASSERT_NE(state, main->command.end());
+  EXPECT_EQ(*(state + 1), "/sluice/connector/state.json");
+  bool in_secret = false;
+  for (const auto& [key, value] : plan.secret.data) in_secret |= key == "source-state.json" && value == *inputs.state;
+  EXPECT_TRUE(in_secret);
+  // The destination never gets --state.
+  const ContainerPlan* destination = plan.pods[0].Find("main");
+  EXPECT_EQ(std::find(destination->command.begin(), destination->command.end(), "--state"),
+            destination->command.end());
+}
+
+TEST(PlanTest, HostNetworkRelaysListenOnAPortTheKernelPicks) {
+  const SyncPlan plan = Plan("pair", /*host_network=*/true);
+  const ContainerPlan* relay = plan.pods[0].Find("relay-stdin");
+  ASSERT_NE(relay, nullptr);
+  EXPECT_NE(std::find(relay->command.begin(), relay->command.end(), "--listen=127.0.0.1:0"),
+            relay->command.end());
+  const SyncPlan cluster = Plan("pair");
+  const ContainerPlan* listening = cluster.pods[0].Find("relay-stdin");
+  EXPECT_NE(std::find(listening->command.begin(), listening->command.end(), "--listen=0.0.0.0:9000"),
+            listening->command.end());
+  ASSERT_EQ(listening->ports.size(), 1u);
+  EXPECT_EQ(listening->ports[0].port, kRelayPort);
+}
+
+TEST(PlanTest, ABadSyncIdIsRefused) {
+  PlanInputs inputs = kInputs;
+  inputs.sync_id = "Has Spaces";
+  EXPECT_FALSE(MakePlan(Spec("pair"), inputs, {}).ok());
+}
+
+}  // namespace
+}  // namespace sluice::orchestrator

@@ -1,164 +1,159 @@
 #include "orchestrator/local_backend.h"
 
-#include <absl/status/statusor.h>
 #include <absl/strings/str_cat.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <string_view>
+#include <filesystem>
 #include <thread>
+
+#include "base/files.h"
 
 namespace sluice::orchestrator {
 namespace {
 
-int ExitCodeOf(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 255;
-}
-
-// In the child, before exec. It does not allocate: argv and the environment are prepared by
-// the parent.
-[[noreturn]] void Exec(const std::vector<char*>& argv, const std::vector<char*>& envp,
-                       const std::string& stdin_path, const std::string& stdout_path,
-                       const std::string& stderr_path, pid_t parent) {
-  // Pods do not outlive the orchestrator, even one killed with SIGKILL; and the orchestrator's
-  // signal handlers are not the container's (a SIGTERM must end a child blocked opening a FIFO).
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  setpgid(0, 0);  // a group of its own: signals reach what the container starts, too
-  if (getppid() != parent) _exit(137);  // the orchestrator died before the line above
-  signal(SIGTERM, SIG_DFL);
-  signal(SIGINT, SIG_DFL);
-  const auto redirect = [](const std::string& path, int flags, int target) {
-    if (path.empty()) return;
-    const int fd = open(path.c_str(), flags | O_CLOEXEC, 0640);
-    if (fd < 0 || dup2(fd, target) < 0) {
-      dprintf(STDERR_FILENO, "sluice: cannot open %s for a container: %s\n", path.c_str(),
-              std::strerror(errno));
-      _exit(126);
-    }
-  };
-  // The order of the old sidecar design: stdin, then stdout, then stderr.
-  if (stdin_path.empty()) {
-    redirect("/dev/null", O_RDONLY, STDIN_FILENO);
-  } else {
-    redirect(stdin_path, O_RDONLY, STDIN_FILENO);
-  }
-  redirect(stdout_path, O_WRONLY | O_CREAT | O_APPEND, STDOUT_FILENO);
-  redirect(stderr_path, O_WRONLY | O_CREAT | O_APPEND, STDERR_FILENO);
-  signal(SIGPIPE, SIG_DFL);
-  execvpe(argv[0], argv.data(), envp.data());
-  dprintf(STDERR_FILENO, "sluice: cannot run %s: %s\n", argv[0], std::strerror(errno));
-  _exit(127);
+absl::Status MakeDirs(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", ec.message()));
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-LocalBackend::~LocalBackend() {
-  SignalAll(SIGKILL);
-  for (const Child& c : children_) waitpid(c.pid, nullptr, 0);
+LocalBackend::~LocalBackend() { (void)Delete(); }
+
+PlanOptions LocalBackend::plan_options() const {
+  return {.host_network = true,
+          .relay_command = options_.relay_path,
+          .volume_root = options_.workdir + "/pods"};
 }
 
-absl::StatusOr<pid_t> LocalBackend::Spawn(const Container& c) {
-  if (c.argv.empty()) return absl::InvalidArgumentError(c.name + ": empty command");
-  std::vector<char*> argv;
-  for (const std::string& a : c.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  // The inherited environment, less the variables the container sets, plus those.
-  std::vector<std::string> env_text;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string_view entry(*e);
-    bool overridden = false;
-    for (const auto& [name, value] : c.env) {
-      overridden |= entry.size() > name.size() && entry.substr(0, name.size()) == name &&
-                    entry[name.size()] == '=';
-    }
-    if (!overridden) env_text.emplace_back(entry);
-  }
-  for (const auto& [name, value] : c.env) env_text.push_back(name + "=" + value);
-  std::vector<char*> envp;
-  for (std::string& e : env_text) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  if (pid == 0) Exec(argv, envp, c.stdin_path, c.stdout_path, c.stderr_path, parent);
-  return pid;
-}
-
-absl::Status LocalBackend::StartPod(const Pod& pod, absl::Time init_deadline) {
-  for (const Container& c : pod.init_containers) {
-    auto pid = Spawn(c);
-    if (!pid.ok()) return pid.status();
-    int status = 0;
-    for (;;) {
-      const pid_t r = waitpid(*pid, &status, WNOHANG);
-      if (r == *pid) break;
-      if (absl::Now() > init_deadline) {
-        kill(*pid, SIGKILL);
-        waitpid(*pid, &status, 0);
-        return absl::DeadlineExceededError(
-            absl::StrCat(pod.name, ": init container ", c.name, " did not finish in time"));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (const int code = ExitCodeOf(status); code != 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(pod.name, ": init container ", c.name, " exited ", code));
-    }
-  }
-  for (const Container& c : pod.containers) {
-    auto pid = Spawn(c);
-    if (!pid.ok()) return pid.status();
-    children_.push_back({*pid, pod.name, c.name, c.is_main});
-  }
+absl::Status LocalBackend::CreateSecret(const SyncPlan& plan) {
+  for (const auto& [key, value] : plan.secret.data) secret_[key] = value;
   return absl::OkStatus();
 }
 
-std::vector<Exited> LocalBackend::WaitAny(absl::Time deadline) {
-  for (;;) {
-    std::vector<Exited> exited;
-    for (size_t i = 0; i < children_.size();) {
-      int status = 0;
-      if (waitpid(children_[i].pid, &status, WNOHANG) == children_[i].pid) {
-        exited.push_back(
-            {children_[i].pod, children_[i].container, children_[i].is_main, ExitCodeOf(status)});
-        children_.erase(children_.begin() + static_cast<ptrdiff_t>(i));
-      } else {
-        ++i;
+std::string LocalBackend::LogPath(const std::string& pod, const std::string& container) const {
+  return absl::StrCat(options_.workdir, "/logs/", pod, "/", container, ".log");
+}
+
+absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
+                                    const std::map<Endpoint, std::string>& endpoints,
+                                    absl::Time deadline) {
+  const PlanOptions layout = plan_options();
+  for (const VolumePlan& v : pod.volumes) {
+    const std::string dir = MountPath(layout, pod.role, v.name);
+    if (auto s = MakeDirs(dir); !s.ok()) return s;
+    if (v.kind != VolumeKind::kSecret) continue;
+    chmod(dir.c_str(), 0700);
+    secret_dirs_.push_back(dir);
+    for (const auto& [key, path] : v.items) {
+      const auto value = secret_.find(key);
+      if (value == secret_.end()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(pod.name, ": volume ", v.name, " names key ", key, ", not in the Secret"));
+      }
+      if (auto s = base::WriteFileAtomically(absl::StrCat(dir, "/", path), value->second, 0400);
+          !s.ok()) {
+        return s;
       }
     }
-    if (!exited.empty() || children_.empty() || absl::Now() >= deadline) return exited;
-    // Polling keeps signals simple (the caller checks its own flags between calls); 5 ms is
-    // nothing against a sync's length.
+  }
+  if (auto s = MakeDirs(absl::StrCat(options_.workdir, "/logs/", pod.name)); !s.ok()) return s;
+  const auto process = [&](const ContainerPlan& c) {
+    Process p;
+    p.name = c.name;
+    for (const std::string& arg : c.command) p.argv.push_back(ResolveEndpoints(arg, endpoints));
+    p.env = c.env;
+    p.is_main = c.kind == ContainerKind::kMain;
+    // The connector's own stdio is the entrypoint's business; a sidecar's log is a file, except
+    // the connector's log lines, which people watch as they come.
+    if (!c.shows_connector_log && !p.is_main) p.stderr_path = LogPath(pod.name, c.name);
+    return p;
+  };
+  ProcessSet set;
+  set.name = pod.name;
+  for (const ContainerPlan& c : pod.init_containers) set.init_containers.push_back(process(c));
+  for (const ContainerPlan& c : pod.containers) {
+    set.containers.push_back(process(c));
+    names_.emplace_back(pod.name, c.name);
+  }
+  (void)plan;
+  return group_.Start(set, deadline);
+}
+
+absl::StatusOr<std::string> LocalBackend::Resolve(const Endpoint& endpoint, absl::Time deadline) {
+  if (options_.ports == nullptr) return absl::FailedPreconditionError("no relay reports ports");
+  for (;;) {
+    if (const auto port = options_.ports->ListeningPort(endpoint.pod)) {
+      return absl::StrCat("127.0.0.1:", *port);
+    }
+    bool pod_runs = false;
+    for (const auto& [pod, container] : names_) pod_runs |= pod == endpoint.pod && IsRunning(pod, container);
+    if (!pod_runs || absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(endpoint.pod, " did not listen on its port ", endpoint.port,
+                       pod_runs ? " in time" : ": its containers exited"));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 
-void LocalBackend::SignalAll(int sig) {
-  for (const Child& c : children_) {
-    if (kill(-c.pid, sig) != 0) kill(c.pid, sig);  // before its setpgid, the child alone
+std::vector<Exited> LocalBackend::WaitAny(absl::Time deadline) {
+  absl::Time until = deadline;
+  for (const auto& [who, at] : kill_at_) until = std::min(until, at);
+  std::vector<Exited> exited = group_.WaitAny(until);
+  for (const Exited& e : exited) kill_at_.erase({e.pod, e.container});
+  const absl::Time now = absl::Now();
+  for (auto it = kill_at_.begin(); it != kill_at_.end();) {
+    if (now < it->second) {
+      ++it;
+      continue;
+    }
+    group_.Signal(it->first.first, it->first.second, SIGKILL);
+    it = kill_at_.erase(it);
   }
-}
-
-void LocalBackend::Signal(const std::string& pod, const std::string& container, int sig) {
-  for (const Child& c : children_) {
-    if (c.pod == pod && c.container == container && kill(-c.pid, sig) != 0) kill(c.pid, sig);
-  }
+  return exited;
 }
 
 bool LocalBackend::IsRunning(const std::string& pod, const std::string& container) const {
-  for (const Child& c : children_) {
-    if (c.pod == pod && c.container == container) return true;
+  return group_.IsRunning(std::string(pod), std::string(container));
+}
+
+void LocalBackend::Stop(const std::string& pod, const std::string& container, absl::Duration grace) {
+  const absl::Time kill = absl::Now() + grace;
+  for (const auto& [p, c] : names_) {
+    if (p != pod || (!container.empty() && c != container) || !IsRunning(p, c)) continue;
+    group_.Signal(p, c, SIGTERM);
+    auto [it, inserted] = kill_at_.emplace(std::pair{p, c}, kill);
+    if (!inserted) it->second = std::min(it->second, kill);
   }
-  return false;
+}
+
+void LocalBackend::StopAll(absl::Duration grace) {
+  std::vector<std::string> pods;
+  for (const auto& [p, c] : names_) pods.push_back(p);
+  for (const std::string& p : pods) Stop(p, "", grace);
+}
+
+std::string LocalBackend::Logs(const std::string& pod, const std::string& container, size_t lines) {
+  return base::LastLines(base::ReadFile(LogPath(pod, container)), lines);
+}
+
+absl::Status LocalBackend::Delete() {
+  group_.SignalAll(SIGKILL);
+  while (group_.running() > 0) group_.WaitAny(absl::InfiniteFuture());
+  // The secret and the connectors' configs are never left behind.
+  for (const std::string& dir : secret_dirs_) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  secret_dirs_.clear();
+  return absl::OkStatus();
 }
 
 }  // namespace sluice::orchestrator

@@ -1,71 +1,58 @@
 // The local backend: pods as processes on this machine, no container engine needed.
 //
-// Init containers run in order and must exit 0; then a pod's containers start together, each
-// a child process with its standard streams opened on the paths its Container names (a FIFO
-// open blocks in the child until the other end comes, as it would in the container). The
-// backend reaps children and reports each exit; it never restarts anything.
-//
-//   LocalBackend backend;
-//   if (auto s = backend.StartPod(pod, deadline); !s.ok()) ...
-//   while (backend.running() > 0) { for (const Exited& e : backend.WaitAny(deadline)) ... }
+// A pod's volumes are directories under the work directory (WORKDIR/pods/ROLE/VOLUME), its
+// secret volumes filled with their keys (0400) when it starts and removed by Delete(); its init
+// containers run in order, then its containers start together as child processes (a
+// ProcessGroup). Images, resources and security contexts are a container engine's business and
+// are not applied. A relay's log is WORKDIR/logs/POD/CONTAINER.log; the connector's log lines
+// (the relay-stderr sidecar) go to the orchestrator's stderr.
 //
 // Not thread-safe.
 
 #ifndef SLUICE_ORCHESTRATOR_LOCAL_BACKEND_H_
 #define SLUICE_ORCHESTRATOR_LOCAL_BACKEND_H_
 
-#include <absl/status/status.h>
-#include <absl/status/statusor.h>
-#include <absl/time/time.h>
-#include <sys/types.h>
-
+#include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
-#include "orchestrator/pod.h"
+#include "orchestrator/backend.h"
+#include "orchestrator/processes.h"
 
 namespace sluice::orchestrator {
 
-struct Exited {
-  std::string pod;
-  std::string container;
-  bool is_main = false;
-  int exit_code = 0;  // 128 + signal number when a signal ended it
-};
-
-class LocalBackend {
+class LocalBackend final : public Backend {
  public:
-  LocalBackend() = default;
-  LocalBackend(const LocalBackend&) = delete;
-  LocalBackend& operator=(const LocalBackend&) = delete;
-  // Kills (SIGKILL) and reaps whatever still runs.
-  ~LocalBackend();
+  explicit LocalBackend(BackendOptions options) : options_(std::move(options)) {}
+  ~LocalBackend() override;
 
-  // Runs the init containers (each within `init_deadline`), then starts the containers.
-  absl::Status StartPod(const Pod& pod, absl::Time init_deadline);
-
-  // The exits of started containers found in one sweep (in no particular order: exits that
-  // close together cannot be ordered by polling), or none at `deadline`.
-  std::vector<Exited> WaitAny(absl::Time deadline);
-
-  // Sends `sig` to every running container.
-  void SignalAll(int sig);
-  // Sends `sig` to one container, if it runs.
-  void Signal(const std::string& pod, const std::string& container, int sig);
-
-  size_t running() const { return children_.size(); }
-  bool IsRunning(const std::string& pod, const std::string& container) const;
+  std::string_view name() const override { return "local"; }
+  PlanOptions plan_options() const override;
+  absl::Status CreateSecret(const SyncPlan& plan) override;
+  absl::Status StartPod(const SyncPlan& plan, const PodPlan& pod,
+                        const std::map<Endpoint, std::string>& endpoints,
+                        absl::Time deadline) override;
+  absl::StatusOr<std::string> Resolve(const Endpoint& endpoint, absl::Time deadline) override;
+  std::vector<Exited> WaitAny(absl::Time deadline) override;
+  size_t running() const override { return group_.running(); }
+  bool IsRunning(const std::string& pod, const std::string& container) const override;
+  void Stop(const std::string& pod, const std::string& container, absl::Duration grace) override;
+  void StopAll(absl::Duration grace) override;
+  std::string Logs(const std::string& pod, const std::string& container, size_t lines) override;
+  absl::Status Delete() override;
 
  private:
-  struct Child {
-    pid_t pid;
-    std::string pod;
-    std::string container;
-    bool is_main;
-  };
-  absl::StatusOr<pid_t> Spawn(const Container& c);
+  std::string LogPath(const std::string& pod, const std::string& container) const;
 
-  std::vector<Child> children_;
+  const BackendOptions options_;
+  ProcessGroup group_;
+  std::map<std::string, std::string> secret_;         // key, value
+  std::vector<std::string> secret_dirs_;              // filled by StartPod, removed by Delete
+  std::vector<std::pair<std::string, std::string>> names_;  // pod, container of every started one
+  // SIGKILL deadlines of stopped containers: (pod, container) -> when.
+  std::map<std::pair<std::string, std::string>, absl::Time> kill_at_;
 };
 
 }  // namespace sluice::orchestrator

@@ -1,6 +1,8 @@
-// sluice: runs a sync from its spec, and a connector's spec, check and discover.
+// sluice: runs a sync from its spec, prints its manifests, and runs a connector's spec, check
+// and discover.
 //
-//   sluice run sync.yaml [--backend=local] [--relay=PATH] [--workdir=DIR] [--report=FILE]
+//   sluice run sync.yaml [--backend=local|podman] [--relay=PATH] [--workdir=DIR] [--report=FILE]
+//   sluice render sync.yaml [--backend=kubernetes|podman] [--sync-id=ID] [--workdir=DIR]
 //   sluice spec|check|discover connector.yaml [--timeout=DUR]
 
 #include <absl/time/time.h>
@@ -11,11 +13,15 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "orchestrator/backend.h"
 #include "orchestrator/connector.h"
+#include "orchestrator/plan.h"
+#include "orchestrator/render.h"
 #include "orchestrator/spec.h"
 #include "orchestrator/sync.h"
 
@@ -23,6 +29,7 @@ namespace {
 
 constexpr char kUsage[] = R"(usage:
   sluice run SPEC.yaml [options]
+  sluice render SPEC.yaml [--backend=kubernetes|podman] [--sync-id=ID] [--workdir=DIR]
   sluice spec CONNECTOR.yaml       the connector's SPEC (its config's schema)
   sluice check CONNECTOR.yaml      whether it can connect with its config
   sluice discover CONNECTOR.yaml   the streams it offers (a CATALOG)
@@ -31,12 +38,18 @@ Runs the sync SPEC.yaml describes: a source pod and a destination pod, each an i
 the connector as its main container and sluice-relay sidecars, joined by authenticated TCP.
 
 options:
-  --backend=local     where the pods run (default: local: processes on this machine)
+  --backend=B         where the pods run: local (the default: processes on this machine) or
+                      podman (real containers, `podman kube play` of the rendered manifests)
   --relay=PATH        the sluice-relay binary (default: next to sluice, else from PATH)
   --workdir=DIR       pipes, secret, logs and summaries (default: a new directory in $TMPDIR,
                       removed after a success; kept after a failure, without the secret)
   --keep-workdir      keep that new directory after a success too
   --report=FILE       also write the JSON report here
+
+render prints the manifests of SPEC.yaml's sync as YAML: the Secret and the Pods (kubernetes,
+the default), or the pods `sluice run --backend=podman` plays. Endpoints are resolved when the
+sync runs: they print as ${endpoint:POD/PORT}; podman's secret directory as ${workdir} unless
+--workdir is given. The Secret holds a new relay secret and the connectors' configs.
 
 CONNECTOR.yaml holds one connector as a sync spec's source or destination does (command,
 config or config_file, env); spec, check and discover print its answer as JSON on stdout.
@@ -68,6 +81,52 @@ std::string DefaultRelay() {
     }
   }
   return "sluice-relay";
+}
+
+// sluice render: the plan's manifests, as the backend would create them.
+int Render(const std::vector<std::string_view>& args) {
+  std::string spec_path, backend = "kubernetes", sync_id, workdir;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    const auto value = [&](std::string_view flag, std::string* out) {
+      if (a.substr(0, flag.size()) != flag) return false;
+      *out = std::string(a.substr(flag.size()));
+      return true;
+    };
+    if (value("--backend=", &backend) || value("--sync-id=", &sync_id) ||
+        value("--workdir=", &workdir)) {
+      continue;
+    }
+    if (a.substr(0, 2) == "--") return Usage("unknown option " + std::string(a));
+    if (!spec_path.empty()) return Usage("one spec at a time");
+    spec_path = std::string(a);
+  }
+  if (spec_path.empty()) return Usage("give the sync spec: sluice render SPEC.yaml");
+  const auto flavor = sluice::orchestrator::ParseRenderFlavor(backend);
+  if (!flavor) return Usage("--backend=" + backend + ": render takes kubernetes or podman");
+  auto spec = sluice::orchestrator::LoadSyncSpec(spec_path);
+  if (!spec.ok()) {
+    std::fprintf(stderr, "sluice: %s\n", std::string(spec.status().message()).c_str());
+    return sluice::orchestrator::kSyncUsage;
+  }
+  auto inputs = sluice::orchestrator::DrawPlanInputs(*spec);
+  if (!inputs.ok()) {
+    std::fprintf(stderr, "sluice: %s\n", std::string(inputs.status().message()).c_str());
+    return sluice::orchestrator::kSyncStartFailed;
+  }
+  if (!sync_id.empty()) inputs->sync_id = sync_id;
+  sluice::orchestrator::PlanOptions plan_options;
+  plan_options.host_network = *flavor == sluice::orchestrator::RenderFlavor::kPodman;
+  auto plan = sluice::orchestrator::MakePlan(
+      *spec, *inputs, plan_options);
+  if (!plan.ok()) {
+    std::fprintf(stderr, "sluice: %s\n", std::string(plan.status().message()).c_str());
+    return sluice::orchestrator::kSyncUsage;
+  }
+  std::fputs(sluice::orchestrator::RenderManifests(*plan, *flavor, {.endpoints = {}, .workdir = workdir})
+                 .c_str(),
+             stdout);
+  return 0;
 }
 
 }  // namespace
@@ -102,6 +161,7 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     return sluice::orchestrator::RunConnectorVerb(*connector, args[0], timeout, stdout);
   }
+  if (args[0] == "render") return Render(args);
   if (args[0] != "run") return Usage("unknown command '" + std::string(args[0]) + "'");
   sluice::orchestrator::SyncOptions options;
   options.relay_path = DefaultRelay();
@@ -126,10 +186,12 @@ int main(int argc, char** argv) {
     spec_path = std::string(a);
   }
   if (spec_path.empty()) return Usage("give the sync spec: sluice run SPEC.yaml");
-  if (backend != "local") {
-    return Usage("--backend=" + backend +
-                 ": only the local backend exists so far (podman and kubernetes are planned)");
+  const auto kind = sluice::orchestrator::ParseBackendKind(backend);
+  if (!kind) {
+    return Usage("--backend=" + backend + ": must be " +
+                 std::string(sluice::orchestrator::kBackendChoices));
   }
+  options.backend = *kind;
   auto spec = sluice::orchestrator::LoadSyncSpec(spec_path);
   if (!spec.ok()) {
     std::fprintf(stderr, "sluice: %s\n", std::string(spec.status().message()).c_str());

@@ -66,6 +66,11 @@ void SyncProgress::OnReport(const std::string& relay, std::string_view line) {
         if (figures["bytes"].get(f.bytes) != simdjson::SUCCESS) f.bytes = 0;
       }
     }
+  } else if (kind == "listening") {
+    uint64_t port = 0;
+    if (value["port"].get(port) == simdjson::SUCCESS && port > 0 && port < 65536) {
+      r.listening_port = static_cast<int>(port);
+    }
   } else if (kind == "summary") {
     r.summary = simdjson::minify(value);
   } else if (kind == "dropped") {
@@ -168,6 +173,12 @@ void SyncProgress::OnEcho(std::string_view line) {
 
 void SyncProgress::OnConnectorMessage(const std::string& who, std::string_view line) const {
   if (const auto note = protocol::ReadConnectorNote(line)) Print(who, note->ToString());
+}
+
+std::optional<int> SyncProgress::ListeningPort(const std::string& relay) const {
+  base::MutexLock lock(&mu_);
+  const auto it = view_.relays.find(relay);
+  return it == view_.relays.end() ? std::nullopt : it->second.listening_port;
 }
 
 ProgressView SyncProgress::View() const {

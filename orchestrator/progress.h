@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "orchestrator/backend.h"
 
 namespace sluice::orchestrator {
 
@@ -46,6 +47,7 @@ struct RelayView {
   double input_wait_seconds = 0, output_wait_seconds = 0;
   std::map<std::string, StreamFigures> streams;
   std::optional<std::string> summary;  // its final summary, once sent
+  std::optional<int> listening_port;   // a listening relay's port, once bound
   uint64_t dropped_events = 0;
   absl::Time last_bytes_change = absl::InfinitePast();
 };
@@ -57,7 +59,7 @@ struct ProgressView {
   uint64_t echoes_unmatched = 0;  // echoed STATEs no source STATE was found for (yet)
 };
 
-class SyncProgress {
+class SyncProgress final : public ListeningPorts {
  public:
   static constexpr size_t kMaxLedgerStates = 100000;
   static constexpr size_t kMaxLedgerCells = 1000000;
@@ -74,6 +76,10 @@ class SyncProgress {
   void OnConnectorMessage(const std::string& who, std::string_view line) const;
 
   ProgressView View() const;
+
+  // The port the relay named `relay` reported it listens on (a pod's listening relay is named
+  // after its pod).
+  std::optional<int> ListeningPort(const std::string& relay) const override;
 
  private:
   struct Pending {

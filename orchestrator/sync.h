@@ -1,5 +1,6 @@
-// One sync, run to its end: the pods built from a SyncSpec, started on the local backend,
-// watched, and their outcome turned into one exit code, a report and the committed state.
+// One sync, run to its end: the plan made from a SyncSpec (plan.h), its pods started on a
+// backend (backend.h), watched, and their outcome (outcome.h) turned into one exit code, a
+// report and the committed state.
 //
 // Data flow (every arrow between pods is TCP, authenticated with a per-sync secret):
 //
@@ -18,33 +19,28 @@
 #ifndef SLUICE_ORCHESTRATOR_SYNC_H_
 #define SLUICE_ORCHESTRATOR_SYNC_H_
 
+#include <absl/status/statusor.h>
 #include <absl/time/time.h>
 
 #include <csignal>
 #include <string>
 
+#include "orchestrator/backend.h"
+#include "orchestrator/outcome.h"
+#include "orchestrator/plan.h"
 #include "orchestrator/spec.h"
 
 namespace sluice::orchestrator {
 
-// `sluice run` exit codes.
-enum SyncExit : int {
-  kSyncOk = 0,
-  kSyncUsage = 2,               // bad flags, or a spec that does not parse
-  kSyncSourceFailed = 20,       // the source connector exited non-zero
-  kSyncDestinationFailed = 21,  // the destination exited non-zero, or stopped reading
-  kSyncRelayFailed = 22,        // a relay failed, or the counts do not add up
-  kSyncTimedOut = 23,           // the spec's timeout passed
-  kSyncStartFailed = 24,        // a pod could not start (init container, relay, command)
-  kSyncInterrupted = 143,       // SIGINT or SIGTERM
-};
-
 struct SyncOptions {
-  std::string relay_path = "sluice-relay";  // looked up in PATH unless it has a '/'
-  // Pipes, secret, logs, summaries; "" for a new one under $TMPDIR, removed at the end.
+  BackendKind backend = BackendKind::kLocal;
+  // On this machine, for the local backend's pods and the orchestrator's own relay; looked up
+  // in PATH unless it has a '/'.
+  std::string relay_path = "sluice-relay";
+  // Pipes, secrets, logs, manifests; "" for a new one under $TMPDIR, removed at the end.
   std::string workdir;
   std::string report_path;  // also write the report here; "" for the workdir only
-  absl::Duration start_timeout = absl::Seconds(30);  // init containers, relays listening
+  absl::Duration start_timeout = absl::Seconds(60);  // pods started, relays listening
   absl::Duration failure_grace = absl::Seconds(30);  // after a failure, before SIGTERM
   absl::Duration kill_grace = absl::Seconds(15);     // after SIGTERM, before SIGKILL
   // The committed state file is rewritten at most this often while the sync runs.
@@ -53,6 +49,10 @@ struct SyncOptions {
   // after a failure, for debugging; the secret in it is always removed).
   bool keep_workdir = false;
 };
+
+// What a run of `spec` adds to it: a new sync id and relay secret (from the system's random
+// source), and the state the source resumes from (StateArgument of the spec's state_file).
+absl::StatusOr<PlanInputs> DrawPlanInputs(const SyncSpec& spec);
 
 // Runs the sync; returns a SyncExit. Logs to stderr. `interrupted` is set by the caller's
 // signal handler.

@@ -14,7 +14,7 @@ packages=(
   # Tests and benchmarks: socat is the competitor and an interop peer.
   socat coreutils procps iproute2 python3 gnuplot-nox
   # Container images and real pods (deploy/): podman with runc.
-  podman runc
+  podman runc catatonit  # catatonit: the pause process of the pods `podman kube play` makes
 )
 
 # podman's settings for these machines, unless the machine has its own: runc (crun fails on

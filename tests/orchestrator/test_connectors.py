@@ -89,11 +89,12 @@ class ConnectorTest(SyncTest):
         p = subprocess.Popen([SLUICE, "run", spec, f"--workdir={self.workdir}",
                               f"--report={self.path('report.json')}"], stderr=subprocess.PIPE, text=True)
         self.addCleanup(p.kill)
-        config_file = os.path.join(self.workdir, "source", "config.json")
+        # The source pod's connector volume (the Secret's keys): a directory of the work dir here.
+        config_file = os.path.join(self.workdir, "pods", "source", "connector", "config.json")
         deadline = time.time() + 20
         while not os.path.exists(config_file) and time.time() < deadline:
             time.sleep(0.01)
-        self.assertEqual(os.stat(config_file).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(config_file).st_mode & 0o777, 0o400)
         seen = 0
         while not seen and time.time() < deadline:
             seen = self.scan_processes(config_file)

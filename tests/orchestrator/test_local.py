@@ -56,7 +56,8 @@ class LocalSyncTest(SyncTest):
         p = subprocess.Popen([SLUICE, "run", spec, f"--workdir={self.workdir}",
                               f"--report={self.path('report.json')}"], stderr=subprocess.PIPE, text=True)
         self.addCleanup(p.kill)
-        secret_file = os.path.join(self.workdir, "secret")
+        # The source pod's relay-secret volume: on the local backend, a directory of the work dir.
+        secret_file = os.path.join(self.workdir, "pods", "source", "relay-secret", "relay-secret")
         for _ in range(100):
             if os.path.exists(secret_file) and os.path.getsize(secret_file) > 0:
                 break
@@ -64,7 +65,7 @@ class LocalSyncTest(SyncTest):
         with open(secret_file) as f:
             secret = f.read().strip()
         self.assertGreaterEqual(len(secret), 32)
-        self.assertEqual(os.stat(secret_file).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(secret_file).st_mode & 0o777, 0o400)
         # While the pods run: no process has it on its command line or in its environment.
         time.sleep(0.5)
         pods = 0
@@ -76,8 +77,9 @@ class LocalSyncTest(SyncTest):
         _, err = p.communicate(timeout=60)
         self.assertEqual(p.returncode, EXIT_OK, err)
         self.assertNotIn(secret, err)
+        self.assertFalse(os.path.exists(secret_file), "the secret outlived the sync")
         for path in glob.glob(os.path.join(self.workdir, "**", "*"), recursive=True):
-            if os.path.isfile(path) and path != secret_file:
+            if os.path.isfile(path):
                 with open(path, errors="replace") as f:
                     self.assertNotIn(secret, f.read(), path)
 

@@ -1,0 +1,48 @@
+#include "orchestrator/backend.h"
+
+#include <absl/strings/str_cat.h>
+
+#include "orchestrator/command.h"
+#include "orchestrator/local_backend.h"
+#include "orchestrator/podman_backend.h"
+
+namespace sluice::orchestrator {
+
+std::optional<BackendKind> ParseBackendKind(std::string_view name) {
+  if (name == "local") return BackendKind::kLocal;
+  if (name == "podman") return BackendKind::kPodman;
+  return std::nullopt;
+}
+
+std::string_view BackendKindName(BackendKind kind) {
+  switch (kind) {
+    case BackendKind::kLocal:
+      return "local";
+    case BackendKind::kPodman:
+      return "podman";
+  }
+  return "?";
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const BackendOptions& options) {
+  switch (kind) {
+    case BackendKind::kLocal:
+      return std::make_unique<LocalBackend>(options);
+    case BackendKind::kPodman: {
+      // Said now, before any pod: podman missing or unable to run is a start failure.
+      auto version = RunCommand({options.podman, "version", "--format", "{{.Client.Version}}"},
+                                absl::Now() + absl::Seconds(30));
+      if (!version.ok() || version->exit_code != 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the podman backend needs podman: `", options.podman, " version` ",
+            version.ok() ? absl::StrCat("exited ", version->exit_code, ": ", version->output)
+                         : std::string(version.status().message()),
+            " (scripts/install-deps.sh installs and configures it)"));
+      }
+      return std::make_unique<PodmanBackend>(options);
+    }
+  }
+  return absl::InvalidArgumentError("unknown backend");
+}
+
+}  // namespace sluice::orchestrator

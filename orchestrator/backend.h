@@ -1,0 +1,107 @@
+// Where pods run: one interface, a backend each for local processes, podman and (to come) the
+// Kubernetes API server, chosen once per sync (the shape of dataplane/engine.h).
+//
+// A backend carries out a SyncPlan's pods; the sync (sync.h) does the rest: the order, the
+// watching, the blame, the committed state and the report. A backend never restarts anything.
+//
+//   auto backend = MakeBackend(BackendKind::kPodman, {.workdir = dir, .ports = &progress});
+//   (*backend)->CreateSecret(plan);
+//   (*backend)->StartPod(plan, plan.pods[0], endpoints, deadline);
+//   auto address = (*backend)->Resolve({plan.pods[0].name, "relay"}, deadline);
+//   ... (*backend)->WaitAny(deadline) until running() == 0 ...
+//   (*backend)->Delete();
+//
+// Not thread-safe: one thread drives a backend.
+
+#ifndef SLUICE_ORCHESTRATOR_BACKEND_H_
+#define SLUICE_ORCHESTRATOR_BACKEND_H_
+
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
+#include <absl/time/time.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "orchestrator/plan.h"
+
+namespace sluice::orchestrator {
+
+// A container that ended.
+struct Exited {
+  std::string pod;
+  std::string container;
+  bool is_main = false;
+  int exit_code = 0;  // 128 + signal number when a signal ended it
+};
+
+// Where the relays said they listen: on a host network a relay listens on a port the kernel
+// picks and reports it on its channel to the orchestrator, under its pod's name.
+class ListeningPorts {
+ public:
+  virtual ~ListeningPorts() = default;
+  virtual std::optional<int> ListeningPort(const std::string& pod) const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const = 0;
+  // The plan options this backend's pods need (network, where volumes are).
+  virtual PlanOptions plan_options() const = 0;
+
+  // Makes the plan's Secret available to its pods. First, before any pod.
+  virtual absl::Status CreateSecret(const SyncPlan& plan) = 0;
+
+  // Creates `pod` with its endpoint placeholders replaced by `endpoints`, and starts it: it
+  // returns once the init containers finished and the containers started, or fails (naming
+  // the pod, the container and why) at `deadline`.
+  virtual absl::Status StartPod(const SyncPlan& plan, const PodPlan& pod,
+                                const std::map<Endpoint, std::string>& endpoints,
+                                absl::Time deadline) = 0;
+
+  // The address ("host:port") at which a started pod's port takes connections, once it does.
+  virtual absl::StatusOr<std::string> Resolve(const Endpoint& endpoint, absl::Time deadline) = 0;
+
+  // The exits found by `deadline` (none when nothing ended by then).
+  virtual std::vector<Exited> WaitAny(absl::Time deadline) = 0;
+  // Containers started and not yet seen exiting.
+  virtual size_t running() const = 0;
+  virtual bool IsRunning(const std::string& pod, const std::string& container) const = 0;
+
+  // Stops one container ("" for every container of the pod): SIGTERM, then SIGKILL once
+  // `grace` passed. Returns at once; WaitAny reports the exits.
+  virtual void Stop(const std::string& pod, const std::string& container, absl::Duration grace) = 0;
+  // Stops every container of every pod the same way.
+  virtual void StopAll(absl::Duration grace) = 0;
+
+  // The last `lines` lines of a container's log (its stderr), for an error message.
+  virtual std::string Logs(const std::string& pod, const std::string& container, size_t lines) = 0;
+
+  // Removes the pods and the Secret. Call it once the exits were read; whatever still runs is
+  // killed. The destructor does it too, for the paths that end early.
+  virtual absl::Status Delete() = 0;
+};
+
+enum class BackendKind { kLocal, kPodman };
+std::optional<BackendKind> ParseBackendKind(std::string_view name);
+std::string_view BackendKindName(BackendKind kind);
+inline constexpr std::string_view kBackendChoices = "local | podman";
+
+struct BackendOptions {
+  std::string workdir;                 // this sync's private directory on this machine
+  std::string relay_path;              // local: the sluice-relay binary
+  const ListeningPorts* ports = nullptr;
+  std::string podman = "podman";       // podman: the command
+};
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const BackendOptions& options);
+
+}  // namespace sluice::orchestrator
+
+#endif  // SLUICE_ORCHESTRATOR_BACKEND_H_

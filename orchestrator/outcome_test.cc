@@ -1,0 +1,84 @@
+#include "orchestrator/outcome.h"
+
+#include <gtest/gtest.h>
+
+#include "dataplane/exit_codes.h"
+#include "protocol/inspector.h"
+
+namespace sluice::orchestrator {
+namespace {
+
+const SyncPods kPods{"s-source", "s-destination"};
+
+Exited Exit(const std::string& pod, const std::string& container, int code) {
+  return {pod, container, container == "main", code};
+}
+
+// The first failure by Blame among exits seen together.
+std::string Cause(const std::vector<Exited>& exits) {
+  const Exited* cause = nullptr;
+  for (const Exited& e : exits) {
+    if (cause == nullptr || Blame(e, kPods) < Blame(*cause, kPods)) cause = &e;
+  }
+  return cause->pod + "/" + cause->container;
+}
+
+TEST(OutcomeTest, BlameNamesTheCauseNotItsConsequences) {
+  // A killed relay, not the relay whose peer it was, nor the source that lost its reader.
+  EXPECT_EQ(Cause({Exit("s-destination", "relay-stdin", dataplane::kExitPeerLost),
+                   Exit("s-source", "main", 128 + SIGPIPE), Exit("s-source", "relay-stdout", 137)}),
+            "s-source/relay-stdout");
+  // A failing destination, not the source killed by SIGPIPE after it.
+  EXPECT_EQ(Cause({Exit("s-source", "main", 128 + SIGPIPE), Exit("s-destination", "main", 1)}),
+            "s-destination/main");
+  // A failing source, before the destination that then failed on its cut input.
+  EXPECT_EQ(Cause({Exit("s-destination", "main", 1), Exit("s-source", "main", 1)}), "s-source/main");
+  // A destination that stopped reading is the destination's fault.
+  EXPECT_EQ(Cause({Exit("s-source", "relay-stdout", dataplane::kExitPeerLost),
+                   Exit("s-destination", "relay-stdin", dataplane::kExitReaderGone)}),
+            "s-destination/relay-stdin");
+}
+
+dataplane::RelaySummary Summary(std::string_view input, bool complete) {
+  dataplane::RelaySummary s;
+  protocol::Inspector inspector;
+  inspector.Consume(input);
+  inspector.Finish();
+  s.inspector = inspector.Snapshot();
+  s.bytes = input.size();
+  s.input_complete = complete;
+  return s;
+}
+
+constexpr std::string_view kTwo =
+    "{\"type\":\"RECORD\",\"record\":{\"stream\":\"a\",\"data\":{},\"emitted_at\":1}}\n"
+    "{\"type\":\"RECORD\",\"record\":{\"stream\":\"a\",\"data\":{},\"emitted_at\":2}}\n";
+
+TEST(OutcomeTest, JudgeWantsTheCountsToAgreeAndToBeKnown) {
+  SyncSpec spec;
+  const MaybeSummary both = Summary(kTwo, true);
+  EXPECT_EQ(Judge(spec, std::nullopt, kPods, both, both).code, kSyncOk);
+  const MaybeSummary one = Summary(kTwo.substr(0, kTwo.size() / 2), true);
+  const Verdict differ = Judge(spec, std::nullopt, kPods, both, one);
+  EXPECT_EQ(differ.code, kSyncRelayFailed);
+  EXPECT_NE(differ.reason.find("stream a: 2 records emitted, 1 delivered"), std::string::npos)
+      << differ.reason;
+  // A source relay that did not read to the end, or a relay with no summary: not known.
+  EXPECT_EQ(Judge(spec, std::nullopt, kPods, Summary(kTwo, false), both).code, kSyncRelayFailed);
+  EXPECT_EQ(Judge(spec, std::nullopt, kPods, both, std::nullopt).code, kSyncRelayFailed);
+  spec.inspect = false;
+  EXPECT_EQ(Judge(spec, std::nullopt, kPods, std::nullopt, std::nullopt).code, kSyncOk);
+}
+
+TEST(OutcomeTest, JudgeQuotesTheSourcesOwnError) {
+  const MaybeSummary emitted = Summary(
+      "{\"type\":\"TRACE\",\"trace\":{\"type\":\"ERROR\",\"emitted_at\":1,\"error\":{\"message\":"
+      "\"bad password\",\"failure_type\":\"config_error\"}}}\n",
+      true);
+  const Verdict v = Judge(SyncSpec{}, Exit("s-source", "main", 1), kPods, emitted, std::nullopt);
+  EXPECT_EQ(v.code, kSyncSourceFailed);
+  EXPECT_EQ(v.reason, "s-source/main exited 1: bad password (config_error)");
+}
+
+}  // namespace
+}  // namespace sluice::orchestrator

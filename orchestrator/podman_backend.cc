@@ -1,0 +1,246 @@
+#include "orchestrator/podman_backend.h"
+
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
+#include <simdjson.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "base/files.h"
+#include "orchestrator/command.h"
+#include "orchestrator/render.h"
+
+namespace sluice::orchestrator {
+namespace {
+
+constexpr uid_t kPodUser = 65532;  // render.h: the pods' runAsUser and fsGroup
+constexpr absl::Duration kPollInterval = absl::Milliseconds(250);
+constexpr absl::Duration kCommandTimeout = absl::Seconds(60);
+
+absl::Status MakeDirs(const std::string& path, mode_t mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", ec.message()));
+  chmod(path.c_str(), mode);
+  return absl::OkStatus();
+}
+
+// The pods run as uid 65532: a secret volume's files must be theirs (a root podman; a rootless
+// one maps uids and cannot give them away).
+void GiveToPods(const std::string& path) {
+  if (geteuid() == 0 && chown(path.c_str(), kPodUser, kPodUser) != 0) {
+    std::fprintf(stderr, "sluice: cannot give %s to uid %u: %s\n", path.c_str(), kPodUser,
+                 std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+PodmanBackend::~PodmanBackend() { (void)Delete(); }
+
+PlanOptions PodmanBackend::plan_options() const {
+  PlanOptions options;
+  options.host_network = true;  // two syncs at once differ in ports the kernel picked
+  return options;
+}
+
+absl::Status PodmanBackend::CreateSecret(const SyncPlan& plan) {
+  for (const auto& [key, value] : plan.secret.data) secret_[key] = value;
+  return absl::OkStatus();
+}
+
+absl::Status PodmanBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
+                                     const std::map<Endpoint, std::string>& endpoints,
+                                     absl::Time deadline) {
+  for (const VolumePlan& v : pod.volumes) {
+    if (v.kind != VolumeKind::kSecret) continue;
+    const std::string dir = SecretDirectory(options_.workdir, pod.name, v.name);
+    if (auto s = MakeDirs(dir, 0700); !s.ok()) return s;
+    secret_dirs_.push_back(dir);
+    for (const auto& [key, path] : v.items) {
+      const auto value = secret_.find(key);
+      if (value == secret_.end()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(pod.name, ": volume ", v.name, " names key ", key, ", not in the Secret"));
+      }
+      const std::string file = absl::StrCat(dir, "/", path);
+      if (auto s = base::WriteFileAtomically(file, value->second, 0400); !s.ok()) return s;
+      GiveToPods(file);
+    }
+    chmod(dir.c_str(), 0500);
+    GiveToPods(dir);
+  }
+  const std::string manifests = options_.workdir + "/manifests";
+  if (auto s = MakeDirs(manifests, 0700); !s.ok()) return s;
+  const std::string file = absl::StrCat(manifests, "/", pod.name, ".yaml");
+  const std::string yaml =
+      RenderPod(plan, pod, RenderFlavor::kPodman, {.endpoints = endpoints, .workdir = options_.workdir});
+  if (auto s = base::WriteFileAtomically(file, yaml, 0600); !s.ok()) return s;
+
+  pods_.push_back(pod.name);  // from here on, Delete removes it whatever happens
+  auto played = RunCommand({options_.podman, "kube", "play", file}, deadline);
+  if (!played.ok()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(pod.name, ": `podman kube play` did not finish in time"));
+  }
+  if (played->exit_code != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(pod.name, ": `podman kube play ", file, "` exited ", played->exit_code, ": ",
+                     base::LastLines(played->output, 5)));
+  }
+  for (const ContainerPlan& c : pod.containers) {
+    running_.push_back({pod.name, c.name, c.kind == ContainerKind::kMain});
+    if (c.shows_connector_log) {
+      // The connector's log lines, as they come (podman logs ends when the container does).
+      Podman({"logs", "--follow", running_.back().Qualified()});
+    }
+  }
+  return absl::OkStatus();
+}
+
+void PodmanBackend::Podman(std::vector<std::string> args) {
+  Process p;
+  p.name = absl::StrCat("podman-", ++background_count_);
+  p.argv = {options_.podman};
+  p.argv.insert(p.argv.end(), args.begin(), args.end());
+  p.stdout_path = "/dev/null";  // podman stop names what it stopped; logs are on stderr
+  ProcessSet set;
+  set.name = "podman";
+  set.containers.push_back(std::move(p));
+  if (auto s = background_.Start(set, absl::Now()); !s.ok()) {
+    std::fprintf(stderr, "sluice: cannot run podman: %s\n", std::string(s.message()).c_str());
+  }
+}
+
+absl::StatusOr<std::string> PodmanBackend::Resolve(const Endpoint& endpoint, absl::Time deadline) {
+  if (options_.ports == nullptr) return absl::FailedPreconditionError("no relay reports ports");
+  for (;;) {
+    if (const auto port = options_.ports->ListeningPort(endpoint.pod)) {
+      return absl::StrCat("127.0.0.1:", *port);
+    }
+    for (const Exited& e : Poll()) exited_.push_back({e.pod, e.container, e.is_main});
+    bool pod_runs = false;
+    for (const Container& c : running_) pod_runs |= c.pod == endpoint.pod;
+    if (!pod_runs || absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(endpoint.pod, " did not listen on its port ", endpoint.port,
+                       pod_runs ? " in time" : ": its containers exited"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::vector<Exited> PodmanBackend::Poll() {
+  std::vector<Exited> out;
+  if (running_.empty() || pods_.empty()) return out;
+  std::vector<std::string> args = {options_.podman, "ps", "--all", "--format", "json"};
+  for (const std::string& pod : pods_) args.push_back("--filter=pod=" + pod);
+  auto ps = RunCommand(args, absl::Now() + kCommandTimeout);
+  if (!ps.ok() || ps->exit_code != 0) return out;  // tried again at the next poll
+  // [{"Names":["POD-CONTAINER"],"State":"exited","ExitCode":N,...},...]
+  simdjson::dom::parser parser;
+  simdjson::dom::array containers;
+  if (parser.parse(ps->output).get(containers) != simdjson::SUCCESS) return out;
+  for (simdjson::dom::element c : containers) {
+    std::string_view name, state;
+    int64_t code = 0;
+    if (c["Names"].at(0).get(name) != simdjson::SUCCESS ||
+        c["State"].get(state) != simdjson::SUCCESS || c["ExitCode"].get(code) != simdjson::SUCCESS ||
+        (state != "exited" && state != "stopped")) {
+      continue;
+    }
+    for (auto it = running_.begin(); it != running_.end(); ++it) {
+      if (it->Qualified() != name) continue;
+      out.push_back({it->pod, it->name, it->is_main, static_cast<int>(code)});
+      exited_.push_back(*it);
+      running_.erase(it);
+      break;
+    }
+  }
+  return out;
+}
+
+std::vector<Exited> PodmanBackend::WaitAny(absl::Time deadline) {
+  for (;;) {
+    background_.WaitAny(absl::Now());  // reaps podman stop and logs
+    const absl::Time polled = absl::Now();
+    std::vector<Exited> exited = Poll();
+    if (!exited.empty() || running_.empty() || absl::Now() >= deadline) return exited;
+    const absl::Time next = std::min(deadline, polled + kPollInterval);
+    std::this_thread::sleep_for(absl::ToChronoNanoseconds(std::max(next - absl::Now(), absl::ZeroDuration())));
+  }
+}
+
+bool PodmanBackend::IsRunning(const std::string& pod, const std::string& container) const {
+  for (const Container& c : running_) {
+    if (c.pod == pod && c.name == container) return true;
+  }
+  return false;
+}
+
+void PodmanBackend::Stop(const std::string& pod, const std::string& container, absl::Duration grace) {
+  std::vector<std::string> args = {
+      "stop", absl::StrCat("--time=", static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(grace))))};
+  for (const Container& c : running_) {
+    if (c.pod == pod && (container.empty() || c.name == container)) args.push_back(c.Qualified());
+  }
+  if (args.size() > 2) Podman(std::move(args));
+}
+
+void PodmanBackend::StopAll(absl::Duration grace) {
+  for (const std::string& pod : pods_) Stop(pod, "", grace);
+}
+
+std::string PodmanBackend::Logs(const std::string& pod, const std::string& container, size_t lines) {
+  auto logs = RunCommand({options_.podman, "logs", "--tail", std::to_string(lines),
+                          absl::StrCat(pod, "-", container)},
+                         absl::Now() + kCommandTimeout);
+  return logs.ok() ? logs->output : std::string();
+}
+
+void PodmanBackend::SaveLogs() {
+  for (const auto* list : {&exited_, &running_}) {
+    for (const Container& c : *list) {
+      auto logs = RunCommand({options_.podman, "logs", c.Qualified()}, absl::Now() + kCommandTimeout);
+      if (!logs.ok()) continue;
+      const std::string dir = absl::StrCat(options_.workdir, "/logs/", c.pod);
+      if (!MakeDirs(dir, 0700).ok()) continue;
+      (void)base::WriteFileAtomically(absl::StrCat(dir, "/", c.name, ".log"), logs->output);
+    }
+  }
+}
+
+absl::Status PodmanBackend::Delete() {
+  absl::Status status;
+  if (!pods_.empty()) {
+    SaveLogs();
+    std::vector<std::string> args = {options_.podman, "pod", "rm", "--force", "--time=0"};
+    args.insert(args.end(), pods_.begin(), pods_.end());
+    auto rm = RunCommand(args, absl::Now() + kCommandTimeout);
+    if (!rm.ok() || rm->exit_code != 0) {
+      status = absl::UnavailableError(absl::StrCat(
+          "`podman pod rm` of ", absl::StrJoin(pods_, " "), " failed: ",
+          rm.ok() ? base::LastLines(rm->output, 3) : std::string(rm.status().message()),
+          "; remove them with `podman pod rm --force NAME`"));
+    }
+    pods_.clear();
+    running_.clear();
+  }
+  background_.SignalAll(SIGKILL);
+  while (background_.running() > 0) background_.WaitAny(absl::InfiniteFuture());
+  if (!secret_dirs_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(options_.workdir + "/secrets", ec);
+    secret_dirs_.clear();
+  }
+  return status;
+}
+
+}  // namespace sluice::orchestrator

@@ -79,7 +79,7 @@ TEST(PlanTest, PodsStartInOrderAndNameOnlyWhatIsUpBeforeThem) {
 
 TEST(PlanTest, NoSecretValueIsInAPod) {
   const SyncPlan plan = Plan("streams");
-  const std::string password = "not-a-real-one";
+  const std::string password = "not-a-real-one";  // the source's api_key
   for (const RenderFlavor flavor : {RenderFlavor::kKubernetes, RenderFlavor::kPodman}) {
     for (const PodPlan& pod : plan.pods) {
       const std::string yaml = RenderPod(plan, pod, flavor, {});

@@ -85,6 +85,9 @@ struct Watched {
   bool timed_out = false, interrupted = false, no_heartbeat = false;
 };
 
+// How long the watch waits for the exits of containers it killed.
+constexpr absl::Duration kGiveUpAfterKill = absl::Seconds(30);
+
 // Watches the pods and the orchestrator's relay until everything has exited. The first failure
 // starts a grace period in which the rest may finish (the destination may still commit what it
 // has); then every container is stopped (SIGTERM, SIGKILL after options.kill_grace).
@@ -99,9 +102,17 @@ Watched Watch(const SyncSpec& spec, const SyncOptions& options, const SyncPods& 
   const absl::Time sync_deadline =
       spec.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : started + spec.timeout;
   absl::Time stop_at = absl::InfiniteFuture(), own_kill_at = absl::InfiniteFuture();
+  absl::Time give_up_at = absl::InfiniteFuture();
   bool stopped = false;
   while (backend.running() > 0 || own.running() > 0) {
     const absl::Time now = absl::Now();
+    if (now >= give_up_at) {
+      // A backend that cannot say what ended (a container engine that hangs) must not hold
+      // the sync forever: what it still counts as running is removed with its pods.
+      Log(absl::StrCat(backend.running(), " containers did not report an exit ",
+                       absl::FormatDuration(kGiveUpAfterKill), " after they were killed: giving up on them"));
+      break;
+    }
     if (*interrupted && !w.interrupted) {
       w.interrupted = true;
       Log("interrupted: stopping the pods");
@@ -140,6 +151,7 @@ Watched Watch(const SyncSpec& spec, const SyncOptions& options, const SyncPods& 
       backend.StopAll(options.kill_grace);
       own.SignalAll(SIGTERM);
       own_kill_at = now + options.kill_grace;
+      give_up_at = now + options.kill_grace + kGiveUpAfterKill;
     }
     if (now >= own_kill_at) {
       own.SignalAll(SIGKILL);
@@ -288,6 +300,10 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
       {{std::string(kOrchestrator), "report"}, report_to},
       {{std::string(kOrchestrator), "echo"}, (*echo)->address()}};
   for (const PodPlan& pod : plan->pods) {
+    if (*interrupted) {
+      Log("interrupted while the pods started");
+      return finish({kSyncInterrupted, "interrupted"}, std::nullopt, std::nullopt, nullptr, "");
+    }
     for (const Endpoint& e : pod.endpoints) {
       if (endpoints.contains(e)) continue;
       auto address = backend->Resolve(e, start_deadline);

@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -163,8 +164,11 @@ class Bench:
         if os.path.exists(summary):
             os.unlink(summary)
         cg = self.cgroup(CONDITIONS[condition])
-        port = 20000 + (os.getpid() + int(time.time() * 1000)) % 20000
-        addr = f"127.0.0.1:{port}"
+        # A port the kernel just handed out and took back: a fixed pick collided with whatever
+        # else ran (a listening relay then failed with EADDRINUSE and the sink waited forever).
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            addr = f"127.0.0.1:{probe.getsockname()[1]}"
         relay = None
 
         def listening_sink():
@@ -206,6 +210,20 @@ class Bench:
                 start = time.time()
                 blast = subprocess.Popen([self.blast, f"--input={template}", f"--copies={copies}", f"--connect={addr}"],
                                          stdout=subprocess.DEVNULL)
+        if relay is not None:
+            # A relay that fails leaves the sink (or the blaster) waiting for bytes that never
+            # come: end them, so the failure is reported instead of a hang.
+            # (waitid with WNOWAIT: the relay stays unreaped, for wait4's CPU figures below.)
+            def watch(relay=relay, sink=sink, blast=blast):
+                while sink.poll() is None:
+                    st = os.waitid(os.P_PID, relay.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+                    if st is not None and not (st.si_code == os.CLD_EXITED and st.si_status == 0):
+                        sink.kill()
+                        blast.kill()
+                        return
+                    time.sleep(0.05)
+
+            threading.Thread(target=watch, daemon=True).start()
         out = sink.stdout.read().split()
         if sink.wait() != 0 or not out:
             raise SystemExit(f"{name}: the sink failed (exit {sink.returncode})")

@@ -4,8 +4,6 @@
 //   my-source read --config c.json --catalog cat.json | sluice-inspect --json=stats.json
 
 #include <absl/flags/flag.h>
-#include <absl/flags/parse.h>
-#include <absl/flags/usage.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "base/flags.h"
 #include "protocol/inspector.h"
 #include "protocol/report.h"
 
@@ -25,17 +24,25 @@ ABSL_FLAG(uint64_t, max_line_bytes, sluice::protocol::InspectorOptions{}.max_lin
           "lines longer than this are oversize (followed in constant memory)");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Usage: sluice-inspect [FILE] [--json=OUT]");
-  const std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() > 2) {
-    std::fprintf(stderr, "sluice-inspect: one input file at most (or stdin)\n");
+  constexpr char kUsage[] = "usage: sluice-inspect [FILE] [--json=OUT] [--max-line-bytes=N]\n";
+  if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  const auto parsed = sluice::base::ParseFlags(argc, argv, 1, {"json", "max_line_bytes"});
+  if (!parsed.ok() || parsed->positional.size() > 1) {
+    std::fprintf(stderr, "sluice-inspect: %s\n%s",
+                 parsed.ok() ? "one input file at most (or stdin)"
+                             : std::string(parsed.status().message()).c_str(),
+                 kUsage);
     return 2;
   }
   int fd = STDIN_FILENO;
-  if (args.size() == 2) {
-    fd = open(args[1], O_RDONLY | O_CLOEXEC);
+  if (!parsed->positional.empty()) {
+    const char* file = parsed->positional[0].c_str();
+    fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      std::fprintf(stderr, "sluice-inspect: cannot open %s: %s\n", args[1], std::strerror(errno));
+      std::fprintf(stderr, "sluice-inspect: cannot open %s: %s\n", file, std::strerror(errno));
       return 1;
     }
   }

@@ -1,7 +1,7 @@
 // sluice-relay: the sidecar that carries a connector's stdio between named pipes and TCP.
 // See the README ("sluice-relay") for the modes, flags and exit codes.
 
-#include <absl/strings/numbers.h>
+#include <absl/flags/flag.h>
 #include <absl/time/time.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -11,16 +11,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "base/flags.h"
 #include "dataplane/exit_codes.h"
 #include "dataplane/relay.h"
 
 namespace {
 
 using sluice::dataplane::RelayConfig;
+const RelayConfig kDefaults;
 
 constexpr char kUsage[] = R"(usage:
   sluice-relay send --fifo=PATH (--listen=ADDR | --connect=ADDR) [options]
@@ -55,6 +57,36 @@ options:
   --pipe-bytes=N           pipe size for splicing (default: 1048576)
 )";
 
+}  // namespace
+
+// The flags; kUsage documents them (dashes and underscores alike: base/flags.h).
+ABSL_FLAG(std::string, name, kDefaults.name, "connector name for logs and metric labels");
+ABSL_FLAG(std::string, fifo, "", "the FIFO");
+ABSL_FLAG(std::string, listen, "", "listen on ADDR");
+ABSL_FLAG(std::string, connect, "", "connect to ADDR");
+ABSL_FLAG(std::string, engine, "auto", "auto | uring | splice | copy");
+ABSL_FLAG(bool, no_inspect, false, "do not inspect the Airbyte messages");
+ABSL_FLAG(std::string, metrics_addr, "", "serve Prometheus metrics on ADDR");
+ABSL_FLAG(std::string, summary, "", "write the final JSON summary to PATH");
+ABSL_FLAG(std::string, port_file, "", "listening: write the bound port to PATH");
+ABSL_FLAG(std::string, report_to, "", "the orchestrator's report channel");
+ABSL_FLAG(bool, report_messages, false, "also report the connector's messages");
+ABSL_FLAG(std::string, secret_file, "", "the per-sync secret, from a file");
+ABSL_FLAG(std::string, secret_env, kDefaults.secret_env, "the secret from this variable");
+ABSL_FLAG(bool, insecure_no_auth, false, "no handshake");
+ABSL_FLAG(absl::Duration, connect_timeout, kDefaults.connect_timeout, "connect: retry until then");
+ABSL_FLAG(absl::Duration, accept_timeout, kDefaults.accept_timeout, "listen: wait until then");
+ABSL_FLAG(absl::Duration, linger_timeout, kDefaults.linger_timeout, "send: wait for the close");
+ABSL_FLAG(absl::Duration, drain_timeout, kDefaults.drain_timeout, "SIGTERM: deliver in-flight bytes");
+ABSL_FLAG(uint64_t, max_line_bytes, kDefaults.inspector.max_line_bytes, "inspector line buffer");
+ABSL_FLAG(uint64_t, max_state_bytes, kDefaults.inspector.max_state_bytes, "STATE messages kept");
+ABSL_FLAG(uint64_t, max_streams, kDefaults.inspector.max_streams, "streams counted one by one");
+ABSL_FLAG(uint64_t, pipe_bytes, kDefaults.pipe_bytes, "pipe size for splicing");
+ABSL_FLAG(std::string, mode, "0620", "init: the FIFOs' mode, octal");
+ABSL_FLAG(std::string, install_entrypoint, "", "init: install sluice-entrypoint here");
+
+namespace {
+
 int stop_pipe[2] = {-1, -1};
 
 void OnSignal(int) {
@@ -75,34 +107,24 @@ int main(int argc, char** argv) {
     return argc < 2 ? sluice::dataplane::kExitUsage : 0;
   }
   const std::string mode = argv[1];
-  std::map<std::string, std::string> flags;
-  std::vector<std::string> positional;
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0) {
-      positional.push_back(arg);
-      continue;
-    }
-    arg = arg.substr(2);
-    const size_t eq = arg.find('=');
-    if (eq != std::string::npos) {
-      flags[arg.substr(0, eq)] = arg.substr(eq + 1);
-    } else if (arg == "no-inspect" || arg == "insecure-no-auth" || arg == "report-messages") {
-      flags[arg] = "true";
-    } else if (i + 1 < argc) {
-      flags[arg] = argv[++i];
-    } else {
-      return Usage("--" + arg + " needs a value");
-    }
+  // Each mode takes its own flags.
+  std::set<std::string> allowed;
+  if (mode == "init") {
+    allowed = {"mode", "install_entrypoint"};
+  } else if (mode == "logs") {
+    allowed = {"fifo", "name"};
+  } else if (mode == "send" || mode == "recv") {
+    allowed = {"name", "fifo", "listen", "connect", "engine", "no_inspect", "metrics_addr",
+               "summary", "port_file", "report_to", "report_messages", "secret_file",
+               "secret_env", "insecure_no_auth", "connect_timeout", "accept_timeout",
+               "linger_timeout", "drain_timeout", "max_line_bytes", "max_state_bytes",
+               "max_streams", "pipe_bytes"};
+  } else {
+    return Usage("unknown mode '" + mode + "': send, recv, logs or init");
   }
-  const auto take = [&](const char* name, std::string* out) {
-    auto it = flags.find(name);
-    if (it == flags.end()) return false;
-    *out = it->second;
-    flags.erase(it);
-    return true;
-  };
-  std::string v;
+  const auto parsed = sluice::base::ParseFlags(argc, argv, 2, allowed);
+  if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
+  const std::vector<std::string>& positional = parsed->positional;
 
   signal(SIGPIPE, SIG_IGN);
   if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return sluice::dataplane::kExitIo;
@@ -112,80 +134,61 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
 
   if (mode == "init") {
-    unsigned file_mode = 0620;
-    if (take("mode", &v)) {
-      char* end = nullptr;
-      errno = 0;
-      const unsigned long parsed = std::strtoul(v.c_str(), &end, 8);
-      if (v.empty() || *end != '\0' || errno != 0 || parsed > 07777) {
-        return Usage("--mode takes an octal mode such as 0620");
-      }
-      file_mode = static_cast<unsigned>(parsed);
+    const std::string v = absl::GetFlag(FLAGS_mode);
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long file_mode = std::strtoul(v.c_str(), &end, 8);
+    if (v.empty() || *end != '\0' || errno != 0 || file_mode > 07777) {
+      return Usage("--mode takes an octal mode such as 0620");
     }
-    std::string install;
-    take("install-entrypoint", &install);
-    if (!flags.empty()) return Usage("unknown flag --" + flags.begin()->first);
+    const std::string install = absl::GetFlag(FLAGS_install_entrypoint);
     if (positional.empty() && install.empty()) return Usage("init needs the FIFO paths to create");
-    return sluice::dataplane::RunInit(positional, file_mode, install);
+    return sluice::dataplane::RunInit(positional, static_cast<unsigned>(file_mode), install);
   }
   if (mode == "logs") {
-    std::string fifo, name = "connector";
-    take("fifo", &fifo);
-    take("name", &name);
-    if (!flags.empty()) return Usage("unknown flag --" + flags.begin()->first);
-    if (fifo.empty()) return Usage("logs needs --fifo");
-    return sluice::dataplane::RunLogs(fifo, name, stop_pipe[0]);
-  }
-  if (mode != "send" && mode != "recv") {
-    return Usage("unknown mode '" + mode + "': send, recv, logs or init");
+    if (absl::GetFlag(FLAGS_fifo).empty()) return Usage("logs needs --fifo");
+    return sluice::dataplane::RunLogs(absl::GetFlag(FLAGS_fifo), absl::GetFlag(FLAGS_name),
+                                      stop_pipe[0]);
   }
   if (!positional.empty()) return Usage("unexpected argument '" + positional[0] + "'");
 
   RelayConfig c;
   c.mode = mode == "send" ? sluice::dataplane::Mode::kSend : sluice::dataplane::Mode::kRecv;
-  take("name", &c.name);
-  take("fifo", &c.fifo);
-  take("listen", &c.listen);
-  take("connect", &c.connect);
-  if (take("engine", &v)) {
-    const auto engine = sluice::dataplane::ParseEngineKind(v);
-    if (!engine) {
-      return Usage("--engine must be " + std::string(sluice::dataplane::kEngineChoices) + ", not '" +
-                   v + "'");
-    }
-    c.engine = *engine;
+  c.name = absl::GetFlag(FLAGS_name);
+  c.fifo = absl::GetFlag(FLAGS_fifo);
+  c.listen = absl::GetFlag(FLAGS_listen);
+  c.connect = absl::GetFlag(FLAGS_connect);
+  const std::string engine_name = absl::GetFlag(FLAGS_engine);
+  const auto engine = sluice::dataplane::ParseEngineKind(engine_name);
+  if (!engine) {
+    return Usage("--engine must be " + std::string(sluice::dataplane::kEngineChoices) + ", not '" +
+                 engine_name + "'");
   }
-  take("metrics-addr", &c.metrics_addr);
-  take("summary", &c.summary_path);
-  take("port-file", &c.port_file);
-  take("report-to", &c.report_to);
-  take("secret-file", &c.secret_file);
-  take("secret-env", &c.secret_env);
-  if (take("no-inspect", &v)) c.inspect = v == "false";
-  if (take("insecure-no-auth", &v)) c.insecure_no_auth = v != "false";
-  if (take("report-messages", &v)) c.report_messages = v != "false";
-  const std::pair<const char*, absl::Duration*> durations[] = {
-      {"connect-timeout", &c.connect_timeout},
-      {"accept-timeout", &c.accept_timeout},
-      {"linger-timeout", &c.linger_timeout},
-      {"drain-timeout", &c.drain_timeout}};
-  for (const auto& [name, target] : durations) {
-    if (take(name, &v) && !absl::ParseDuration(v, target)) {
-      return Usage("--" + std::string(name) + " takes a duration such as 30s or 2m");
-    }
+  c.engine = *engine;
+  c.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
+  c.summary_path = absl::GetFlag(FLAGS_summary);
+  c.port_file = absl::GetFlag(FLAGS_port_file);
+  c.report_to = absl::GetFlag(FLAGS_report_to);
+  c.secret_file = absl::GetFlag(FLAGS_secret_file);
+  c.secret_env = absl::GetFlag(FLAGS_secret_env);
+  c.inspect = !absl::GetFlag(FLAGS_no_inspect);
+  c.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
+  c.report_messages = absl::GetFlag(FLAGS_report_messages);
+  c.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+  c.accept_timeout = absl::GetFlag(FLAGS_accept_timeout);
+  c.linger_timeout = absl::GetFlag(FLAGS_linger_timeout);
+  c.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  const std::pair<const char*, absl::Flag<uint64_t>*> sizes[] = {
+      {"max-line-bytes", &FLAGS_max_line_bytes},
+      {"max-state-bytes", &FLAGS_max_state_bytes},
+      {"max-streams", &FLAGS_max_streams},
+      {"pipe-bytes", &FLAGS_pipe_bytes}};
+  for (const auto& [flag, value] : sizes) {
+    if (absl::GetFlag(*value) == 0) return Usage("--" + std::string(flag) + " takes a positive number");
   }
-  const std::pair<const char*, size_t*> sizes[] = {
-      {"max-line-bytes", &c.inspector.max_line_bytes},
-      {"max-state-bytes", &c.inspector.max_state_bytes},
-      {"max-streams", &c.inspector.max_streams},
-      {"pipe-bytes", &c.pipe_bytes}};
-  for (const auto& [name, target] : sizes) {
-    uint64_t n = 0;
-    if (take(name, &v) && (!absl::SimpleAtoi(v, &n) || n == 0)) {
-      return Usage("--" + std::string(name) + " takes a positive number of bytes");
-    }
-    if (n > 0) *target = n;
-  }
-  if (!flags.empty()) return Usage("unknown flag --" + flags.begin()->first);
+  c.inspector.max_line_bytes = absl::GetFlag(FLAGS_max_line_bytes);
+  c.inspector.max_state_bytes = absl::GetFlag(FLAGS_max_state_bytes);
+  c.inspector.max_streams = absl::GetFlag(FLAGS_max_streams);
+  c.pipe_bytes = absl::GetFlag(FLAGS_pipe_bytes);
   return sluice::dataplane::RunTransfer(c, stop_pipe[0]);
 }

@@ -5,6 +5,8 @@
 //   sluice render sync.yaml [--backend=kubernetes|podman] [--sync-id=ID] [--workdir=DIR]
 //   sluice spec|check|discover connector.yaml [--timeout=DUR]
 
+#include <absl/flags/flag.h>
+#include <absl/status/statusor.h>
 #include <absl/time/time.h>
 #include <signal.h>
 #include <unistd.h>
@@ -13,11 +15,14 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <set>
 #include <vector>
 
+#include "base/flags.h"
 #include "orchestrator/backend.h"
 #include "orchestrator/connector.h"
 #include "orchestrator/plan.h"
@@ -83,28 +88,56 @@ std::string DefaultRelay() {
   return "sluice-relay";
 }
 
-// sluice render: the plan's manifests, as the backend would create them.
-int Render(const std::vector<std::string_view>& args) {
-  std::string spec_path, backend = "kubernetes", sync_id, workdir;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string_view a = args[i];
-    const auto value = [&](std::string_view flag, std::string* out) {
-      if (a.substr(0, flag.size()) != flag) return false;
-      *out = std::string(a.substr(flag.size()));
-      return true;
-    };
-    if (value("--backend=", &backend) || value("--sync-id=", &sync_id) ||
-        value("--workdir=", &workdir)) {
-      continue;
-    }
-    if (a.substr(0, 2) == "--") return Usage("unknown option " + std::string(a));
-    if (!spec_path.empty()) return Usage("one spec at a time");
-    spec_path = std::string(a);
+}  // namespace
+
+// The flags of every command; kUsage documents them (dashes and underscores alike:
+// base/flags.h). Each command takes its own.
+ABSL_FLAG(std::string, backend, "", "run: local | podman; render: kubernetes | podman");
+ABSL_FLAG(std::string, relay, "", "run: the sluice-relay binary");
+ABSL_FLAG(std::string, workdir, "", "run, render: the work directory");
+ABSL_FLAG(bool, keep_workdir, false, "run: keep the work directory after a success");
+ABSL_FLAG(std::string, report, "", "run: also write the JSON report here");
+ABSL_FLAG(std::string, sync_id, "", "render: the sync id to label the objects with");
+ABSL_FLAG(absl::Duration, timeout, absl::Minutes(5), "spec, check, discover: the deadline");
+
+namespace {
+
+// The one spec file a command takes, after its flags.
+absl::StatusOr<std::string> OneFile(const sluice::base::ParsedFlags& parsed, const char* what) {
+  if (parsed.positional.size() != 1) {
+    return absl::InvalidArgumentError(parsed.positional.empty()
+                                          ? std::string("give the ") + what
+                                          : "one " + std::string(what) + " at a time");
   }
-  if (spec_path.empty()) return Usage("give the sync spec: sluice render SPEC.yaml");
+  return parsed.positional[0];
+}
+
+int Verb(const std::string& verb, const sluice::base::ParsedFlags& parsed) {
+  auto path = OneFile(parsed, "connector: sluice VERB CONNECTOR.yaml");
+  if (!path.ok()) return Usage(std::string(path.status().message()));
+  const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
+  if (timeout <= absl::ZeroDuration()) return Usage("--timeout takes a positive duration such as 90s or 5m");
+  auto connector = sluice::orchestrator::LoadConnectorSpec(*path);
+  if (!connector.ok()) {
+    std::fprintf(stderr, "sluice: %s\n", std::string(connector.status().message()).c_str());
+    return sluice::orchestrator::kSyncUsage;
+  }
+  if (!connector->config_json && verb != "spec") {
+    return Usage(*path + ": " + verb + " needs the connector's config (config: or config_file:)");
+  }
+  signal(SIGPIPE, SIG_IGN);
+  return sluice::orchestrator::RunConnectorVerb(*connector, verb, timeout, stdout);
+}
+
+// sluice render: the plan's manifests, as the backend would create them.
+int Render(const sluice::base::ParsedFlags& parsed) {
+  auto spec_path = OneFile(parsed, "sync spec: sluice render SPEC.yaml");
+  if (!spec_path.ok()) return Usage(std::string(spec_path.status().message()));
+  std::string backend = absl::GetFlag(FLAGS_backend);
+  if (backend.empty()) backend = "kubernetes";
   const auto flavor = sluice::orchestrator::ParseRenderFlavor(backend);
   if (!flavor) return Usage("--backend=" + backend + ": render takes kubernetes or podman");
-  auto spec = sluice::orchestrator::LoadSyncSpec(spec_path);
+  auto spec = sluice::orchestrator::LoadSyncSpec(*spec_path);
   if (!spec.ok()) {
     std::fprintf(stderr, "sluice: %s\n", std::string(spec.status().message()).c_str());
     return sluice::orchestrator::kSyncUsage;
@@ -114,85 +147,39 @@ int Render(const std::vector<std::string_view>& args) {
     std::fprintf(stderr, "sluice: %s\n", std::string(inputs.status().message()).c_str());
     return sluice::orchestrator::kSyncStartFailed;
   }
-  if (!sync_id.empty()) inputs->sync_id = sync_id;
+  if (const std::string id = absl::GetFlag(FLAGS_sync_id); !id.empty()) inputs->sync_id = id;
   sluice::orchestrator::PlanOptions plan_options;
   plan_options.host_network = *flavor == sluice::orchestrator::RenderFlavor::kPodman;
-  auto plan = sluice::orchestrator::MakePlan(
-      *spec, *inputs, plan_options);
+  auto plan = sluice::orchestrator::MakePlan(*spec, *inputs, plan_options);
   if (!plan.ok()) {
     std::fprintf(stderr, "sluice: %s\n", std::string(plan.status().message()).c_str());
     return sluice::orchestrator::kSyncUsage;
   }
-  std::fputs(sluice::orchestrator::RenderManifests(*plan, *flavor, {.endpoints = {}, .workdir = workdir})
+  std::fputs(sluice::orchestrator::RenderManifests(
+                 *plan, *flavor, {.endpoints = {}, .workdir = absl::GetFlag(FLAGS_workdir)})
                  .c_str(),
              stdout);
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::vector<std::string_view> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") return Usage("a command is needed");
-  if (args[0] == "spec" || args[0] == "check" || args[0] == "discover") {
-    std::string path;
-    absl::Duration timeout = absl::Minutes(5);
-    for (size_t i = 1; i < args.size(); ++i) {
-      if (args[i].substr(0, 10) == "--timeout=") {
-        if (!absl::ParseDuration(std::string(args[i].substr(10)), &timeout) ||
-            timeout <= absl::ZeroDuration()) {
-          return Usage("--timeout takes a positive duration such as 90s or 5m");
-        }
-      } else if (args[i].substr(0, 2) == "--" || !path.empty()) {
-        return Usage("unexpected argument " + std::string(args[i]));
-      } else {
-        path = std::string(args[i]);
-      }
-    }
-    if (path.empty()) return Usage("give the connector: sluice " + std::string(args[0]) + " CONNECTOR.yaml");
-    auto connector = sluice::orchestrator::LoadConnectorSpec(path);
-    if (!connector.ok()) {
-      std::fprintf(stderr, "sluice: %s\n", std::string(connector.status().message()).c_str());
-      return sluice::orchestrator::kSyncUsage;
-    }
-    if (!connector->config_json && args[0] != "spec") {
-      return Usage(path + ": " + std::string(args[0]) + " needs the connector's config (config: or config_file:)");
-    }
-    signal(SIGPIPE, SIG_IGN);
-    return sluice::orchestrator::RunConnectorVerb(*connector, args[0], timeout, stdout);
-  }
-  if (args[0] == "render") return Render(args);
-  if (args[0] != "run") return Usage("unknown command '" + std::string(args[0]) + "'");
+int Run(const sluice::base::ParsedFlags& parsed) {
+  auto spec_path = OneFile(parsed, "sync spec: sluice run SPEC.yaml");
+  if (!spec_path.ok()) return Usage(std::string(spec_path.status().message()));
   sluice::orchestrator::SyncOptions options;
-  options.relay_path = DefaultRelay();
-  std::string spec_path, backend = "local";
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string_view a = args[i];
-    const auto value = [&](std::string_view flag, std::string* out) {
-      if (a.substr(0, flag.size()) != flag) return false;
-      *out = std::string(a.substr(flag.size()));
-      return true;
-    };
-    if (value("--backend=", &backend) || value("--relay=", &options.relay_path) ||
-        value("--workdir=", &options.workdir) || value("--report=", &options.report_path)) {
-      continue;
-    }
-    if (a == "--keep-workdir") {
-      options.keep_workdir = true;
-      continue;
-    }
-    if (a.substr(0, 2) == "--") return Usage("unknown option " + std::string(a));
-    if (!spec_path.empty()) return Usage("one spec at a time");
-    spec_path = std::string(a);
-  }
-  if (spec_path.empty()) return Usage("give the sync spec: sluice run SPEC.yaml");
+  options.relay_path = absl::GetFlag(FLAGS_relay);
+  if (options.relay_path.empty()) options.relay_path = DefaultRelay();
+  options.workdir = absl::GetFlag(FLAGS_workdir);
+  options.report_path = absl::GetFlag(FLAGS_report);
+  options.keep_workdir = absl::GetFlag(FLAGS_keep_workdir);
+  std::string backend = absl::GetFlag(FLAGS_backend);
+  if (backend.empty()) backend = "local";
   const auto kind = sluice::orchestrator::ParseBackendKind(backend);
   if (!kind) {
     return Usage("--backend=" + backend + ": must be " +
                  std::string(sluice::orchestrator::kBackendChoices));
   }
   options.backend = *kind;
-  auto spec = sluice::orchestrator::LoadSyncSpec(spec_path);
+  auto spec = sluice::orchestrator::LoadSyncSpec(*spec_path);
   if (!spec.ok()) {
     std::fprintf(stderr, "sluice: %s\n", std::string(spec.status().message()).c_str());
     return sluice::orchestrator::kSyncUsage;
@@ -203,4 +190,32 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return sluice::orchestrator::RunSync(*spec, options, &interrupted);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    if (argc >= 2) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    return Usage("a command is needed");
+  }
+  const std::string command = argv[1];
+  std::set<std::string> allowed;
+  if (command == "run") {
+    allowed = {"backend", "relay", "workdir", "keep_workdir", "report"};
+  } else if (command == "render") {
+    allowed = {"backend", "sync_id", "workdir"};
+  } else if (command == "spec" || command == "check" || command == "discover") {
+    allowed = {"timeout"};
+  } else {
+    return Usage("unknown command '" + command + "'");
+  }
+  const auto parsed = sluice::base::ParseFlags(argc, argv, 2, allowed);
+  if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
+  if (command == "run") return Run(*parsed);
+  if (command == "render") return Render(*parsed);
+  return Verb(command, *parsed);
 }

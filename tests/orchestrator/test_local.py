@@ -192,6 +192,23 @@ class LocalSyncTest(SyncTest):
         self.assertEqual(code, EXIT_USAGE)
         self.assertIn("bad.yaml:3: destination.comand: unknown key", err)
 
+    def test_flags_are_checked_per_command(self):
+        spec = self.spec(["true"], ["true"])
+        for args, message in ((["run", spec, "--bogus"], "unknown flag --bogus"),
+                              (["run", spec, "--sync-id=x"], "unknown flag --sync-id"),  # render's
+                              (["run", spec, "--backend=cloud"], "--backend=cloud: must be local | podman"),
+                              (["render", spec, "--keep-workdir"], "unknown flag --keep-workdir"),
+                              (["check", spec, "--timeout=soon"], "--timeout=soon: "),
+                              (["run"], "give the sync spec")):
+            p = subprocess.run([SLUICE, *args], capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, EXIT_USAGE, args)
+            self.assertIn(message, p.stderr, args)
+        # Dashes and underscores alike, values after = or as the next argument.
+        p = subprocess.run([SLUICE, "render", spec, "--sync_id", "abc", "--backend=podman"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('sluice.dev/sync-id: "abc"', p.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,10 +1,11 @@
 """Byte-exact transfers through sluice-relay send -> TCP -> sluice-relay recv, per engine."""
 
 import os
+import subprocess
 import time
 import unittest
 
-from harness import (EXIT_USAGE, GEN, NO_URING, RelayTest, FifoReader, uring_available)
+from harness import (EXIT_USAGE, GEN, NO_URING, RELAY, RelayTest, FifoReader, uring_available)
 
 GIB = 1 << 30
 
@@ -100,6 +101,19 @@ class TransferTest(RelayTest):
                           wrapper=(NO_URING,))
         self.assertEqual(send.wait(10), EXIT_USAGE)
         self.assertIn("io_uring_setup failed", send.text())
+
+    def test_each_mode_takes_its_own_flags(self):
+        (src,) = self.fifos("src_out")
+        for args, message in ((["init", "--fifo=" + src], "unknown flag --fifo"),
+                              (["logs", "--listen=:1", "--fifo=" + src], "unknown flag --listen"),
+                              (["send", "--fifo=" + src, "--connect=127.0.0.1:1", "--max-streams=0"],
+                               "--max-streams takes a positive number"),
+                              (["send", "--fifo=" + src, "--linger-timeout=soon"], "--linger-timeout=soon: "),
+                              (["send", "--fifo"], "--fifo needs a value"),
+                              (["copy", "--fifo=" + src], "unknown mode 'copy'")):
+            p = subprocess.run([RELAY, *args], capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, EXIT_USAGE, args)
+            self.assertIn(message, p.stderr, args)
 
     def test_big_records_pass_with_exact_counts(self):
         src, dst = self.fifos("src_out", "dst_in")

@@ -12,7 +12,7 @@ packages=(
   libsimdjson-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libboost-dev liburing-dev libssl-dev libyaml-cpp-dev
   # Tests and benchmarks: socat is the competitor and an interop peer.
-  socat coreutils procps iproute2 python3 gnuplot-nox
+  socat coreutils procps iproute2 python3 gnuplot-nox openssl
   # Container images and real pods (deploy/): podman with runc.
   podman runc catatonit  # catatonit: the pause process of the pods `podman kube play` makes
 )

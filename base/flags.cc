@@ -22,8 +22,10 @@ absl::StatusOr<ParsedFlags> ParseFlags(int argc, char** argv, int first,
     const std::string written = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
     std::string name = written;
     std::replace(name.begin(), name.end(), '-', '_');
-    absl::CommandLineFlag* flag = allowed.contains(name) ? absl::FindCommandLineFlag(name) : nullptr;
-    if (flag == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", written));
+    absl::CommandLineFlag* flag =
+        allowed.contains(name) ? absl::FindCommandLineFlag(name) : nullptr;
+    if (flag == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", written));
     std::string value;
     if (eq != std::string::npos) {
       value = arg.substr(eq + 1);

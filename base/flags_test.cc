@@ -24,8 +24,8 @@ TEST(FlagsTest, DashesEqualsSpacesBareBooleansAndPositionals) {
                        "second", "--test-bytes=42"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->positional, (std::vector<std::string>{"first", "second"}));
-  EXPECT_EQ(parsed->set, (std::set<std::string>{"test_fifo", "test_no_inspect", "test_timeout",
-                                                "test_bytes"}));
+  EXPECT_EQ(parsed->set,
+            (std::set<std::string>{"test_fifo", "test_no_inspect", "test_timeout", "test_bytes"}));
   EXPECT_EQ(absl::GetFlag(FLAGS_test_fifo), "/p/x");
   EXPECT_TRUE(absl::GetFlag(FLAGS_test_no_inspect));
   EXPECT_EQ(absl::GetFlag(FLAGS_test_timeout), absl::Seconds(90));

@@ -77,7 +77,8 @@ ABSL_FLAG(bool, insecure_no_auth, false, "no handshake");
 ABSL_FLAG(absl::Duration, connect_timeout, kDefaults.connect_timeout, "connect: retry until then");
 ABSL_FLAG(absl::Duration, accept_timeout, kDefaults.accept_timeout, "listen: wait until then");
 ABSL_FLAG(absl::Duration, linger_timeout, kDefaults.linger_timeout, "send: wait for the close");
-ABSL_FLAG(absl::Duration, drain_timeout, kDefaults.drain_timeout, "SIGTERM: deliver in-flight bytes");
+ABSL_FLAG(absl::Duration, drain_timeout, kDefaults.drain_timeout,
+          "SIGTERM: deliver in-flight bytes");
 ABSL_FLAG(uint64_t, max_line_bytes, kDefaults.inspector.max_line_bytes, "inspector line buffer");
 ABSL_FLAG(uint64_t, max_state_bytes, kDefaults.inspector.max_state_bytes, "STATE messages kept");
 ABSL_FLAG(uint64_t, max_streams, kDefaults.inspector.max_streams, "streams counted one by one");
@@ -114,11 +115,28 @@ int main(int argc, char** argv) {
   } else if (mode == "logs") {
     allowed = {"fifo", "name"};
   } else if (mode == "send" || mode == "recv") {
-    allowed = {"name", "fifo", "listen", "connect", "engine", "no_inspect", "metrics_addr",
-               "summary", "port_file", "report_to", "report_messages", "secret_file",
-               "secret_env", "insecure_no_auth", "connect_timeout", "accept_timeout",
-               "linger_timeout", "drain_timeout", "max_line_bytes", "max_state_bytes",
-               "max_streams", "pipe_bytes"};
+    allowed = {"name",
+               "fifo",
+               "listen",
+               "connect",
+               "engine",
+               "no_inspect",
+               "metrics_addr",
+               "summary",
+               "port_file",
+               "report_to",
+               "report_messages",
+               "secret_file",
+               "secret_env",
+               "insecure_no_auth",
+               "connect_timeout",
+               "accept_timeout",
+               "linger_timeout",
+               "drain_timeout",
+               "max_line_bytes",
+               "max_state_bytes",
+               "max_streams",
+               "pipe_bytes"};
   } else {
     return Usage("unknown mode '" + mode + "': send, recv, logs or init");
   }
@@ -184,7 +202,8 @@ int main(int argc, char** argv) {
       {"max-streams", &FLAGS_max_streams},
       {"pipe-bytes", &FLAGS_pipe_bytes}};
   for (const auto& [flag, value] : sizes) {
-    if (absl::GetFlag(*value) == 0) return Usage("--" + std::string(flag) + " takes a positive number");
+    if (absl::GetFlag(*value) == 0)
+      return Usage("--" + std::string(flag) + " takes a positive number");
   }
   c.inspector.max_line_bytes = absl::GetFlag(FLAGS_max_line_bytes);
   c.inspector.max_state_bytes = absl::GetFlag(FLAGS_max_state_bytes);

@@ -14,7 +14,8 @@ std::string FormatRelaySummary(const RelaySummary& s) {
   return absl::StrCat(
       "{\"relay\":{\"mode\":", JsonString(s.mode), ",\"connector\":", JsonString(s.connector),
       ",\"engine\":", JsonString(s.engine), ",\"engine_reason\":", JsonString(s.engine_reason),
-      ",\"peer\":", JsonString(s.peer), ",\"bytes\":", s.bytes, ",\"unread_bytes\":", s.unread_bytes,
+      ",\"peer\":", JsonString(s.peer), ",\"bytes\":", s.bytes,
+      ",\"unread_bytes\":", s.unread_bytes,
       absl::StrFormat(",\"seconds\":%.6f,\"input_wait_seconds\":%.6f,\"output_wait_seconds\":%.6f",
                       s.seconds, s.input_wait_seconds, s.output_wait_seconds),
       ",\"exit_code\":", s.exit_code, ",\"input_complete\":", s.input_complete ? "true" : "false",
@@ -28,8 +29,10 @@ absl::StatusOr<RelaySummary> ParseRelaySummary(std::string_view json) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc, relay, inspector;
   if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS ||
-      doc["relay"].get(relay) != simdjson::SUCCESS || doc["inspector"].get(inspector) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError("a relay summary is an object with \"relay\" and \"inspector\"");
+      doc["relay"].get(relay) != simdjson::SUCCESS ||
+      doc["inspector"].get(inspector) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(
+        "a relay summary is an object with \"relay\" and \"inspector\"");
   }
   RelaySummary s;
   const char* missing = nullptr;

@@ -26,7 +26,8 @@ RelaySummary Example() {
   s.bottleneck = "destination";
   protocol::Inspector inspector;
   inspector.Consume(
-      "{\"type\":\"RECORD\",\"record\":{\"stream\":\"users\",\"data\":{\"id\":1},\"emitted_at\":1}}\n");
+      "{\"type\":\"RECORD\",\"record\":{\"stream\":\"users\",\"data\":{\"id\":1},\"emitted_at\":1}}"
+      "\n");
   inspector.Finish();
   s.inspector = inspector.Snapshot();
   return s;

@@ -24,7 +24,8 @@ std::string_view BackendKindName(BackendKind kind) {
   return "?";
 }
 
-absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const BackendOptions& options) {
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind,
+                                                     const BackendOptions& options) {
   switch (kind) {
     case BackendKind::kLocal:
       return std::make_unique<LocalBackend>(options);

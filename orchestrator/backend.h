@@ -94,13 +94,14 @@ std::string_view BackendKindName(BackendKind kind);
 inline constexpr std::string_view kBackendChoices = "local | podman";
 
 struct BackendOptions {
-  std::string workdir;                 // this sync's private directory on this machine
-  std::string relay_path;              // local: the sluice-relay binary
+  std::string workdir;     // this sync's private directory on this machine
+  std::string relay_path;  // local: the sluice-relay binary
   const ListeningPorts* ports = nullptr;
-  std::string podman = "podman";       // podman: the command
+  std::string podman = "podman";  // podman: the command
 };
 
-absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const BackendOptions& options);
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind,
+                                                     const BackendOptions& options);
 
 }  // namespace sluice::orchestrator
 

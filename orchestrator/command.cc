@@ -15,13 +15,15 @@
 
 namespace sluice::orchestrator {
 
-absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, absl::Time deadline) {
+absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                         absl::Time deadline) {
   if (argv.empty()) return absl::InvalidArgumentError("RunCommand: empty command");
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {

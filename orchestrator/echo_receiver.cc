@@ -20,7 +20,8 @@ absl::StatusOr<std::unique_ptr<EchoReceiver>> EchoReceiver::Start(
   std::unique_ptr<EchoReceiver> echo(new EchoReceiver());
   echo->dir_ = options.workdir + "/orchestrator";
   if (mkdir(echo->dir_.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::UnavailableError(absl::StrCat("cannot create ", echo->dir_, ": ", std::strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot create ", echo->dir_, ": ", std::strerror(errno)));
   }
   const std::string fifo = echo->dir_ + "/destination-stdout";
   const std::string secret = echo->dir_ + "/relay-secret";
@@ -35,17 +36,23 @@ absl::StatusOr<std::unique_ptr<EchoReceiver>> EchoReceiver::Start(
   set.init_containers.push_back(std::move(init));
   Process recv;
   recv.name = "relay-recv";
-  recv.argv = {options.relay_path, "recv", "--name=" + relay, "--fifo=" + fifo,
-               absl::StrCat("--listen=", options.host, ":0"), "--report-to=" + options.report_to,
-               "--secret-file=" + secret,
-               absl::StrCat("--engine=", std::string(dataplane::EngineKindName(options.spec.engine))),
-               "--linger-timeout=" + absl::FormatDuration(options.spec.stall_timeout)};
+  recv.argv = {
+      options.relay_path,
+      "recv",
+      "--name=" + relay,
+      "--fifo=" + fifo,
+      absl::StrCat("--listen=", options.host, ":0"),
+      "--report-to=" + options.report_to,
+      "--secret-file=" + secret,
+      absl::StrCat("--engine=", std::string(dataplane::EngineKindName(options.spec.engine))),
+      "--linger-timeout=" + absl::FormatDuration(options.spec.stall_timeout)};
   recv.stderr_path = echo->dir_ + "/relay-recv.log";
   set.containers.push_back(std::move(recv));
   if (auto s = echo->group_.Start(set, deadline); !s.ok()) return s;
   // The FIFO exists (the init made it) and the relay opens it only once the destination's relay
   // connects: the keeper reads it from the start.
-  auto keeper = StateKeeper::Start(fifo, options.spec.state_file, options.state_write_interval, observer);
+  auto keeper =
+      StateKeeper::Start(fifo, options.spec.state_file, options.state_write_interval, observer);
   if (!keeper.ok()) return keeper.status();
   echo->keeper_ = std::move(*keeper);
   for (;;) {
@@ -54,8 +61,8 @@ absl::StatusOr<std::unique_ptr<EchoReceiver>> EchoReceiver::Start(
       return echo;
     }
     if (!echo->group_.IsRunning(PodName(options.spec), "relay-recv") || absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "the orchestrator's relay did not listen in time: ", echo->Logs(5)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("the orchestrator's relay did not listen in time: ", echo->Logs(5)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -71,8 +78,6 @@ std::string EchoReceiver::Logs(size_t lines) const {
   return base::LastLines(base::ReadFile(dir_ + "/relay-recv.log"), lines);
 }
 
-StateKeeper::Outcome EchoReceiver::Finish() {
-  return keeper_->Finish();
-}
+StateKeeper::Outcome EchoReceiver::Finish() { return keeper_->Finish(); }
 
 }  // namespace sluice::orchestrator

@@ -15,9 +15,9 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <limits>
-#include <type_traits>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 namespace sluice::orchestrator {
 namespace {
@@ -43,12 +43,14 @@ absl::StatusOr<Server> ParseServer(const std::string& url) {
     s.tls = false;
     rest = url.substr(7);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("server '", url, "' must be an https:// or http:// URL"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("server '", url, "' must be an https:// or http:// URL"));
   }
   rest = rest.substr(0, rest.find('/'));
   if (!rest.empty() && rest[0] == '[') {
     const size_t close = rest.find(']');
-    if (close == std::string::npos) return absl::InvalidArgumentError("server '" + url + "': no ']'");
+    if (close == std::string::npos)
+      return absl::InvalidArgumentError("server '" + url + "': no ']'");
     s.host = rest.substr(1, close - 1);
     rest = rest.substr(close + 1);
     s.port = rest.size() > 1 && rest[0] == ':' ? rest.substr(1) : "";
@@ -65,8 +67,8 @@ absl::StatusOr<Server> ParseServer(const std::string& url) {
 std::chrono::steady_clock::time_point Steady(absl::Time deadline) {
   const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
   return std::chrono::steady_clock::now() +
-         std::chrono::duration_cast<std::chrono::steady_clock::duration>(absl::ToChronoNanoseconds(
-             std::min(left, absl::Hours(24 * 365))));
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+             absl::ToChronoNanoseconds(std::min(left, absl::Hours(24 * 365))));
 }
 
 // Runs the io_context until the operations started on it are done (each stores its error).
@@ -97,8 +99,9 @@ class KubeClient::Impl {
                                     std::optional<absl::Duration>* retry_after) {
     auto token = config_.CurrentToken();
     if (!token.ok()) return token.status();
-    http::request<http::string_body> req{http::string_to_verb(beast::string_view(method.data(), method.size())),
-                                         beast::string_view(target.data(), target.size()), 11};
+    http::request<http::string_body> req{
+        http::string_to_verb(beast::string_view(method.data(), method.size())),
+        beast::string_view(target.data(), target.size()), 11};
     req.set(http::field::host, server_.host);
     req.set(http::field::user_agent, "sluice");
     req.set(http::field::accept, "application/json");
@@ -129,7 +132,8 @@ class KubeClient::Impl {
 
  private:
   template <typename Stream>
-  absl::StatusOr<KubeResponse> Exchange(net::io_context& ioc, Stream& stream, beast::tcp_stream& tcp,
+  absl::StatusOr<KubeResponse> Exchange(net::io_context& ioc, Stream& stream,
+                                        beast::tcp_stream& tcp,
                                         const tcp::resolver::results_type& endpoints,
                                         http::request<http::string_body>& req, absl::Time deadline,
                                         const std::function<bool(std::string_view)>* on_body,
@@ -181,15 +185,18 @@ class KubeClient::Impl {
       const std::string_view got(chunk, sizeof chunk - parser.get().body().size);
       if (!streaming) {
         response.body.append(got);
-        if (response.body.size() > (64u << 20)) return absl::ResourceExhaustedError("a response over 64 MiB");
+        if (response.body.size() > (64u << 20))
+          return absl::ResourceExhaustedError("a response over 64 MiB");
       } else {
         pending.append(got);
         for (size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
           if (nl > 0 && !(*on_body)(std::string_view(pending.data(), nl))) return response;
         }
-        if (pending.size() > (64u << 20)) return absl::ResourceExhaustedError("a watch event over 64 MiB");
+        if (pending.size() > (64u << 20))
+          return absl::ResourceExhaustedError("a watch event over 64 MiB");
       }
-      if (ec == beast::error::timeout) return absl::DeadlineExceededError("the watch reached its deadline");
+      if (ec == beast::error::timeout)
+        return absl::DeadlineExceededError("the watch reached its deadline");
       if (ec) return Failed("read from", ec);
     }
     if (streaming && !pending.empty()) (*on_body)(pending);
@@ -215,7 +222,9 @@ absl::StatusOr<std::unique_ptr<KubeClient>> KubeClient::Create(KubeConfig config
   beast::error_code ec;
   if (!config.ca_pem.empty()) {
     ctx->add_certificate_authority(net::buffer(config.ca_pem), ec);
-    if (ec) return absl::InvalidArgumentError("the cluster's CA is not a PEM certificate: " + ec.message());
+    if (ec)
+      return absl::InvalidArgumentError("the cluster's CA is not a PEM certificate: " +
+                                        ec.message());
   } else {
     ctx->set_default_verify_paths(ec);
   }
@@ -223,10 +232,12 @@ absl::StatusOr<std::unique_ptr<KubeClient>> KubeClient::Create(KubeConfig config
   if (!config.client_cert_pem.empty()) {
     ctx->use_certificate_chain(net::buffer(config.client_cert_pem), ec);
     if (!ec) ctx->use_private_key(net::buffer(config.client_key_pem), ssl::context::pem, ec);
-    if (ec) return absl::InvalidArgumentError("the client certificate or key is not usable: " + ec.message());
+    if (ec)
+      return absl::InvalidArgumentError("the client certificate or key is not usable: " +
+                                        ec.message());
   }
-  return std::unique_ptr<KubeClient>(
-      new KubeClient(std::make_unique<Impl>(std::move(config), std::move(*server), std::move(ctx))));
+  return std::unique_ptr<KubeClient>(new KubeClient(
+      std::make_unique<Impl>(std::move(config), std::move(*server), std::move(ctx))));
 }
 
 KubeClient::KubeClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -234,7 +245,8 @@ KubeClient::~KubeClient() = default;
 const KubeConfig& KubeClient::config() const { return impl_->config(); }
 
 absl::Duration KubeClient::Backoff(int attempt) {
-  return std::min(absl::Milliseconds(100) * (int64_t{1} << std::min(attempt, 10)), absl::Seconds(5));
+  return std::min(absl::Milliseconds(100) * (int64_t{1} << std::min(attempt, 10)),
+                  absl::Seconds(5));
 }
 
 absl::StatusOr<KubeResponse> KubeClient::Call(std::string_view method, std::string_view target,
@@ -264,8 +276,8 @@ absl::Status KubeClient::Watch(std::string_view target, absl::Time deadline,
   auto r = impl_->Once("GET", target, "", deadline, &on_event, &retry_after);
   if (!r.ok()) return r.status();
   if (r->status != 200) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("watch ", std::string(target), ": HTTP ", r->status, ": ", r->body.substr(0, 500)));
+    return absl::FailedPreconditionError(absl::StrCat("watch ", std::string(target), ": HTTP ",
+                                                      r->status, ": ", r->body.substr(0, 500)));
   }
   return absl::OkStatus();
 }

@@ -47,7 +47,8 @@ struct Certificates {
         "cd " + d + " && " +
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key "
         "-out ca.crt -days 2 -subj /CN=sluice-test-ca 2>/dev/null && "
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout other.key "
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "
+        "other.key "
         "-out other.crt -days 2 -subj /CN=another-ca 2>/dev/null && "
         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key "
         "-out server.csr -subj /CN=127.0.0.1 2>/dev/null && "
@@ -70,8 +71,10 @@ struct Reply {
 // An HTTPS server that answers each request with the handler's Reply, on its own thread.
 class Server {
  public:
-  Server(const Certificates& certs, std::function<Reply(const http::request<http::string_body>&)> handler)
-      : ctx_(ssl::context::tls_server), acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}),
+  Server(const Certificates& certs,
+         std::function<Reply(const http::request<http::string_body>&)> handler)
+      : ctx_(ssl::context::tls_server),
+        acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}),
         handler_(std::move(handler)) {
     ctx_.use_certificate_chain_file(certs.dir + "/server.crt");
     ctx_.use_private_key_file(certs.dir + "/server.key", ssl::context::pem);
@@ -174,12 +177,14 @@ TEST_F(KubeClientTest, ARequestCarriesTheBearerTokenOverVerifiedTls) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, R"({"kind":"Pod"})");
-  EXPECT_EQ(server.seen(), (std::vector<std::string>{std::string("GET /api/v1/namespaces/etl/pods/x Bearer ") + kToken}));
+  EXPECT_EQ(server.seen(), (std::vector<std::string>{
+                               std::string("GET /api/v1/namespaces/etl/pods/x Bearer ") + kToken}));
 }
 
 TEST_F(KubeClientTest, AServerTheCaDidNotSignIsRefusedAndTheTokenNeverSent) {
   Server server(*certs_, [](const auto&) { return Reply{200, "{}", "", {}}; });
-  auto r = Client(server, certs_->other_ca)->Call("GET", "/api", "", absl::Now() + absl::Seconds(2));
+  auto r =
+      Client(server, certs_->other_ca)->Call("GET", "/api", "", absl::Now() + absl::Seconds(2));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();  // not retried
   EXPECT_NE(r.status().message().find("TLS handshake"), std::string_view::npos) << r.status();
@@ -204,7 +209,8 @@ TEST_F(KubeClientTest, A429IsRetriedAfterItsRetryAfter) {
 TEST_F(KubeClientTest, FiveHundredsAreRetriedWithBackoffOtherErrorsAreReturned) {
   std::atomic<int> calls{0};
   Server server(*certs_, [&](const auto& req) {
-    if (req.method() == http::verb::post) return Reply{409, R"({"reason":"AlreadyExists"})", "", {}};
+    if (req.method() == http::verb::post)
+      return Reply{409, R"({"reason":"AlreadyExists"})", "", {}};
     return calls++ < 2 ? Reply{503, "{}", "", {}} : Reply{200, "{}", "", {}};
   });
   auto client = Client(server);
@@ -226,8 +232,11 @@ TEST_F(KubeClientTest, AWatchHandsOverEachEventAsItStreams) {
     if (req.target().find("resourceVersion=1") != beast::string_view::npos) {
       return Reply{410, R"({"kind":"Status","code":410,"reason":"Expired"})", "", {}};
     }
-    return Reply{200, "", "", {R"({"type":"ADDED","object":{}})", R"({"type":"MODIFIED","object":{}})",
-                               R"({"type":"BOOKMARK","object":{}})"}};
+    return Reply{200,
+                 "",
+                 "",
+                 {R"({"type":"ADDED","object":{}})", R"({"type":"MODIFIED","object":{}})",
+                  R"({"type":"BOOKMARK","object":{}})"}};
   });
   auto client = Client(server);
   std::vector<std::string> events;
@@ -235,18 +244,23 @@ TEST_F(KubeClientTest, AWatchHandsOverEachEventAsItStreams) {
     events.emplace_back(e);
     return true;
   };
-  ASSERT_TRUE(client->Watch("/api/v1/namespaces/etl/pods?watch=1&resourceVersion=7", Soon(), collect).ok());
+  ASSERT_TRUE(
+      client->Watch("/api/v1/namespaces/etl/pods?watch=1&resourceVersion=7", Soon(), collect).ok());
   ASSERT_EQ(events.size(), 3u);  // the server ended the stream: the caller watches again
   EXPECT_EQ(events[1], R"({"type":"MODIFIED","object":{}})");
-  auto gone = client->Watch("/api/v1/namespaces/etl/pods?watch=1&resourceVersion=1", Soon(), collect);
+  auto gone =
+      client->Watch("/api/v1/namespaces/etl/pods?watch=1&resourceVersion=1", Soon(), collect);
   EXPECT_EQ(gone.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(gone.message().find("HTTP 410"), std::string_view::npos) << gone;
   // A caller that has seen enough stops the watch.
   events.clear();
-  ASSERT_TRUE(client->Watch("/w?watch=1", Soon(), [&](std::string_view e) {
-                      events.emplace_back(e);
-                      return false;
-                    }).ok());
+  ASSERT_TRUE(client
+                  ->Watch("/w?watch=1", Soon(),
+                          [&](std::string_view e) {
+                            events.emplace_back(e);
+                            return false;
+                          })
+                  .ok());
   EXPECT_EQ(events.size(), 1u);
 }
 

@@ -19,9 +19,7 @@
 namespace sluice::orchestrator {
 namespace {
 
-std::string Trimmed(std::string s) {
-  return std::string(absl::StripAsciiWhitespace(s));
-}
+std::string Trimmed(std::string s) { return std::string(absl::StripAsciiWhitespace(s)); }
 
 std::optional<std::string> Env(const KubeConfigOptions& o, const std::string& name) {
   if (o.getenv) return o.getenv(name);
@@ -55,19 +53,20 @@ absl::Status MergeFile(const std::string& path, Merged* into) {
   }
   into->files.push_back(path);
   const std::string dir = std::filesystem::path(path).parent_path().string();
-  for (const auto& [list, target, kind] :
-       {std::tuple{"clusters", &into->clusters, "cluster"}, std::tuple{"users", &into->users, "user"},
-        std::tuple{"contexts", &into->contexts, "context"}}) {
+  for (const auto& [list, target, kind] : {std::tuple{"clusters", &into->clusters, "cluster"},
+                                           std::tuple{"users", &into->users, "user"},
+                                           std::tuple{"contexts", &into->contexts, "context"}}) {
     const YAML::Node entries = root[list];
     if (!entries) continue;
     if (!entries.IsSequence()) {
-      return absl::InvalidArgumentError(absl::StrCat("kubeconfig ", path, ": ", list, " must be a list"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("kubeconfig ", path, ": ", list, " must be a list"));
     }
     for (const YAML::Node& e : entries) {
       if (!e["name"] || !e[kind]) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("kubeconfig ", path, ":", e.Mark().line + 1, ": each of ", list,
-                         " needs name and ", kind));
+        return absl::InvalidArgumentError(absl::StrCat("kubeconfig ", path, ":", e.Mark().line + 1,
+                                                       ": each of ", list, " needs name and ",
+                                                       kind));
       }
       const std::string name = e["name"].as<std::string>();
       if (target->emplace(name, e[kind]).second) into->dir_of[absl::StrCat(kind, "/", name)] = dir;
@@ -161,18 +160,20 @@ absl::StatusOr<KubeConfig> LoadKubeconfig(const std::string& files, const std::s
   if (ctx == m.contexts.end()) {
     std::string known;
     for (const auto& [n, _] : m.contexts) absl::StrAppend(&known, known.empty() ? "" : ", ", n);
-    return absl::NotFoundError(absl::StrCat(origin, ": context '", name, "' is not there (contexts: ",
-                                            known.empty() ? "none" : known, ")"));
+    return absl::NotFoundError(
+        absl::StrCat(origin, ": context '", name,
+                     "' is not there (contexts: ", known.empty() ? "none" : known, ")"));
   }
   KubeConfig c;
   c.source = absl::StrCat(origin, ", context ", name);
-  const std::string cluster_name = ctx->second["cluster"] ? ctx->second["cluster"].as<std::string>() : "";
+  const std::string cluster_name =
+      ctx->second["cluster"] ? ctx->second["cluster"].as<std::string>() : "";
   const std::string user_name = ctx->second["user"] ? ctx->second["user"].as<std::string>() : "";
   if (ctx->second["namespace"]) c.namespace_name = ctx->second["namespace"].as<std::string>();
   const auto cluster = m.clusters.find(cluster_name);
   if (cluster == m.clusters.end()) {
-    return absl::NotFoundError(
-        absl::StrCat(origin, ": context '", name, "' names cluster '", cluster_name, "', which is not there"));
+    return absl::NotFoundError(absl::StrCat(origin, ": context '", name, "' names cluster '",
+                                            cluster_name, "', which is not there"));
   }
   const std::string where = absl::StrCat(origin, ": cluster '", cluster_name, "'");
   if (!cluster->second["server"]) return absl::InvalidArgumentError(where + " has no server");
@@ -190,8 +191,8 @@ absl::StatusOr<KubeConfig> LoadKubeconfig(const std::string& files, const std::s
   if (user_name.empty()) return c;
   const auto user = m.users.find(user_name);
   if (user == m.users.end()) {
-    return absl::NotFoundError(
-        absl::StrCat(origin, ": context '", name, "' names user '", user_name, "', which is not there"));
+    return absl::NotFoundError(absl::StrCat(origin, ": context '", name, "' names user '",
+                                            user_name, "', which is not there"));
   }
   const YAML::Node& u = user->second;
   const std::string user_where = absl::StrCat(origin, ": user '", user_name, "'");
@@ -214,8 +215,8 @@ absl::StatusOr<KubeConfig> LoadKubeconfig(const std::string& files, const std::s
   auto key = FileOrData(u, "client-key", dir, user_where);
   if (!key.ok()) return key.status();
   if (cert->empty() != key->empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(user_where, ": a client certificate needs its key, and a key its certificate"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        user_where, ": a client certificate needs its key, and a key its certificate"));
   }
   c.client_cert_pem = std::move(*cert);
   c.client_key_pem = std::move(*key);

@@ -33,12 +33,13 @@ struct KubeConfig {
   std::string server;  // https://host:port, or http://127.0.0.1:8001 for a kubectl proxy
   std::string ca_pem;  // the cluster's CA; "" for the system's trust store
   bool insecure_skip_tls_verify = false;
-  std::string token;       // a bearer token, or
-  std::string token_file;  // one to read (again) at each request
+  std::string token;                            // a bearer token, or
+  std::string token_file;                       // one to read (again) at each request
   std::string client_cert_pem, client_key_pem;  // client certificate authentication
   std::string namespace_name = "default";
   bool in_cluster = false;
-  std::string source;  // where this came from, for messages: "in-cluster", "kubeconfig F (context C)"
+  std::string
+      source;  // where this came from, for messages: "in-cluster", "kubeconfig F (context C)"
 
   // The bearer token to send now ("" for none): token, or token_file's content, trimmed.
   absl::StatusOr<std::string> CurrentToken() const;

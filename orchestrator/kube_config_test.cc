@@ -49,7 +49,8 @@ clusters:
 - name: dev-cluster
   cluster:
     server: https://10.0.0.1:6443
-    certificate-authority-data: )") + absl::Base64Escape("CA PEM") + R"(
+    certificate-authority-data: )") +
+                                   absl::Base64Escape("CA PEM") + R"(
 - name: proxy
   cluster:
     server: http://127.0.0.1:8001
@@ -110,7 +111,8 @@ TEST_F(KubeConfigTest, ErrorsSayWhatIsMissingAndNeverQuoteASecret) {
   const std::string file = Kubeconfig();
   auto missing = LoadKubeconfig(file, "prod");
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("context 'prod' is not there (contexts: certs, dev, plugin, proxy)"),
+  EXPECT_NE(missing.status().message().find(
+                "context 'prod' is not there (contexts: certs, dev, plugin, proxy)"),
             std::string::npos)
       << missing.status();
   auto plugin = LoadKubeconfig(file, "plugin");
@@ -172,8 +174,8 @@ TEST_F(KubeConfigTest, OutsideAPodWithoutAKubeconfigTheErrorSaysWhere) {
   EXPECT_NE(c.status().message().find(dir_ + "/home/.kube/config"), std::string_view::npos)
       << c.status();
   // A pod whose service account files are missing says so, rather than looking elsewhere.
-  auto broken = ResolveKubeConfig(
-      Options({{"KUBERNETES_SERVICE_HOST", "10.96.0.1"}, {"KUBERNETES_SERVICE_PORT_HTTPS", "443"}}));
+  auto broken = ResolveKubeConfig(Options(
+      {{"KUBERNETES_SERVICE_HOST", "10.96.0.1"}, {"KUBERNETES_SERVICE_PORT_HTTPS", "443"}}));
   ASSERT_FALSE(broken.ok());
   EXPECT_NE(broken.status().message().find("ca.crt"), std::string_view::npos) << broken.status();
 }

@@ -93,7 +93,8 @@ absl::StatusOr<std::string> LocalBackend::Resolve(const Endpoint& endpoint, absl
       return absl::StrCat("127.0.0.1:", *port);
     }
     bool pod_runs = false;
-    for (const auto& [pod, container] : names_) pod_runs |= pod == endpoint.pod && IsRunning(pod, container);
+    for (const auto& [pod, container] : names_)
+      pod_runs |= pod == endpoint.pod && IsRunning(pod, container);
     if (!pod_runs || absl::Now() >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat(endpoint.pod, " did not listen on its port ", endpoint.port,
@@ -124,7 +125,8 @@ bool LocalBackend::IsRunning(const std::string& pod, const std::string& containe
   return group_.IsRunning(std::string(pod), std::string(container));
 }
 
-void LocalBackend::Stop(const std::string& pod, const std::string& container, absl::Duration grace) {
+void LocalBackend::Stop(const std::string& pod, const std::string& container,
+                        absl::Duration grace) {
   const absl::Time kill = absl::Now() + grace;
   for (const auto& [p, c] : names_) {
     if (p != pod || (!container.empty() && c != container) || !IsRunning(p, c)) continue;

@@ -17,9 +17,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
-#include <set>
 #include <vector>
 
 #include "base/flags.h"
@@ -116,7 +116,8 @@ int Verb(const std::string& verb, const sluice::base::ParsedFlags& parsed) {
   auto path = OneFile(parsed, "connector: sluice VERB CONNECTOR.yaml");
   if (!path.ok()) return Usage(std::string(path.status().message()));
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
-  if (timeout <= absl::ZeroDuration()) return Usage("--timeout takes a positive duration such as 90s or 5m");
+  if (timeout <= absl::ZeroDuration())
+    return Usage("--timeout takes a positive duration such as 90s or 5m");
   auto connector = sluice::orchestrator::LoadConnectorSpec(*path);
   if (!connector.ok()) {
     std::fprintf(stderr, "sluice: %s\n", std::string(connector.status().message()).c_str());

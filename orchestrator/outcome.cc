@@ -48,7 +48,8 @@ Counts Known(const MaybeSummary& source, const MaybeSummary& destination) {
     c.records_emitted_known = source->inspector.has_value();
   }
   if (destination) {
-    c.bytes_delivered = destination->bytes - std::min(destination->unread_bytes, destination->bytes);
+    c.bytes_delivered =
+        destination->bytes - std::min(destination->unread_bytes, destination->bytes);
     // Its inspector saw what it wrote into the FIFO; the records are delivered ones only if the
     // destination read every byte the inspector saw.
     c.records_delivered_known =
@@ -64,13 +65,15 @@ std::string Diagnostics(const protocol::InspectorStats* s) {
   if (s == nullptr) return "null";
   std::string out = absl::StrCat("{\"trace_errors\":", s->trace_errors, ",\"errors\":[");
   for (size_t i = 0; i < s->errors.size(); ++i) {
-    absl::StrAppend(&out, i > 0 ? "," : "", "{\"message\":", protocol::JsonString(s->errors[i].message),
+    absl::StrAppend(&out, i > 0 ? "," : "",
+                    "{\"message\":", protocol::JsonString(s->errors[i].message),
                     ",\"failure_type\":", protocol::JsonString(s->errors[i].failure_type), "}");
   }
   absl::StrAppend(&out, "],\"non_protocol_lines\":", s->non_protocol.count,
                   ",\"non_protocol_samples\":[");
   for (size_t i = 0; i < s->non_protocol_samples.size(); ++i) {
-    absl::StrAppend(&out, i > 0 ? "," : "", protocol::JsonString(s->non_protocol_samples[i].prefix));
+    absl::StrAppend(&out, i > 0 ? "," : "",
+                    protocol::JsonString(s->non_protocol_samples[i].prefix));
   }
   return out + "]}";
 }
@@ -103,7 +106,8 @@ int Blame(const Exited& e, const SyncPods& pods) {
 Verdict Judge(const SyncSpec& spec, const std::optional<Exited>& cause, const SyncPods& pods,
               const MaybeSummary& emitted, const MaybeSummary& delivered) {
   if (cause) {
-    std::string reason = absl::StrCat(cause->pod, "/", cause->container, " exited ", cause->exit_code);
+    std::string reason =
+        absl::StrCat(cause->pod, "/", cause->container, " exited ", cause->exit_code);
     if (cause->pod == pods.destination && cause->container == "relay-stdin" &&
         cause->exit_code == dataplane::kExitReaderGone) {
       reason = "the destination stopped reading its input before the end";
@@ -115,9 +119,11 @@ Verdict Judge(const SyncSpec& spec, const std::optional<Exited>& cause, const Sy
     if (cause->is_main) {
       const bool source = cause->pod == pods.source;
       // The connector's own word on why, when it gave one.
-      if (const protocol::InspectorStats* s = Inspected(emitted); source && s && !s->errors.empty()) {
+      if (const protocol::InspectorStats* s = Inspected(emitted);
+          source && s && !s->errors.empty()) {
         const protocol::TraceError& e = s->errors.back();
-        absl::StrAppend(&reason, ": ", e.message, e.failure_type.empty() ? "" : " (" + e.failure_type + ")");
+        absl::StrAppend(&reason, ": ", e.message,
+                        e.failure_type.empty() ? "" : " (" + e.failure_type + ")");
       }
       return {source ? kSyncSourceFailed : kSyncDestinationFailed, reason};
     }
@@ -138,8 +144,9 @@ Verdict Judge(const SyncSpec& spec, const std::optional<Exited>& cause, const Sy
   for (const auto* side : {&e, &d}) {
     for (const auto& [key, c] : *side) {
       if (records(e, key) != records(d, key)) {
-        return {kSyncRelayFailed, absl::StrCat("stream ", key, ": ", records(e, key),
-                                               " records emitted, ", records(d, key), " delivered")};
+        return {kSyncRelayFailed,
+                absl::StrCat("stream ", key, ": ", records(e, key), " records emitted, ",
+                             records(d, key), " delivered")};
       }
     }
   }
@@ -147,8 +154,8 @@ Verdict Judge(const SyncSpec& spec, const std::optional<Exited>& cause, const Sy
   const uint64_t untracked_delivered = delivered->inspector->untracked.records;
   if (untracked_emitted != untracked_delivered) {
     return {kSyncRelayFailed,
-            absl::StrCat("streams beyond the relays' cap: ", untracked_emitted, " records emitted, ",
-                         untracked_delivered, " delivered")};
+            absl::StrCat("streams beyond the relays' cap: ", untracked_emitted,
+                         " records emitted, ", untracked_delivered, " delivered")};
   }
   if (*known.bytes_emitted != *known.bytes_delivered) {
     return {kSyncRelayFailed, absl::StrCat(*known.bytes_emitted, " bytes emitted, ",
@@ -163,9 +170,9 @@ std::string Report(const ReportInput& r, std::string* table) {
     return n ? std::to_string(*n) : std::string("null");
   };
   std::string report = absl::StrCat(
-      "{\"sync\":", protocol::JsonString(r.spec.name), ",\"backend\":", protocol::JsonString(r.backend),
-      ",\"sync_id\":", protocol::JsonString(r.sync_id),
-      ",\"exit_code\":", r.verdict.code,
+      "{\"sync\":", protocol::JsonString(r.spec.name),
+      ",\"backend\":", protocol::JsonString(r.backend),
+      ",\"sync_id\":", protocol::JsonString(r.sync_id), ",\"exit_code\":", r.verdict.code,
       ",\"result\":", r.verdict.code == kSyncOk ? "\"succeeded\"" : "\"failed\"",
       ",\"reason\":", protocol::JsonString(r.verdict.reason),
       ",\"seconds\":", absl::StrFormat("%.3f", absl::ToDoubleSeconds(r.elapsed)),
@@ -209,15 +216,15 @@ std::string Report(const ReportInput& r, std::string* table) {
   const protocol::InspectorStats* source = Inspected(r.emitted);
   const protocol::InspectorStats* destination = Inspected(r.delivered);
   if ((source && source->untracked_streams) || (destination && destination->untracked_streams)) {
-    absl::StrAppend(&report, ",\"untracked_streams\":{\"records_emitted\":",
-                    Number(known.records_emitted_known, source ? source->untracked.records : 0),
-                    ",\"records_delivered\":",
-                    Number(known.records_delivered_known, destination ? destination->untracked.records : 0),
-                    "}");
+    absl::StrAppend(
+        &report, ",\"untracked_streams\":{\"records_emitted\":",
+        Number(known.records_emitted_known, source ? source->untracked.records : 0),
+        ",\"records_delivered\":",
+        Number(known.records_delivered_known, destination ? destination->untracked.records : 0),
+        "}");
   }
   absl::StrAppend(&report, ",\"source\":", Diagnostics(source),
-                  ",\"destination\":", Diagnostics(r.echoed),
-                  ",\"committed_state_file\":",
+                  ",\"destination\":", Diagnostics(r.echoed), ",\"committed_state_file\":",
                   r.state_file.empty() ? "null" : protocol::JsonString(r.state_file),
                   ",\"committed_state_messages\":", r.state.messages,
                   ",\"committed_state_complete\":", r.state.complete ? "true" : "false",

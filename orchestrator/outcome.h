@@ -65,12 +65,12 @@ struct ReportInput {
   absl::Duration elapsed;
   std::string workdir;  // "" once removed
   const std::vector<Exited>& exits;
-  const MaybeSummary& emitted;    // the source relay's
-  const MaybeSummary& delivered;  // the destination's input relay's
+  const MaybeSummary& emitted;             // the source relay's
+  const MaybeSummary& delivered;           // the destination's input relay's
   const protocol::InspectorStats* echoed;  // the destination's stdout, as the keeper read it
   const CommittedState& state;
-  std::string state_file;         // "" when none was written
-  const ProgressView& progress;   // committed counts
+  std::string state_file;        // "" when none was written
+  const ProgressView& progress;  // committed counts
 };
 
 // The JSON report (one line); `table` gets the per-stream rows for people.

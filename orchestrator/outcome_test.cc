@@ -32,7 +32,8 @@ TEST(OutcomeTest, BlameNamesTheCauseNotItsConsequences) {
   EXPECT_EQ(Cause({Exit("s-source", "main", 128 + SIGPIPE), Exit("s-destination", "main", 1)}),
             "s-destination/main");
   // A failing source, before the destination that then failed on its cut input.
-  EXPECT_EQ(Cause({Exit("s-destination", "main", 1), Exit("s-source", "main", 1)}), "s-source/main");
+  EXPECT_EQ(Cause({Exit("s-destination", "main", 1), Exit("s-source", "main", 1)}),
+            "s-source/main");
   // A destination that stopped reading is the destination's fault.
   EXPECT_EQ(Cause({Exit("s-source", "relay-stdout", dataplane::kExitPeerLost),
                    Exit("s-destination", "relay-stdin", dataplane::kExitReaderGone)}),

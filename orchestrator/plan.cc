@@ -10,7 +10,9 @@
 
 namespace sluice::orchestrator {
 
-std::string Endpoint::Placeholder() const { return absl::StrCat("${endpoint:", pod, "/", port, "}"); }
+std::string Endpoint::Placeholder() const {
+  return absl::StrCat("${endpoint:", pod, "/", port, "}");
+}
 
 const ContainerPlan* PodPlan::Find(std::string_view container) const {
   for (const auto* list : {&init_containers, &containers}) {
@@ -28,7 +30,8 @@ const PodPlan* SyncPlan::Find(const std::string& pod) const {
   return nullptr;
 }
 
-std::string MountPath(const PlanOptions& options, const std::string& role, const std::string& volume) {
+std::string MountPath(const PlanOptions& options, const std::string& role,
+                      const std::string& volume) {
   if (options.volume_root.empty()) return absl::StrCat("/sluice/", volume);
   return absl::StrCat(options.volume_root, "/", role, "/", volume);
 }
@@ -114,15 +117,16 @@ class PodBuilder {
                 const std::string& fifo, std::string where, bool inspect,
                 std::optional<ContainerPort> port = std::nullopt) {
     ContainerPlan c = Relay(std::move(container), ContainerKind::kSidecar);
-    c.command = {options_.relay_command,
-                 std::string(mode),
-                 absl::StrCat("--name=", relay_name),
-                 absl::StrCat("--fifo=", Path(kPipes, fifo)),
-                 std::move(where),
-                 absl::StrCat("--report-to=", Endpoint{std::string(kOrchestrator), "report"}.Placeholder()),
-                 absl::StrCat("--secret-file=", Path(kRelaySecret, kSecretRelayKey)),
-                 absl::StrCat("--engine=", std::string(dataplane::EngineKindName(spec_.engine))),
-                 absl::StrCat("--linger-timeout=", absl::FormatDuration(spec_.stall_timeout))};
+    c.command = {
+        options_.relay_command,
+        std::string(mode),
+        absl::StrCat("--name=", relay_name),
+        absl::StrCat("--fifo=", Path(kPipes, fifo)),
+        std::move(where),
+        absl::StrCat("--report-to=", Endpoint{std::string(kOrchestrator), "report"}.Placeholder()),
+        absl::StrCat("--secret-file=", Path(kRelaySecret, kSecretRelayKey)),
+        absl::StrCat("--engine=", std::string(dataplane::EngineKindName(spec_.engine))),
+        absl::StrCat("--linger-timeout=", absl::FormatDuration(spec_.stall_timeout))};
     if (!inspect) c.command.push_back("--no-inspect");
     c.mounts = {{kPipes, Path(kPipes)}, {kRelaySecret, Path(kRelaySecret), true}};
     if (port) c.ports.push_back(*port);
@@ -146,8 +150,9 @@ class PodBuilder {
     pod_.volumes = {{kPipes, VolumeKind::kEmptyDir, {}}, {kBin, VolumeKind::kEmptyDir, {}}};
     if (options_.volume_root.empty()) pod_.volumes.push_back({kTmp, VolumeKind::kEmptyDir, {}});
     pod_.volumes.insert(pod_.volumes.end(), volumes_.begin(), volumes_.end());
-    pod_.volumes.push_back(
-        {kRelaySecret, VolumeKind::kSecret, {{std::string(kSecretRelayKey), std::string(kSecretRelayKey)}}});
+    pod_.volumes.push_back({kRelaySecret,
+                            VolumeKind::kSecret,
+                            {{std::string(kSecretRelayKey), std::string(kSecretRelayKey)}}});
     pod_.endpoints = std::move(endpoints);
     return std::move(pod_);
   }
@@ -174,7 +179,8 @@ class PodBuilder {
 absl::StatusOr<SyncPlan> MakePlan(const SyncSpec& spec, const PlanInputs& inputs,
                                   const PlanOptions& options) {
   if (inputs.sync_id.empty() || inputs.sync_id.size() > 12 ||
-      inputs.sync_id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") != std::string::npos) {
+      inputs.sync_id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") !=
+          std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("sync id '", inputs.sync_id, "' must be 1-12 characters of a-z and 0-9"));
   }
@@ -189,16 +195,16 @@ absl::StatusOr<SyncPlan> MakePlan(const SyncSpec& spec, const PlanInputs& inputs
                         {"sluice.dev/sync-id", inputs.sync_id}};
   plan.secret.data.emplace_back(kSecretRelayKey, inputs.relay_secret);
 
-  const std::string listen = options.host_network ? "--listen=127.0.0.1:0"
-                                                  : absl::StrCat("--listen=0.0.0.0:", kRelayPort);
-  const ContainerPort relay_port{std::string(kRelayPortName), options.host_network ? 0 : kRelayPort};
+  const std::string listen =
+      options.host_network ? "--listen=127.0.0.1:0" : absl::StrCat("--listen=0.0.0.0:", kRelayPort);
+  const ContainerPort relay_port{std::string(kRelayPortName),
+                                 options.host_network ? 0 : kRelayPort};
 
   // The destination: its stdin from the source's relay; its stdout (the STATEs it commits) to
   // the orchestrator.
   PodBuilder destination(spec, inputs, options, "destination");
-  auto destination_call = PlanConnectorCall(
-      spec.destination, "write", destination.Path(kConnector),
-      {.catalog = spec.catalog_json, .state = std::nullopt});
+  auto destination_call = PlanConnectorCall(spec.destination, "write", destination.Path(kConnector),
+                                            {.catalog = spec.catalog_json, .state = std::nullopt});
   if (!destination_call.ok()) return destination_call.status();
   destination.Init({"stdin", "stdout", "stderr"});
   destination.Main(spec.destination, *destination_call, /*has_stdin=*/true, &plan.secret);

@@ -120,7 +120,7 @@ struct SyncPlan {
   std::string sync_id;  // this run's id: labels every object
   SecretPlan secret;
   bool native_sidecars = false;  // the spec's relay.native_sidecars
-  std::vector<PodPlan> pods;  // in start order: the destination, then the source
+  std::vector<PodPlan> pods;     // in start order: the destination, then the source
   const PodPlan* Find(const std::string& pod) const;
   friend bool operator==(const SyncPlan&, const SyncPlan&) = default;
 };
@@ -154,7 +154,8 @@ absl::StatusOr<SyncPlan> MakePlan(const SyncSpec& spec, const PlanInputs& inputs
                                   const PlanOptions& options);
 
 // Where `volume` of the pod with `role` is mounted under `options`.
-std::string MountPath(const PlanOptions& options, const std::string& role, const std::string& volume);
+std::string MountPath(const PlanOptions& options, const std::string& role,
+                      const std::string& volume);
 
 // `text` with every endpoint placeholder that `resolved` has replaced by its address.
 std::string ResolveEndpoints(std::string text, const std::map<Endpoint, std::string>& resolved);

@@ -16,7 +16,8 @@ namespace sluice::orchestrator {
 namespace {
 
 const std::string kTestdata = SLUICE_TESTDATA;
-const PlanInputs kInputs{.sync_id = "t1", .relay_secret = "00112233445566778899aabbccddeeff", .state = {}};
+const PlanInputs kInputs{
+    .sync_id = "t1", .relay_secret = "00112233445566778899aabbccddeeff", .state = {}};
 
 SyncSpec Spec(const std::string& name) {
   auto spec = LoadSyncSpec(kTestdata + "/" + name + ".sync.yaml");
@@ -39,8 +40,8 @@ SyncPlan Plan(const std::string& name, bool host_network = false,
 TEST(PlanTest, ExampleSpecsRenderToTheExpectedManifests) {
   const bool update = std::getenv("SLUICE_UPDATE_GOLDEN") != nullptr;
   for (const char* name : {"pair", "streams", "no-inspect", "native-sidecars"}) {
-    for (const auto& [flavor, flavor_name] :
-         {std::pair{RenderFlavor::kKubernetes, "kubernetes"}, std::pair{RenderFlavor::kPodman, "podman"}}) {
+    for (const auto& [flavor, flavor_name] : {std::pair{RenderFlavor::kKubernetes, "kubernetes"},
+                                              std::pair{RenderFlavor::kPodman, "podman"}}) {
       SCOPED_TRACE(std::string(name) + " " + flavor_name);
       const SyncPlan plan = Plan(name, flavor == RenderFlavor::kPodman);
       const std::string yaml = RenderManifests(plan, flavor, {});
@@ -72,7 +73,8 @@ TEST(PlanTest, PodsStartInOrderAndNameOnlyWhatIsUpBeforeThem) {
   const std::string placeholder = Endpoint{"pair-destination", "relay"}.Placeholder();
   EXPECT_NE(std::find(relay->command.begin(), relay->command.end(), "--connect=" + placeholder),
             relay->command.end());
-  EXPECT_EQ(ResolveEndpoints("--connect=" + placeholder, {{{"pair-destination", "relay"}, "10.0.0.7:9000"}}),
+  EXPECT_EQ(ResolveEndpoints("--connect=" + placeholder,
+                             {{{"pair-destination", "relay"}, "10.0.0.7:9000"}}),
             "--connect=10.0.0.7:9000");
   EXPECT_EQ(ResolveEndpoints("--connect=" + placeholder, {}), "--connect=" + placeholder);
 }
@@ -91,7 +93,8 @@ TEST(PlanTest, NoSecretValueIsInAPod) {
   // They are in the Secret, and only the source's pod mounts the source's config.
   const YAML::Node secret = YAML::Load(RenderSecret(plan.secret));
   std::string config;
-  ASSERT_TRUE(absl::Base64Unescape(secret["data"]["source-config.json"].as<std::string>(), &config));
+  ASSERT_TRUE(
+      absl::Base64Unescape(secret["data"]["source-config.json"].as<std::string>(), &config));
   EXPECT_NE(config.find(password), std::string::npos);
   for (const PodPlan& pod : plan.pods) {
     for (const VolumePlan& v : pod.volumes) {
@@ -135,9 +138,9 @@ TEST(PlanTest, EveryPodMeetsTheRestrictedPodSecurityStandard) {
         }
         EXPECT_FALSE(v["hostPath"].IsDefined());
       }
-      for (const char* label : {"app.kubernetes.io/name", "app.kubernetes.io/instance",
-                                "app.kubernetes.io/component", "app.kubernetes.io/managed-by",
-                                "sluice.dev/sync-id"}) {
+      for (const char* label :
+           {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component",
+            "app.kubernetes.io/managed-by", "sluice.dev/sync-id"}) {
         EXPECT_TRUE(p["metadata"]["labels"][label].IsDefined()) << label;
       }
       EXPECT_EQ(p["metadata"]["labels"]["sluice.dev/sync-id"].as<std::string>(), kInputs.sync_id);
@@ -162,13 +165,16 @@ TEST(PlanTest, RelaysAreNativeSidecarsOnlyOnKubernetesWhenAskedFor) {
     }
     for (const YAML::Node& c : p["spec"]["containers"]) main.push_back(c["name"].as<std::string>());
     if (native) {
-      EXPECT_EQ(init, (std::vector<std::string>{"init", "relay-stdin", "relay-stdout", "relay-stderr"}));
-      EXPECT_EQ(restartable, (std::vector<std::string>{"relay-stdin", "relay-stdout", "relay-stderr"}));
+      EXPECT_EQ(init,
+                (std::vector<std::string>{"init", "relay-stdin", "relay-stdout", "relay-stderr"}));
+      EXPECT_EQ(restartable,
+                (std::vector<std::string>{"relay-stdin", "relay-stdout", "relay-stderr"}));
       EXPECT_EQ(main, (std::vector<std::string>{"main"}));
     } else {
       EXPECT_EQ(init, (std::vector<std::string>{"init"}));
       EXPECT_TRUE(restartable.empty());
-      EXPECT_EQ(main, (std::vector<std::string>{"main", "relay-stdin", "relay-stdout", "relay-stderr"}));
+      EXPECT_EQ(main,
+                (std::vector<std::string>{"main", "relay-stdin", "relay-stdout", "relay-stderr"}));
     }
     EXPECT_EQ(p["spec"]["hostNetwork"].IsDefined(), flavor == RenderFlavor::kPodman);
   }
@@ -217,7 +223,8 @@ TEST(PlanTest, TheSourceResumesFromTheStateInItsSecretVolume) {
   ASSERT_NE(state, main->command.end());
   EXPECT_EQ(*(state + 1), "/sluice/connector/state.json");
   bool in_secret = false;
-  for (const auto& [key, value] : plan.secret.data) in_secret |= key == "source-state.json" && value == *inputs.state;
+  for (const auto& [key, value] : plan.secret.data)
+    in_secret |= key == "source-state.json" && value == *inputs.state;
   EXPECT_TRUE(in_secret);
   // The destination never gets --state.
   const ContainerPlan* destination = plan.pods[0].Find("main");
@@ -233,8 +240,9 @@ TEST(PlanTest, HostNetworkRelaysListenOnAPortTheKernelPicks) {
             relay->command.end());
   const SyncPlan cluster = Plan("pair");
   const ContainerPlan* listening = cluster.pods[0].Find("relay-stdin");
-  EXPECT_NE(std::find(listening->command.begin(), listening->command.end(), "--listen=0.0.0.0:9000"),
-            listening->command.end());
+  EXPECT_NE(
+      std::find(listening->command.begin(), listening->command.end(), "--listen=0.0.0.0:9000"),
+      listening->command.end());
   ASSERT_EQ(listening->ports.size(), 1u);
   EXPECT_EQ(listening->ports[0].port, kRelayPort);
 }

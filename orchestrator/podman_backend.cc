@@ -2,8 +2,8 @@
 
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
-#include <simdjson.h>
 #include <signal.h>
+#include <simdjson.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,8 +80,8 @@ absl::Status PodmanBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
   const std::string manifests = options_.workdir + "/manifests";
   if (auto s = MakeDirs(manifests, 0700); !s.ok()) return s;
   const std::string file = absl::StrCat(manifests, "/", pod.name, ".yaml");
-  const std::string yaml =
-      RenderPod(plan, pod, RenderFlavor::kPodman, {.endpoints = endpoints, .workdir = options_.workdir});
+  const std::string yaml = RenderPod(plan, pod, RenderFlavor::kPodman,
+                                     {.endpoints = endpoints, .workdir = options_.workdir});
   if (auto s = base::WriteFileAtomically(file, yaml, 0600); !s.ok()) return s;
 
   pods_.push_back(pod.name);  // from here on, Delete removes it whatever happens
@@ -91,9 +91,9 @@ absl::Status PodmanBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
         absl::StrCat(pod.name, ": `podman kube play` did not finish in time"));
   }
   if (played->exit_code != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(pod.name, ": `podman kube play ", file, "` exited ", played->exit_code, ": ",
-                     base::LastLines(played->output, 5)));
+    return absl::FailedPreconditionError(absl::StrCat(pod.name, ": `podman kube play ", file,
+                                                      "` exited ", played->exit_code, ": ",
+                                                      base::LastLines(played->output, 5)));
   }
   for (const ContainerPlan& c : pod.containers) {
     running_.push_back({pod.name, c.name, c.kind == ContainerKind::kMain});
@@ -152,8 +152,8 @@ std::vector<Exited> PodmanBackend::Poll() {
     std::string_view name, state;
     int64_t code = 0;
     if (c["Names"].at(0).get(name) != simdjson::SUCCESS ||
-        c["State"].get(state) != simdjson::SUCCESS || c["ExitCode"].get(code) != simdjson::SUCCESS ||
-        (state != "exited" && state != "stopped")) {
+        c["State"].get(state) != simdjson::SUCCESS ||
+        c["ExitCode"].get(code) != simdjson::SUCCESS || (state != "exited" && state != "stopped")) {
       continue;
     }
     for (auto it = running_.begin(); it != running_.end(); ++it) {
@@ -174,7 +174,8 @@ std::vector<Exited> PodmanBackend::WaitAny(absl::Time deadline) {
     std::vector<Exited> exited = Poll();
     if (!exited.empty() || running_.empty() || absl::Now() >= deadline) return exited;
     const absl::Time next = std::min(deadline, polled + kPollInterval);
-    std::this_thread::sleep_for(absl::ToChronoNanoseconds(std::max(next - absl::Now(), absl::ZeroDuration())));
+    std::this_thread::sleep_for(
+        absl::ToChronoNanoseconds(std::max(next - absl::Now(), absl::ZeroDuration())));
   }
 }
 
@@ -185,9 +186,11 @@ bool PodmanBackend::IsRunning(const std::string& pod, const std::string& contain
   return false;
 }
 
-void PodmanBackend::Stop(const std::string& pod, const std::string& container, absl::Duration grace) {
+void PodmanBackend::Stop(const std::string& pod, const std::string& container,
+                         absl::Duration grace) {
   std::vector<std::string> args = {
-      "stop", absl::StrCat("--time=", static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(grace))))};
+      "stop",
+      absl::StrCat("--time=", static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(grace))))};
   for (const Container& c : running_) {
     if (c.pod == pod && (container.empty() || c.name == container)) args.push_back(c.Qualified());
   }
@@ -198,17 +201,19 @@ void PodmanBackend::StopAll(absl::Duration grace) {
   for (const std::string& pod : pods_) Stop(pod, "", grace);
 }
 
-std::string PodmanBackend::Logs(const std::string& pod, const std::string& container, size_t lines) {
-  auto logs = RunCommand({options_.podman, "logs", "--tail", std::to_string(lines),
-                          absl::StrCat(pod, "-", container)},
-                         absl::Now() + kCommandTimeout);
+std::string PodmanBackend::Logs(const std::string& pod, const std::string& container,
+                                size_t lines) {
+  auto logs = RunCommand(
+      {options_.podman, "logs", "--tail", std::to_string(lines), absl::StrCat(pod, "-", container)},
+      absl::Now() + kCommandTimeout);
   return logs.ok() ? logs->output : std::string();
 }
 
 void PodmanBackend::SaveLogs() {
   for (const auto* list : {&exited_, &running_}) {
     for (const Container& c : *list) {
-      auto logs = RunCommand({options_.podman, "logs", c.Qualified()}, absl::Now() + kCommandTimeout);
+      auto logs =
+          RunCommand({options_.podman, "logs", c.Qualified()}, absl::Now() + kCommandTimeout);
       if (!logs.ok()) continue;
       const std::string dir = absl::StrCat(options_.workdir, "/logs/", c.pod);
       if (!MakeDirs(dir, 0700).ok()) continue;

@@ -15,7 +15,8 @@ std::optional<RenderFlavor> ParseRenderFlavor(std::string_view name) {
   return std::nullopt;
 }
 
-std::string SecretDirectory(const std::string& workdir, const std::string& pod, const std::string& volume) {
+std::string SecretDirectory(const std::string& workdir, const std::string& pod,
+                            const std::string& volume) {
   return absl::StrCat(workdir, "/secrets/", pod, "/", volume);
 }
 
@@ -169,8 +170,9 @@ class PodWriter {
         out << YAML::Key << "emptyDir" << YAML::Value << YAML::BeginMap << YAML::EndMap;
       } else if (flavor_ == RenderFlavor::kPodman) {
         out << YAML::Key << "hostPath" << YAML::Value << YAML::BeginMap;
-        Str(out, "path", SecretDirectory(bindings_.workdir.empty() ? "${workdir}" : bindings_.workdir,
-                                         pod_.name, v.name));
+        Str(out, "path",
+            SecretDirectory(bindings_.workdir.empty() ? "${workdir}" : bindings_.workdir, pod_.name,
+                            v.name));
         Str(out, "type", "Directory");
         out << YAML::EndMap;
       } else {
@@ -223,7 +225,8 @@ std::string RenderSecret(const SecretPlan& secret) {
 std::string RenderManifests(const SyncPlan& plan, RenderFlavor flavor,
                             const RenderBindings& bindings) {
   std::string out;
-  if (flavor == RenderFlavor::kKubernetes) absl::StrAppend(&out, "---\n", RenderSecret(plan.secret));
+  if (flavor == RenderFlavor::kKubernetes)
+    absl::StrAppend(&out, "---\n", RenderSecret(plan.secret));
   for (const PodPlan& pod : plan.pods) {
     absl::StrAppend(&out, "---\n", RenderPod(plan, pod, flavor, bindings));
   }

@@ -52,7 +52,8 @@ std::string RenderPod(const SyncPlan& plan, const PodPlan& pod, RenderFlavor fla
 std::string RenderSecret(const SecretPlan& secret);
 
 // kPodman: where a secret volume's files go, under the work directory.
-std::string SecretDirectory(const std::string& workdir, const std::string& pod, const std::string& volume);
+std::string SecretDirectory(const std::string& workdir, const std::string& pod,
+                            const std::string& volume);
 
 }  // namespace sluice::orchestrator
 

@@ -37,7 +37,8 @@ std::optional<std::string> RandomHex(size_t bytes) {
   return hex;
 }
 
-void WriteReport(const std::string& report, const std::string& workdir, const SyncOptions& options) {
+void WriteReport(const std::string& report, const std::string& workdir,
+                 const SyncOptions& options) {
   for (const std::string& path :
        {workdir.empty() ? std::string() : workdir + "/report.json", options.report_path}) {
     if (path.empty()) continue;
@@ -110,7 +111,8 @@ Watched Watch(const SyncSpec& spec, const SyncOptions& options, const SyncPods& 
       // A backend that cannot say what ended (a container engine that hangs) must not hold
       // the sync forever: what it still counts as running is removed with its pods.
       Log(absl::StrCat(backend.running(), " containers did not report an exit ",
-                       absl::FormatDuration(kGiveUpAfterKill), " after they were killed: giving up on them"));
+                       absl::FormatDuration(kGiveUpAfterKill),
+                       " after they were killed: giving up on them"));
       break;
     }
     if (*interrupted && !w.interrupted) {
@@ -125,17 +127,17 @@ Watched Watch(const SyncSpec& spec, const SyncOptions& options, const SyncPods& 
       const ProgressView view = progress.View();
       display.Tick(view, now);
       const auto source_relay = view.relays.find(pods.source);
-      const absl::Time heard =
-          std::max(pods_started, source_relay == view.relays.end()
-                                     ? absl::InfinitePast()
-                                     : source_relay->second.last_bytes_change);
+      const absl::Time heard = std::max(pods_started, source_relay == view.relays.end()
+                                                          ? absl::InfinitePast()
+                                                          : source_relay->second.last_bytes_change);
       if (!w.no_heartbeat && !w.cause && now - heard > spec.heartbeat_timeout &&
           backend.IsRunning(pods.source, "main")) {
         // Only the source is stopped: its relay then ends the stream, and the destination
         // commits what it received before it exits, as after any other failure.
         w.no_heartbeat = true;
         display.Clear();
-        Log(absl::StrCat("the source sent nothing for ", absl::FormatDuration(spec.heartbeat_timeout),
+        Log(absl::StrCat("the source sent nothing for ",
+                         absl::FormatDuration(spec.heartbeat_timeout),
                          " (heartbeat_timeout): stopping it"));
         backend.Stop(pods.source, "main", options.kill_grace);
       }
@@ -183,7 +185,8 @@ absl::StatusOr<PlanInputs> DrawPlanInputs(const SyncSpec& spec) {
   const std::optional<std::string> secret = RandomHex(32);
   const std::optional<std::string> sync_id = RandomHex(4);
   if (!secret || !sync_id) {
-    return absl::UnavailableError("cannot draw the sync's secret: the system's random source failed");
+    return absl::UnavailableError(
+        "cannot draw the sync's secret: the system's random source failed");
   }
   PlanInputs inputs{.sync_id = *sync_id, .relay_secret = *secret, .state = std::nullopt};
   if (!spec.state_file.empty()) inputs.state = StateArgument(base::ReadFile(spec.state_file));
@@ -218,15 +221,17 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   }
   const std::string& secret = inputs->relay_secret;
   Log(absl::StrCat("sync ", spec.name, " (", inputs->sync_id, ") on the ",
-                   std::string(BackendKindName(options.backend)), " backend: work directory ", workdir));
+                   std::string(BackendKindName(options.backend)), " backend: work directory ",
+                   workdir));
 
   SyncProgress progress(spec.name + "-source");
   std::vector<Exited> exits;
   std::unique_ptr<Backend> backend;
   // The end of the sync, whichever way it came: the report, and the work directory removed
   // after a success (kept after a failure, for debugging, without any secret).
-  const auto finish = [&](Verdict verdict, const MaybeSummary& emitted, const MaybeSummary& delivered,
-                          const StateKeeper::Outcome* echo, const std::string& state_file) {
+  const auto finish = [&](Verdict verdict, const MaybeSummary& emitted,
+                          const MaybeSummary& delivered, const StateKeeper::Outcome* echo,
+                          const std::string& state_file) {
     if (backend) {
       if (auto s = backend->Delete(); !s.ok()) {
         Log(std::string(s.message()));
@@ -238,9 +243,9 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
     const CommittedState none;
     const ProgressView view = progress.View();
     const std::string report =
-        Report({spec, std::string(BackendKindName(options.backend)), inputs->sync_id, verdict, absl::Now() - started,
-                remove ? "" : workdir, exits, emitted, delivered, echo ? &echo->stats : nullptr,
-                echo ? echo->state : none, state_file, view},
+        Report({spec, std::string(BackendKindName(options.backend)), inputs->sync_id, verdict,
+                absl::Now() - started, remove ? "" : workdir, exits, emitted, delivered,
+                echo ? &echo->stats : nullptr, echo ? echo->state : none, state_file, view},
                &table);
     WriteReport(report, remove ? "" : workdir, options);
     if (remove) std::filesystem::remove_all(workdir);
@@ -248,12 +253,12 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
       std::fprintf(stderr, "  %-32s %14s %14s %14s %8s\n%s", "stream", "emitted", "delivered",
                    "committed", "states", table.c_str());
     }
-    Log(absl::StrCat("sync ", spec.name, " ", verdict.code == kSyncOk ? "succeeded" : "failed", " (",
-                     verdict.reason, ", exit ", verdict.code, ") in ",
-                     absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1))),
-                     remove ? (options.report_path.empty() ? std::string()
-                                                           : "; report: " + options.report_path)
-                            : "; report: " + workdir + "/report.json"));
+    Log(absl::StrCat(
+        "sync ", spec.name, " ", verdict.code == kSyncOk ? "succeeded" : "failed", " (",
+        verdict.reason, ", exit ", verdict.code, ") in ",
+        absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1))),
+        remove ? (options.report_path.empty() ? std::string() : "; report: " + options.report_path)
+               : "; report: " + workdir + "/report.json"));
     return verdict.code;
   };
   const auto start_failed = [&](const std::string& why) {
@@ -261,21 +266,21 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
     return finish({kSyncStartFailed, why}, std::nullopt, std::nullopt, nullptr, "");
   };
   // Until the sync ends, the report says it runs: a report found after a crash tells the truth.
-  WriteReport(absl::StrCat("{\"sync\":", protocol::JsonString(spec.name),
-                           ",\"result\":\"running\",\"workdir\":", protocol::JsonString(workdir),
-                           "}\n"),
-              workdir, options);
+  WriteReport(
+      absl::StrCat("{\"sync\":", protocol::JsonString(spec.name),
+                   ",\"result\":\"running\",\"workdir\":", protocol::JsonString(workdir), "}\n"),
+      workdir, options);
 
-  auto made = MakeBackend(options.backend, {.workdir = workdir,
-                                            .relay_path = options.relay_path,
-                                            .ports = &progress});
+  auto made = MakeBackend(
+      options.backend, {.workdir = workdir, .relay_path = options.relay_path, .ports = &progress});
   if (!made.ok()) return start_failed(std::string(made.status().message()));
   backend = std::move(*made);
 
   // The plan. The source resumes from the state the last sync committed.
   auto plan = MakePlan(spec, *inputs, backend->plan_options());
   if (!plan.ok()) return start_failed(std::string(plan.status().message()));
-  if (inputs->state) Log(absl::StrCat("the source resumes from the state committed in ", spec.state_file));
+  if (inputs->state)
+    Log(absl::StrCat("the source resumes from the state committed in ", spec.state_file));
   const SyncPods pods{plan->pods.back().name, plan->pods.front().name};
 
   // The orchestrator's own end: the relays report on a channel authenticated with the secret,
@@ -351,7 +356,8 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   if (verdict.code == kSyncRelayFailed && watched.cause && !watched.cause->is_main) {
     const Exited& c = *watched.cause;
     Log(absl::StrCat("the end of ", c.pod, "/", c.container, "'s log:\n",
-                     c.pod == EchoReceiver::PodName(spec) ? (*echo)->Logs(5) : backend->Logs(c.pod, c.container, 5)));
+                     c.pod == EchoReceiver::PodName(spec) ? (*echo)->Logs(5)
+                                                          : backend->Logs(c.pod, c.container, 5)));
   }
 
   // The committed state: written as the destination echoed it, and once more now.
@@ -363,7 +369,8 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                        spec.state_file));
     } else {
       Log(absl::StrCat("the committed state was not persisted: ", echoed.written.message()));
-      if (verdict.code == kSyncOk) verdict = {kSyncRelayFailed, "the committed state could not be written"};
+      if (verdict.code == kSyncOk)
+        verdict = {kSyncRelayFailed, "the committed state could not be written"};
     }
   }
   if (!echoed.state.complete) {

@@ -179,6 +179,63 @@ Watched Watch(const SyncSpec& spec, const SyncOptions& options, const SyncPods& 
   return w;
 }
 
+// Starts the plan's pods in order, each once the endpoints it names are up (resolved into
+// `endpoints`, which holds the orchestrator's own). Cancelled when interrupted.
+absl::Status StartPods(const SyncPlan& plan, Backend& backend, absl::Time deadline,
+                       const volatile std::sig_atomic_t* interrupted,
+                       std::map<Endpoint, std::string>* endpoints) {
+  for (const PodPlan& pod : plan.pods) {
+    if (*interrupted) return absl::CancelledError("interrupted while the pods started");
+    for (const Endpoint& e : pod.endpoints) {
+      if (endpoints->contains(e)) continue;
+      auto address = backend.Resolve(e, deadline);
+      if (!address.ok()) {
+        std::string log;  // the listening container's last words
+        if (const PodPlan* named = plan.Find(e.pod)) {
+          for (const ContainerPlan& c : named->containers) {
+            for (const ContainerPort& p : c.ports) {
+              if (p.name == e.port) log = backend.Logs(e.pod, c.name, 5);
+            }
+          }
+        }
+        return absl::UnavailableError(
+            absl::StrCat(address.status().message(), log.empty() ? "" : ": ", log));
+      }
+      (*endpoints)[e] = *address;
+    }
+    if (auto s = backend.StartPod(plan, pod, *endpoints, deadline); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// The committed state file, as the keeper wrote it ("" when none): a state that could not be
+// written fails a sync that was otherwise fine.
+std::string CommittedStateWritten(const SyncSpec& spec, const StateKeeper::Outcome& echoed,
+                                  const ProgressView& view, Verdict* verdict) {
+  std::string written;
+  if (!spec.state_file.empty() && echoed.state.echoed > 0) {
+    if (echoed.written.ok()) {
+      written = spec.state_file;
+      Log(absl::StrCat("committed state (", echoed.state.messages, " STATE messages) written to ",
+                       spec.state_file));
+    } else {
+      Log(absl::StrCat("the committed state was not persisted: ", echoed.written.message()));
+      if (verdict->code == kSyncOk) {
+        *verdict = {kSyncRelayFailed, "the committed state could not be written"};
+      }
+    }
+  }
+  if (!echoed.state.complete) {
+    Log("WARNING: some STATE messages the destination echoed were too large (or too many) to "
+        "keep: the committed state lacks those streams, and the next sync reads them again");
+  }
+  if (!view.committed_exact) {
+    Log("WARNING: the committed counts are not exact: more STATEs were in flight than the "
+        "ledger holds, or some could not be matched");
+  }
+  return written;
+}
+
 }  // namespace
 
 absl::StatusOr<PlanInputs> DrawPlanInputs(const SyncSpec& spec) {
@@ -304,30 +361,12 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   std::map<Endpoint, std::string> endpoints = {
       {{std::string(kOrchestrator), "report"}, report_to},
       {{std::string(kOrchestrator), "echo"}, (*echo)->address()}};
-  for (const PodPlan& pod : plan->pods) {
-    if (*interrupted) {
-      Log("interrupted while the pods started");
+  if (auto s = StartPods(*plan, *backend, start_deadline, interrupted, &endpoints); !s.ok()) {
+    if (s.code() == absl::StatusCode::kCancelled) {
+      Log(std::string(s.message()));
       return finish({kSyncInterrupted, "interrupted"}, std::nullopt, std::nullopt, nullptr, "");
     }
-    for (const Endpoint& e : pod.endpoints) {
-      if (endpoints.contains(e)) continue;
-      auto address = backend->Resolve(e, start_deadline);
-      if (!address.ok()) {
-        std::string log;  // the listening container's last words
-        if (const PodPlan* named = plan->Find(e.pod)) {
-          for (const ContainerPlan& c : named->containers) {
-            for (const ContainerPort& p : c.ports) {
-              if (p.name == e.port) log = backend->Logs(e.pod, c.name, 5);
-            }
-          }
-        }
-        return start_failed(absl::StrCat(address.status().message(), log.empty() ? "" : ": ", log));
-      }
-      endpoints[e] = *address;
-    }
-    if (auto s = backend->StartPod(*plan, pod, endpoints, start_deadline); !s.ok()) {
-      return start_failed(std::string(s.message()));
-    }
+    return start_failed(std::string(s.message()));
   }
   Log(absl::StrCat("sync ", spec.name, ": pods started; the destination listens at ",
                    endpoints[{pods.destination, std::string(kRelayPortName)}]));
@@ -360,27 +399,7 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                                                           : backend->Logs(c.pod, c.container, 5)));
   }
 
-  // The committed state: written as the destination echoed it, and once more now.
-  std::string state_written;
-  if (!spec.state_file.empty() && echoed.state.echoed > 0) {
-    if (echoed.written.ok()) {
-      state_written = spec.state_file;
-      Log(absl::StrCat("committed state (", echoed.state.messages, " STATE messages) written to ",
-                       spec.state_file));
-    } else {
-      Log(absl::StrCat("the committed state was not persisted: ", echoed.written.message()));
-      if (verdict.code == kSyncOk)
-        verdict = {kSyncRelayFailed, "the committed state could not be written"};
-    }
-  }
-  if (!echoed.state.complete) {
-    Log("WARNING: some STATE messages the destination echoed were too large (or too many) to "
-        "keep: the committed state lacks those streams, and the next sync reads them again");
-  }
-  if (!view.committed_exact) {
-    Log("WARNING: the committed counts are not exact: more STATEs were in flight than the "
-        "ledger holds, or some could not be matched");
-  }
+  const std::string state_written = CommittedStateWritten(spec, echoed, view, &verdict);
   echo->reset();  // its secret copy goes before the report says where the work directory is
   return finish(verdict, emitted, delivered, &echoed, state_written);
 }

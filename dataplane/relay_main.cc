@@ -4,10 +4,12 @@
 #include <absl/flags/flag.h>
 #include <absl/time/time.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -55,6 +57,8 @@ options:
   --max-state-bytes=N      larger STATE messages are counted, not kept
   --max-streams=N          streams counted one by one (default: 10000); the rest together
   --pipe-bytes=N           pipe size for splicing (default: 1048576)
+  --hold-until-stopped     (send, recv, logs) once done, stay until SIGTERM, then exit with the
+                           result: for native sidecars, which the kubelet restarts when they exit
 )";
 
 }  // namespace
@@ -85,12 +89,16 @@ ABSL_FLAG(uint64_t, max_streams, kDefaults.inspector.max_streams, "streams count
 ABSL_FLAG(uint64_t, pipe_bytes, kDefaults.pipe_bytes, "pipe size for splicing");
 ABSL_FLAG(std::string, mode, "0620", "init: the FIFOs' mode, octal");
 ABSL_FLAG(std::string, install_entrypoint, "", "init: install sluice-entrypoint here");
+ABSL_FLAG(bool, hold_until_stopped, false, "once done, stay until SIGTERM (native sidecars)");
 
 namespace {
 
 int stop_pipe[2] = {-1, -1};
 
+volatile std::sig_atomic_t stopped = 0;
+
 void OnSignal(int) {
+  stopped = 1;
   const char c = 1;
   [[maybe_unused]] ssize_t n = write(stop_pipe[1], &c, 1);
 }
@@ -98,6 +106,17 @@ void OnSignal(int) {
 int Usage(const std::string& error) {
   std::fprintf(stderr, "sluice-relay: %s\n\n%s", error.c_str(), kUsage);
   return sluice::dataplane::kExitUsage;
+}
+
+// With --hold-until-stopped: the relay's work is done, and it waits for SIGTERM before it exits
+// with `code`. A native sidecar (a restartable init container) that exits is restarted by the
+// kubelet until the connector ends; held, it is stopped once, after the connector.
+int Held(int code) {
+  if (!absl::GetFlag(FLAGS_hold_until_stopped)) return code;
+  pollfd p{stop_pipe[0], POLLIN, 0};
+  while (!stopped && poll(&p, 1, -1) <= 0) {
+  }
+  return code;
 }
 
 }  // namespace
@@ -113,7 +132,7 @@ int main(int argc, char** argv) {
   if (mode == "init") {
     allowed = {"mode", "install_entrypoint"};
   } else if (mode == "logs") {
-    allowed = {"fifo", "name"};
+    allowed = {"fifo", "name", "hold_until_stopped"};
   } else if (mode == "send" || mode == "recv") {
     allowed = {"name",
                "fifo",
@@ -136,7 +155,8 @@ int main(int argc, char** argv) {
                "max_line_bytes",
                "max_state_bytes",
                "max_streams",
-               "pipe_bytes"};
+               "pipe_bytes",
+               "hold_until_stopped"};
   } else {
     return Usage("unknown mode '" + mode + "': send, recv, logs or init");
   }
@@ -165,8 +185,8 @@ int main(int argc, char** argv) {
   }
   if (mode == "logs") {
     if (absl::GetFlag(FLAGS_fifo).empty()) return Usage("logs needs --fifo");
-    return sluice::dataplane::RunLogs(absl::GetFlag(FLAGS_fifo), absl::GetFlag(FLAGS_name),
-                                      stop_pipe[0]);
+    return Held(sluice::dataplane::RunLogs(absl::GetFlag(FLAGS_fifo), absl::GetFlag(FLAGS_name),
+                                           stop_pipe[0]));
   }
   if (!positional.empty()) return Usage("unexpected argument '" + positional[0] + "'");
 
@@ -209,5 +229,5 @@ int main(int argc, char** argv) {
   c.inspector.max_state_bytes = absl::GetFlag(FLAGS_max_state_bytes);
   c.inspector.max_streams = absl::GetFlag(FLAGS_max_streams);
   c.pipe_bytes = absl::GetFlag(FLAGS_pipe_bytes);
-  return sluice::dataplane::RunTransfer(c, stop_pipe[0]);
+  return Held(sluice::dataplane::RunTransfer(c, stop_pipe[0]));
 }

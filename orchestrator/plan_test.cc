@@ -156,7 +156,15 @@ TEST(PlanTest, RelaysAreNativeSidecarsOnlyOnKubernetesWhenAskedFor) {
     const SyncPlan plan = Plan(name, flavor == RenderFlavor::kPodman);
     const YAML::Node p = YAML::Load(RenderPod(plan, plan.pods[0], flavor, {}));
     SCOPED_TRACE(std::string(name) + (native ? " native" : " ordinary"));
-    std::vector<std::string> init, restartable, main;
+    std::vector<std::string> init, restartable, main, held;
+    for (const char* list : {"initContainers", "containers"}) {
+      for (const YAML::Node& c : p["spec"][list]) {
+        const YAML::Node command = c["command"];
+        if (command[command.size() - 1].as<std::string>() == "--hold-until-stopped") {
+          held.push_back(c["name"].as<std::string>());
+        }
+      }
+    }
     for (const YAML::Node& c : p["spec"]["initContainers"]) {
       init.push_back(c["name"].as<std::string>());
       if (c["restartPolicy"] && c["restartPolicy"].as<std::string>() == "Always") {
@@ -177,6 +185,8 @@ TEST(PlanTest, RelaysAreNativeSidecarsOnlyOnKubernetesWhenAskedFor) {
                 (std::vector<std::string>{"main", "relay-stdin", "relay-stdout", "relay-stderr"}));
     }
     EXPECT_EQ(p["spec"]["hostNetwork"].IsDefined(), flavor == RenderFlavor::kPodman);
+    // Native sidecars stay until stopped (the kubelet would restart them); ordinary ones exit.
+    EXPECT_EQ(held, restartable);
   }
 }
 

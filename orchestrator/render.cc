@@ -102,6 +102,9 @@ class PodWriter {
     for (const std::string& arg : c.command) {
       out << YAML::DoubleQuoted << ResolveEndpoints(arg, bindings_.endpoints);
     }
+    // The kubelet restarts a native sidecar that exits before the connector does: held, a relay
+    // that finished stays until the kubelet stops it, after the connector.
+    if (restartable) out << YAML::DoubleQuoted << "--hold-until-stopped";
     out << YAML::EndSeq;
     if (!c.env.empty()) {
       out << YAML::Key << "env" << YAML::Value << YAML::BeginSeq;

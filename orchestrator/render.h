@@ -8,7 +8,8 @@
 //
 // Two flavours:
 //   kKubernetes  the Secret and the Pods; relays as native sidecars when the spec asks for them
-//                (initContainers with restartPolicy Always).
+//                (initContainers with restartPolicy Always, run with --hold-until-stopped: the
+//                kubelet restarts a native sidecar that exits before the connector).
 //   kPodman      hostNetwork Pods; relays always as ordinary containers (podman ignores
 //                restartPolicy on init containers); no Secret object: podman 4.3's `kube play`
 //                crashes on secret volumes, so they are hostPath volumes of a private directory

@@ -5,7 +5,7 @@ import subprocess
 import time
 import unittest
 
-from harness import (EXIT_USAGE, GEN, NO_URING, RELAY, RelayTest, FifoReader, uring_available)
+from harness import (EXIT_OK, EXIT_USAGE, GEN, NO_URING, RELAY, RelayTest, FifoReader, uring_available)
 
 GIB = 1 << 30
 
@@ -101,6 +101,31 @@ class TransferTest(RelayTest):
                           wrapper=(NO_URING,))
         self.assertEqual(send.wait(10), EXIT_USAGE)
         self.assertIn("io_uring_setup failed", send.text())
+
+    def test_a_held_relay_stays_after_its_transfer_until_stopped(self):
+        # A native sidecar the kubelet would restart if it exited: done, it waits for SIGTERM.
+        src, dst = self.fifos("src_out", "dst_in")
+        recv = self.relay("recv", dst, "dest", listen="127.0.0.1:0", extra=("--hold-until-stopped",))
+        port = recv.listening_port()
+        send = self.relay("send", src, "source", connect=f"127.0.0.1:{port}",
+                          extra=("--hold-until-stopped",))
+        reader = FifoReader(dst)
+        gen, sha_file = self.generate(src, 1 << 20)
+        self.assertEqual(gen.wait(60), 0, gen.text())
+        got = reader.join(60)
+        with open(sha_file) as f:
+            self.assertEqual(got, f.read().strip())
+        send.wait_for_log(r"send done")
+        recv.wait_for_log(r"recv done")
+        time.sleep(0.5)
+        self.assertIsNone(send.p.poll(), "a held relay exited before it was stopped")
+        self.assertIsNone(recv.p.poll(), "a held relay exited before it was stopped")
+        for relay in (send, recv):
+            relay.p.terminate()
+            self.assertEqual(relay.wait(10), EXIT_OK, relay.text())  # the transfer's result
+        summary = self.summary("dest")["relay"]
+        self.assertEqual(summary["exit_code"], EXIT_OK)  # the summary is the transfer's, too
+        self.assertGreaterEqual(summary["bytes"], 1 << 20)
 
     def test_each_mode_takes_its_own_flags(self):
         (src,) = self.fifos("src_out")

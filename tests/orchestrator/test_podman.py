@@ -221,6 +221,16 @@ class PodmanSyncTest(SyncTest):
         self.assertIn(f"{name}-source/relay-stdout exited 137", report["reason"])
         self.assertEqual(left_behind(name), [])
 
+    def test_a_destination_killed_mid_sync_fails_the_sync_with_its_code(self):
+        name = f"pm{os.getpid() % 100000}-dstkill"
+        p, spec = self.start_stalled(name)
+        start = time.monotonic()
+        podman("kill", "--signal=KILL", f"{name}-destination-main")
+        _, err = p.communicate(timeout=180)
+        self.assertEqual(p.returncode, EXIT_DESTINATION, err)
+        self.assertLess(time.monotonic() - start, 90, err)  # the failure grace is 30 s
+        self.assertEqual(left_behind(name), [])
+
     def test_sigint_stops_the_pods_and_leaves_nothing(self):
         name = f"pm{os.getpid() % 100000}-sigint"
         p, spec = self.start_stalled(name)

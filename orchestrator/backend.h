@@ -20,6 +20,7 @@
 #include <absl/status/statusor.h>
 #include <absl/time/time.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -87,6 +88,13 @@ class Backend {
   // killed. The destructor does it too, for the paths that end early.
   virtual absl::Status Delete() = 0;
 };
+
+// For the backends that fill secret volumes themselves: writes the files of `volume` (a
+// kSecret volume of `pod`) from the plan's Secret into `dir`, which exists, each 0400;
+// `written` (may be empty) sees each file's path.
+absl::Status WriteSecretVolume(const SecretPlan& secret, const PodPlan& pod,
+                               const VolumePlan& volume, const std::string& dir,
+                               const std::function<void(const std::string&)>& written = {});
 
 enum class BackendKind { kLocal, kPodman };
 std::optional<BackendKind> ParseBackendKind(std::string_view name);

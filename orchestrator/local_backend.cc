@@ -32,10 +32,8 @@ PlanOptions LocalBackend::plan_options() const {
           .volume_root = options_.workdir + "/pods"};
 }
 
-absl::Status LocalBackend::CreateSecret(const SyncPlan& plan) {
-  for (const auto& [key, value] : plan.secret.data) secret_[key] = value;
-  return absl::OkStatus();
-}
+// The Secret's keys are written into each pod's secret volumes as the pod starts.
+absl::Status LocalBackend::CreateSecret(const SyncPlan&) { return absl::OkStatus(); }
 
 std::string LocalBackend::LogPath(const std::string& pod, const std::string& container) const {
   return absl::StrCat(options_.workdir, "/logs/", pod, "/", container, ".log");
@@ -51,17 +49,7 @@ absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
     if (v.kind != VolumeKind::kSecret) continue;
     chmod(dir.c_str(), 0700);
     secret_dirs_.push_back(dir);
-    for (const auto& [key, path] : v.items) {
-      const auto value = secret_.find(key);
-      if (value == secret_.end()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(pod.name, ": volume ", v.name, " names key ", key, ", not in the Secret"));
-      }
-      if (auto s = base::WriteFileAtomically(absl::StrCat(dir, "/", path), value->second, 0400);
-          !s.ok()) {
-        return s;
-      }
-    }
+    if (auto s = WriteSecretVolume(plan.secret, pod, v, dir); !s.ok()) return s;
   }
   if (auto s = MakeDirs(absl::StrCat(options_.workdir, "/logs/", pod.name)); !s.ok()) return s;
   const auto process = [&](const ContainerPlan& c) {
@@ -82,7 +70,6 @@ absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
     set.containers.push_back(process(c));
     names_.emplace_back(pod.name, c.name);
   }
-  (void)plan;
   return group_.Start(set, deadline);
 }
 

@@ -48,7 +48,6 @@ class LocalBackend final : public Backend {
 
   const BackendOptions options_;
   ProcessGroup group_;
-  std::map<std::string, std::string> secret_;               // key, value
   std::vector<std::string> secret_dirs_;                    // filled by StartPod, removed by Delete
   std::vector<std::pair<std::string, std::string>> names_;  // pod, container of every started one
   // SIGKILL deadlines of stopped containers: (pod, container) -> when.

@@ -51,10 +51,8 @@ PlanOptions PodmanBackend::plan_options() const {
   return options;
 }
 
-absl::Status PodmanBackend::CreateSecret(const SyncPlan& plan) {
-  for (const auto& [key, value] : plan.secret.data) secret_[key] = value;
-  return absl::OkStatus();
-}
+// The Secret's keys are written into each pod's secret directories as the pod starts.
+absl::Status PodmanBackend::CreateSecret(const SyncPlan&) { return absl::OkStatus(); }
 
 absl::Status PodmanBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
                                      const std::map<Endpoint, std::string>& endpoints,
@@ -64,16 +62,7 @@ absl::Status PodmanBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
     const std::string dir = SecretDirectory(options_.workdir, pod.name, v.name);
     if (auto s = MakeDirs(dir, 0700); !s.ok()) return s;
     secret_dirs_.push_back(dir);
-    for (const auto& [key, path] : v.items) {
-      const auto value = secret_.find(key);
-      if (value == secret_.end()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(pod.name, ": volume ", v.name, " names key ", key, ", not in the Secret"));
-      }
-      const std::string file = absl::StrCat(dir, "/", path);
-      if (auto s = base::WriteFileAtomically(file, value->second, 0400); !s.ok()) return s;
-      GiveToPods(file);
-    }
+    if (auto s = WriteSecretVolume(plan.secret, pod, v, dir, GiveToPods); !s.ok()) return s;
     chmod(dir.c_str(), 0500);
     GiveToPods(dir);
   }

@@ -66,8 +66,7 @@ class PodmanBackend final : public Backend {
   void SaveLogs();
 
   const BackendOptions options_;
-  std::map<std::string, std::string> secret_;  // key, value
-  std::vector<std::string> pods_;              // created, in order; removed by Delete
+  std::vector<std::string> pods_;  // created, in order; removed by Delete
   std::vector<std::string> secret_dirs_;
   std::vector<Container> running_;
   std::vector<Container> exited_;

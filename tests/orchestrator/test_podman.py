@@ -208,28 +208,28 @@ class PodmanSyncTest(SyncTest):
         time.sleep(1)
         return p, spec
 
-    def test_a_killed_relay_ends_the_sync_with_its_code_and_nothing_left(self):
-        name = f"pm{os.getpid() % 100000}-relaykill"
+    def kill_mid_sync(self, name, container, expected, within):
+        """Kills `container` of a running sync with SIGKILL: the sync ends with `expected` within
+        `within` seconds, leaving nothing; returns its report."""
         p, spec = self.start_stalled(name)
         start = time.monotonic()
-        podman("kill", "--signal=KILL", f"{name}-source-relay-stdout")
-        _, err = p.communicate(timeout=120)
-        self.assertEqual(p.returncode, EXIT_RELAY, err)
-        self.assertLess(time.monotonic() - start, 60, err)
-        with open(f"{spec}.report.json") as f:
-            report = json.load(f)
-        self.assertIn(f"{name}-source/relay-stdout exited 137", report["reason"])
+        podman("kill", "--signal=KILL", f"{name}-{container}")
+        _, err = p.communicate(timeout=within + 60)
+        self.assertEqual(p.returncode, expected, err)
+        self.assertLess(time.monotonic() - start, within, err)
         self.assertEqual(left_behind(name), [])
+        with open(f"{spec}.report.json") as f:
+            return json.load(f)
+
+    def test_a_killed_relay_ends_the_sync_with_its_code_and_nothing_left(self):
+        name = f"pm{os.getpid() % 100000}-relaykill"
+        report = self.kill_mid_sync(name, "source-relay-stdout", EXIT_RELAY, within=60)
+        self.assertIn(f"{name}-source/relay-stdout exited 137", report["reason"])
 
     def test_a_destination_killed_mid_sync_fails_the_sync_with_its_code(self):
         name = f"pm{os.getpid() % 100000}-dstkill"
-        p, spec = self.start_stalled(name)
-        start = time.monotonic()
-        podman("kill", "--signal=KILL", f"{name}-destination-main")
-        _, err = p.communicate(timeout=180)
-        self.assertEqual(p.returncode, EXIT_DESTINATION, err)
-        self.assertLess(time.monotonic() - start, 90, err)  # the failure grace is 30 s
-        self.assertEqual(left_behind(name), [])
+        # The source stalls 30 s (a failure grace of 30 s too) before it meets the broken pipe.
+        self.kill_mid_sync(name, "destination-main", EXIT_DESTINATION, within=90)
 
     def test_sigint_stops_the_pods_and_leaves_nothing(self):
         name = f"pm{os.getpid() % 100000}-sigint"

@@ -2,8 +2,6 @@
 
 #include <absl/strings/str_cat.h>
 
-#include <algorithm>
-
 #include "base/files.h"
 #include "orchestrator/command.h"
 #include "orchestrator/local_backend.h"
@@ -15,14 +13,16 @@ absl::Status WriteSecretVolume(const SecretPlan& secret, const PodPlan& pod,
                                const VolumePlan& volume, const std::string& dir,
                                const std::function<void(const std::string&)>& written) {
   for (const auto& [key, path] : volume.items) {
-    const auto value = std::find_if(secret.data.begin(), secret.data.end(),
-                                    [&key](const auto& kv) { return kv.first == key; });
-    if (value == secret.data.end()) {
+    const std::string* value = nullptr;
+    for (const auto& [k, v] : secret.data) {
+      if (k == key) value = &v;
+    }
+    if (value == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(pod.name, ": volume ", volume.name,
                                                         " names key ", key, ", not in the Secret"));
     }
     const std::string file = absl::StrCat(dir, "/", path);
-    if (auto s = base::WriteFileAtomically(file, value->second, 0400); !s.ok()) return s;
+    if (auto s = base::WriteFileAtomically(file, *value, 0400); !s.ok()) return s;
     if (written) written(file);
   }
   return absl::OkStatus();

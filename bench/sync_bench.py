@@ -10,6 +10,9 @@ Each repetition runs the same source and destination four ways, in alternating o
   sluice run  the sync as a user runs it, through the orchestrator's local backend: the same
                 two relays plus the pods' logs relays, the destination's stdout relayed back,
                 and the orchestrator's checks
+  socat pods  the classic design Sluice replaces: source > FIFO, `cat FIFO | socat -d -d -t 60
+                - TCP:...` on the source side, `socat -d -d TCP-L:PORT STDOUT > FIFO` on the
+                destination side, FIFO > destination (no authentication, no counts)
 
 The faster of the two pipes is the ceiling both relayed arms are held to.
 
@@ -39,6 +42,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +50,8 @@ import tempfile
 import time
 
 TARGET = 0.90
+SOCAT_TARGET = 3.0  # issue 12: the whole sync at least 3x the socat pods
+CPU_TARGET = 0.4    # ... with the relays' CPU per GB at most 0.4x the sidecars'
 F_SETPIPE_SZ = 1031
 RELAY_PIPE_BYTES = 1 << 20  # what sluice-relay gives its FIFOs
 WORKLOAD = ["--streams=8", "--state_every=1000", "--record_bytes=300"]
@@ -194,6 +200,54 @@ class Sync:
                 "cpu_s": {name: cpu for name, (_, cpu) in results.items()}}
 
 
+def run_socat_pods(sync, source):
+    """The classic pods' sidecars, as Airbyte ran them, between the same source and destination."""
+    d = sync.dir
+    for name in ("source.stdout", "destination.stdin"):
+        if os.path.exists(f"{d}/{name}"):
+            os.unlink(f"{d}/{name}")
+        os.mkfifo(f"{d}/{name}")
+    with socket.socket() as probe:  # a port the kernel hands out, free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stats = f"{d}/dest.json"
+    dst = subprocess.Popen([sync.inspect, f"--json={stats}", f"{d}/destination.stdin"], stdout=subprocess.DEVNULL)
+    listener = subprocess.Popen(["sh", "-c", f"socat -d -d TCP-L:{port},bind=127.0.0.1,reuseaddr STDOUT "
+                                             f"> {d}/destination.stdin"], stderr=open(f"{d}/socat-l.log", "w"))
+    deadline = time.time() + 30
+    while not listening(port):
+        if listener.poll() is not None or time.time() > deadline:
+            sys.exit(f"sync_bench: socat pods: the listening socat did not start; see {d}/socat-l.log")
+        time.sleep(0.01)
+    sender = subprocess.Popen(["sh", "-c", f"cat {d}/source.stdout | socat -d -d -t 60 - TCP:127.0.0.1:{port}"],
+                              stderr=open(f"{d}/socat-s.log", "w"))
+    start = time.time()
+    fd = sync.open_writer(f"{d}/source.stdout", sender)
+    src = subprocess.Popen(sync.source_cmd(source), stdout=fd)
+    os.close(fd)
+    results = {name: Sync.reap(p) for name, p in
+               (("source", src), ("sidecar send", sender), ("sidecar recv", listener), ("destination", dst))}
+    seconds = time.time() - start
+    failed = {name: rc for name, (rc, _) in results.items() if rc != 0}
+    if failed:
+        sys.exit(f"sync_bench: socat pods: exit codes {failed}; logs in {d}")
+    truth = sync.truth(source)
+    with open(stats) as f:
+        Sync.check(json.load(f)["streams"], truth, "socat pods: the destination")
+    return {"seconds": seconds, "bytes": truth["bytes"],
+            "cpu_s": {name: cpu for name, (_, cpu) in results.items()}}
+
+
+def listening(port):
+    """Whether something listens on 127.0.0.1:`port` (from /proc/net/tcp, without connecting)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and local == f"0100007F:{port:04X}":
+                return True
+    return False
+
+
 def run_orchestrated(sync, source):
     """The same sync through `sluice run` on the local backend: the pods as the orchestrator
     builds them (their logs relays, the destination's stdout relayed back) and its checks."""
@@ -259,6 +313,8 @@ def main():
                 "relayed": lambda: sync.run_relayed(source)}
         if args.inspect in ("both", "none"):
             arms["sluice run"] = lambda: run_orchestrated(sync, source)
+        if shutil.which("socat"):
+            arms["socat pods"] = lambda: run_socat_pods(sync, source)
         runs = {arm: [] for arm in arms}
         for rep in range(args.reps):
             order = list(arms) if rep % 2 == 0 else list(reversed(arms))  # drift cancels
@@ -279,6 +335,19 @@ def main():
             ratio = mine[arm]["mb_per_s"]["median"] / ceiling["mb_per_s"]["median"]
             lines.append(f"{source}: {arm} / {ceiling['arm']} (the faster pipe) throughput {ratio:.2f}x "
                          f"(target >= {TARGET:.2f}x): {'met' if ratio >= TARGET else 'NOT MET'}")
+        if "socat pods" in mine:
+            socat = mine["socat pods"]
+            for arm in ("sluice run", "relayed"):
+                if arm not in mine:
+                    continue
+                ratio = mine[arm]["mb_per_s"]["median"] / socat["mb_per_s"]["median"]
+                lines.append(f"{source}: {arm} / socat pods throughput {ratio:.2f}x "
+                             f"(target >= {SOCAT_TARGET:.1f}x): {'met' if ratio >= SOCAT_TARGET else 'NOT MET'}")
+            relays = sum(mine["relayed"]["cpu_s_per_gb"][k] for k in ("send", "recv"))
+            sidecars = sum(socat["cpu_s_per_gb"][k] for k in ("sidecar send", "sidecar recv"))
+            lines.append(f"{source}: relays' CPU per GB / socat sidecars' {relays / sidecars:.2f}x "
+                         f"({relays:.2f} / {sidecars:.2f} s/GB; target <= {CPU_TARGET:.1f}x): "
+                         f"{'met' if relays / sidecars <= CPU_TARGET else 'NOT MET'}")
     print("\n# ratios of medians")
     for line in lines:
         print(line)

@@ -37,6 +37,7 @@ import base64
 import datetime
 import errno
 import fcntl
+import glob
 import json
 import os
 import platform
@@ -50,6 +51,7 @@ import tempfile
 import time
 
 TARGET = 0.90
+CGROUP_CPU = "/sys/fs/cgroup/cpu"
 SOCAT_TARGET = 3.0  # issue 12: the whole sync at least 3x the socat pods
 CPU_TARGET = 0.4    # ... with the relays' CPU per GB at most 0.4x the sidecars'
 F_SETPIPE_SZ = 1031
@@ -79,6 +81,30 @@ class Sync:
         self.replay_file = None
         # One secret per sync, as the orchestrator makes it; never printed.
         self.env = dict(os.environ, SLUICE_SECRET=base64.b64encode(os.urandom(32)).decode())
+        # --sidecar-cpu: every relay and sidecar process in a CPU cgroup of its own with that
+        # quota, as pods' sidecars run under a CPU limit. `limit` prefixes a command with it.
+        self.limit = []
+        if args.sidecar_cpu is not None:
+            if not os.path.isdir(CGROUP_CPU) or not os.access(CGROUP_CPU, os.W_OK):
+                sys.exit(f"sync_bench: --sidecar-cpu needs the cgroup v1 cpu controller at {CGROUP_CPU}, "
+                         "writable (root)")
+            quota = int(args.sidecar_cpu * 100000)
+            script = (f'd={CGROUP_CPU}/sluice-sync-bench-$$ && mkdir $d && echo 100000 > $d/cpu.cfs_period_us '
+                      f'&& echo {quota} > $d/cpu.cfs_quota_us && echo $$ > $d/cgroup.procs && exec "$@"')
+            self.limit = ["sh", "-c", script, "limited"]
+            # sluice run starts its relays itself: through this wrapper, each gets its own.
+            self.limited_relay = f"{self.dir}/limited-relay"
+            with open(self.limited_relay, "w") as f:
+                f.write(f"#!/bin/sh\nexec {' '.join(self.limit[:2])} '{script}' limited {self.relay} \"$@\"\n")
+            os.chmod(self.limited_relay, 0o755)
+
+    def cleanup_cgroups(self):
+        """The cgroups the limited processes made, once they exited."""
+        for d in glob.glob(f"{CGROUP_CPU}/sluice-sync-bench-*"):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
     def source_cmd(self, source):
         if source == "gen":
@@ -161,7 +187,7 @@ class Sync:
             return [f"--engine={self.args.engine}"] + ([] if side in self.inspecting else ["--no-inspect"])
 
         recv_log = open(f"{d}/recv.log", "w+")
-        recv = subprocess.Popen([self.relay, "recv", "--name=destination", f"--fifo={d}/destination.stdin",
+        recv = subprocess.Popen([*self.limit, self.relay, "recv", "--name=destination", f"--fifo={d}/destination.stdin",
                                  "--listen=127.0.0.1:0", f"--summary={d}/recv.json", *flags("recv")],
                                 stderr=recv_log, env=self.env)
         port = None
@@ -175,7 +201,7 @@ class Sync:
         if port is None:
             recv.kill()
             sys.exit("sync_bench: the receiving relay did not start listening:\n" + open(f"{d}/recv.log").read())
-        send = subprocess.Popen([self.relay, "send", "--name=source", f"--fifo={d}/source.stdout",
+        send = subprocess.Popen([*self.limit, self.relay, "send", "--name=source", f"--fifo={d}/source.stdout",
                                  f"--connect=127.0.0.1:{port}", f"--summary={d}/send.json", *flags("send")],
                                 stderr=open(f"{d}/send.log", "w"), env=self.env)
         stats = f"{d}/dest.json"
@@ -212,14 +238,14 @@ def run_socat_pods(sync, source):
         port = probe.getsockname()[1]
     stats = f"{d}/dest.json"
     dst = subprocess.Popen([sync.inspect, f"--json={stats}", f"{d}/destination.stdin"], stdout=subprocess.DEVNULL)
-    listener = subprocess.Popen(["sh", "-c", f"socat -d -d TCP-L:{port},bind=127.0.0.1,reuseaddr STDOUT "
+    listener = subprocess.Popen([*sync.limit, "sh", "-c", f"socat -d -d TCP-L:{port},bind=127.0.0.1,reuseaddr STDOUT "
                                              f"> {d}/destination.stdin"], stderr=open(f"{d}/socat-l.log", "w"))
     deadline = time.time() + 30
     while not listening(port):
         if listener.poll() is not None or time.time() > deadline:
             sys.exit(f"sync_bench: socat pods: the listening socat did not start; see {d}/socat-l.log")
         time.sleep(0.01)
-    sender = subprocess.Popen(["sh", "-c", f"cat {d}/source.stdout | socat -d -d -t 60 - TCP:127.0.0.1:{port}"],
+    sender = subprocess.Popen([*sync.limit, "sh", "-c", f"cat {d}/source.stdout | socat -d -d -t 60 - TCP:127.0.0.1:{port}"],
                               stderr=open(f"{d}/socat-s.log", "w"))
     start = time.time()
     fd = sync.open_writer(f"{d}/source.stdout", sender)
@@ -260,7 +286,8 @@ def run_orchestrated(sync, source):
                    "destination": {"command": [sync.inspect, f"--json={stats}"]},
                    "relay": {"engine": sync.args.engine, "inspect": sync.args.inspect == "both"}}, f)
     start = time.time()
-    p = subprocess.Popen([sync.sluice, "run", spec, f"--workdir={work}", f"--report={report}"],
+    relay = [f"--relay={sync.limited_relay}"] if sync.limit else []
+    p = subprocess.Popen([sync.sluice, "run", spec, f"--workdir={work}", f"--report={report}", *relay],
                          stderr=open(f"{d}/sluice.log", "w"))
     code, cpu = Sync.reap(p)  # wait4: sluice and every pod it reaped
     seconds = time.time() - start
@@ -300,12 +327,16 @@ def main():
     p.add_argument("--inspect", default="both", choices=("both", "send", "recv", "none"),
                    help="which relays inspect (both: emitted and delivered counts)")
     p.add_argument("--out", default="bench/results")
+    p.add_argument("--sidecar-cpu", type=float, default=None,
+                   help="run every relay and sidecar under this CPU limit (0.2: the old sidecars'), "
+                        "each in a cgroup of its own (cgroup v1, root)")
     args = p.parse_args()
     parse_size(args.bytes)
     sync = Sync(args)
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"# {platform.node()}, {os.cpu_count()} cores, kernel {platform.release()}, {started:%Y-%m-%d %H:%M} UTC")
-    print(f"# relays: --engine={args.engine}, inspecting: {args.inspect}, authenticated")
+    print(f"# relays: --engine={args.engine}, inspecting: {args.inspect}, authenticated"
+          + (f"; every relay and sidecar limited to {args.sidecar_cpu} CPU" if args.sidecar_cpu else ""))
     rows, lines = [], []
     for source in args.sources.split(","):
         arms = {"pipe": lambda: sync.run_pipe(source),
@@ -320,6 +351,7 @@ def main():
             order = list(arms) if rep % 2 == 0 else list(reversed(arms))  # drift cancels
             for arm in order:
                 runs[arm].append(arms[arm]())
+                sync.cleanup_cgroups()
         for arm in arms:
             row = summarize(source, arm, runs[arm])
             rows.append(row)
@@ -355,7 +387,7 @@ def main():
     path = f"{args.out}/sync-{started:%Y%m%d-%H%M%S}.json"
     with open(path, "w") as f:
         json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()},
-                   "inspect": args.inspect,
+                   "inspect": args.inspect, "sidecar_cpu": args.sidecar_cpu,
                    "date": started.isoformat(), "command": " ".join(sys.argv), "results": rows,
                    "ratios": lines}, f, indent=1)
     print(f"table: {path}")

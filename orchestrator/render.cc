@@ -29,10 +29,16 @@ void Str(YAML::Emitter& out, const std::string& key, const std::string& value) {
   out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << value;
 }
 
-void Labels(YAML::Emitter& out, const std::map<std::string, std::string>& labels) {
+// apiVersion, kind and metadata (name and labels): how every object starts.
+void Header(YAML::Emitter& out, const std::string& kind, const std::string& name,
+            const std::map<std::string, std::string>& labels) {
+  Str(out, "apiVersion", "v1");
+  Str(out, "kind", kind);
+  out << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap;
+  Str(out, "name", name);
   out << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
   for (const auto& [k, v] : labels) Str(out, k, v);
-  out << YAML::EndMap;
+  out << YAML::EndMap << YAML::EndMap;
 }
 
 class PodWriter {
@@ -44,12 +50,7 @@ class PodWriter {
   std::string Write() {
     YAML::Emitter out;
     out << YAML::BeginMap;
-    Str(out, "apiVersion", "v1");
-    Str(out, "kind", "Pod");
-    out << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap;
-    Str(out, "name", pod_.name);
-    Labels(out, pod_.labels);
-    out << YAML::EndMap;
+    Header(out, "Pod", pod_.name, pod_.labels);
     out << YAML::Key << "spec" << YAML::Value << YAML::BeginMap;
     Str(out, "restartPolicy", "Never");
     out << YAML::Key << "automountServiceAccountToken" << YAML::Value << false;
@@ -212,12 +213,7 @@ std::string RenderPod(const SyncPlan& plan, const PodPlan& pod, RenderFlavor fla
 std::string RenderSecret(const SecretPlan& secret) {
   YAML::Emitter out;
   out << YAML::BeginMap;
-  Str(out, "apiVersion", "v1");
-  Str(out, "kind", "Secret");
-  out << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap;
-  Str(out, "name", secret.name);
-  Labels(out, secret.labels);
-  out << YAML::EndMap;
+  Header(out, "Secret", secret.name, secret.labels);
   Str(out, "type", "Opaque");
   out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
   for (const auto& [key, value] : secret.data) Str(out, key, absl::Base64Escape(value));

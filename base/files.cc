@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -43,6 +44,14 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
   }
   if (close(fd) != 0) return failed("write", tmp);
   if (rename(tmp.c_str(), path.c_str()) != 0) return failed("rename into", path);
+  return absl::OkStatus();
+}
+
+absl::Status MakeDirectories(const std::string& path, std::optional<mode_t> mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", ec.message()));
+  if (mode) chmod(path.c_str(), *mode);
   return absl::OkStatus();
 }
 

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 namespace sluice::base {
@@ -18,6 +19,10 @@ namespace sluice::base {
 // secrets). The error names the file and the cause.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content,
                                  mode_t mode = 0644);
+
+// Creates `path` and its missing parents; then gives `path` itself `mode`, when one is given
+// (otherwise it keeps what the umask left). The error names the directory.
+absl::Status MakeDirectories(const std::string& path, std::optional<mode_t> mode = std::nullopt);
 
 // The whole file, or "" when it cannot be read.
 std::string ReadFile(const std::string& path);

@@ -2,6 +2,9 @@
 
 #include <absl/strings/str_cat.h>
 
+#include <chrono>
+#include <thread>
+
 #include "base/files.h"
 #include "orchestrator/command.h"
 #include "orchestrator/local_backend.h"
@@ -26,6 +29,24 @@ absl::Status WriteSecretVolume(const SecretPlan& secret, const PodPlan& pod,
     if (written) written(file);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> AwaitReportedPort(const ListeningPorts* ports, const Endpoint& endpoint,
+                                              absl::Time deadline,
+                                              const std::function<bool()>& pod_runs) {
+  if (ports == nullptr) return absl::FailedPreconditionError("no relay reports ports");
+  for (;;) {
+    if (const auto port = ports->ListeningPort(endpoint.pod)) {
+      return absl::StrCat("127.0.0.1:", *port);
+    }
+    const bool runs = pod_runs();
+    if (!runs || absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(endpoint.pod, " did not listen on its port ", endpoint.port,
+                       runs ? " in time" : ": its containers exited"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 std::optional<BackendKind> ParseBackendKind(std::string_view name) {

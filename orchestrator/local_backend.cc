@@ -5,24 +5,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "base/files.h"
 
 namespace sluice::orchestrator {
-namespace {
-
-absl::Status MakeDirs(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", ec.message()));
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 LocalBackend::~LocalBackend() { (void)Delete(); }
 
@@ -45,13 +37,14 @@ absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
   const PlanOptions layout = plan_options();
   for (const VolumePlan& v : pod.volumes) {
     const std::string dir = MountPath(layout, pod.role, v.name);
-    if (auto s = MakeDirs(dir); !s.ok()) return s;
+    if (auto s = base::MakeDirectories(dir); !s.ok()) return s;
     if (v.kind != VolumeKind::kSecret) continue;
     chmod(dir.c_str(), 0700);
     secret_dirs_.push_back(dir);
     if (auto s = WriteSecretVolume(plan.secret, pod, v, dir); !s.ok()) return s;
   }
-  if (auto s = MakeDirs(absl::StrCat(options_.workdir, "/logs/", pod.name)); !s.ok()) return s;
+  if (auto s = base::MakeDirectories(absl::StrCat(options_.workdir, "/logs/", pod.name)); !s.ok())
+    return s;
   const auto process = [&](const ContainerPlan& c) {
     Process p;
     p.name = c.name;
@@ -74,21 +67,11 @@ absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
 }
 
 absl::StatusOr<std::string> LocalBackend::Resolve(const Endpoint& endpoint, absl::Time deadline) {
-  if (options_.ports == nullptr) return absl::FailedPreconditionError("no relay reports ports");
-  for (;;) {
-    if (const auto port = options_.ports->ListeningPort(endpoint.pod)) {
-      return absl::StrCat("127.0.0.1:", *port);
-    }
-    bool pod_runs = false;
-    for (const auto& [pod, container] : names_)
-      pod_runs |= pod == endpoint.pod && IsRunning(pod, container);
-    if (!pod_runs || absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat(endpoint.pod, " did not listen on its port ", endpoint.port,
-                       pod_runs ? " in time" : ": its containers exited"));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  return AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
+    return std::any_of(names_.begin(), names_.end(), [&](const auto& name) {
+      return name.first == endpoint.pod && IsRunning(name.first, name.second);
+    });
+  });
 }
 
 std::vector<Exited> LocalBackend::WaitAny(absl::Time deadline) {
@@ -124,8 +107,9 @@ void LocalBackend::Stop(const std::string& pod, const std::string& container,
 }
 
 void LocalBackend::StopAll(absl::Duration grace) {
-  std::vector<std::string> pods;
-  for (const auto& [p, c] : names_) pods.push_back(p);
+  // Each container once: a second SIGTERM is a forced stop to some connectors.
+  std::set<std::string> pods;
+  for (const auto& [p, c] : names_) pods.insert(p);
   for (const std::string& p : pods) Stop(p, "", grace);
 }
 

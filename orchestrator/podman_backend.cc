@@ -7,11 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <thread>
+#include <utility>
 
 #include "base/files.h"
 #include "orchestrator/command.h"
@@ -23,14 +25,6 @@ namespace {
 constexpr uid_t kPodUser = 65532;  // render.h: the pods' runAsUser and fsGroup
 constexpr absl::Duration kPollInterval = absl::Milliseconds(250);
 constexpr absl::Duration kCommandTimeout = absl::Seconds(60);
-
-absl::Status MakeDirs(const std::string& path, mode_t mode) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", ec.message()));
-  chmod(path.c_str(), mode);
-  return absl::OkStatus();
-}
 
 // The pods run as uid 65532: a secret volume's files must be theirs (a root podman; a rootless
 // one maps uids and cannot give them away).
@@ -60,14 +54,14 @@ absl::Status PodmanBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
   for (const VolumePlan& v : pod.volumes) {
     if (v.kind != VolumeKind::kSecret) continue;
     const std::string dir = SecretDirectory(options_.workdir, pod.name, v.name);
-    if (auto s = MakeDirs(dir, 0700); !s.ok()) return s;
+    if (auto s = base::MakeDirectories(dir, 0700); !s.ok()) return s;
     secret_dirs_.push_back(dir);
     if (auto s = WriteSecretVolume(plan.secret, pod, v, dir, GiveToPods); !s.ok()) return s;
     chmod(dir.c_str(), 0500);
     GiveToPods(dir);
   }
   const std::string manifests = options_.workdir + "/manifests";
-  if (auto s = MakeDirs(manifests, 0700); !s.ok()) return s;
+  if (auto s = base::MakeDirectories(manifests, 0700); !s.ok()) return s;
   const std::string file = absl::StrCat(manifests, "/", pod.name, ".yaml");
   const std::string yaml = RenderPod(plan, pod, RenderFlavor::kPodman,
                                      {.endpoints = endpoints, .workdir = options_.workdir});
@@ -109,34 +103,27 @@ void PodmanBackend::Podman(std::vector<std::string> args) {
 }
 
 absl::StatusOr<std::string> PodmanBackend::Resolve(const Endpoint& endpoint, absl::Time deadline) {
-  if (options_.ports == nullptr) return absl::FailedPreconditionError("no relay reports ports");
-  for (;;) {
-    if (const auto port = options_.ports->ListeningPort(endpoint.pod)) {
-      return absl::StrCat("127.0.0.1:", *port);
+  absl::Time next_poll = absl::InfinitePast();
+  return AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
+    if (absl::Now() >= next_poll) {  // podman ps costs tens of ms: as often as WaitAny polls
+      Poll();
+      next_poll = absl::Now() + kPollInterval;
     }
-    for (const Exited& e : Poll()) exited_.push_back({e.pod, e.container, e.is_main});
-    bool pod_runs = false;
-    for (const Container& c : running_) pod_runs |= c.pod == endpoint.pod;
-    if (!pod_runs || absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat(endpoint.pod, " did not listen on its port ", endpoint.port,
-                       pod_runs ? " in time" : ": its containers exited"));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+    return std::any_of(running_.begin(), running_.end(),
+                       [&](const Container& c) { return c.pod == endpoint.pod; });
+  });
 }
 
-std::vector<Exited> PodmanBackend::Poll() {
-  std::vector<Exited> out;
-  if (running_.empty() || pods_.empty()) return out;
+void PodmanBackend::Poll() {
+  if (running_.empty() || pods_.empty()) return;
   std::vector<std::string> args = {options_.podman, "ps", "--all", "--format", "json"};
   for (const std::string& pod : pods_) args.push_back("--filter=pod=" + pod);
   auto ps = RunCommand(args, absl::Now() + kCommandTimeout);
-  if (!ps.ok() || ps->exit_code != 0) return out;  // tried again at the next poll
+  if (!ps.ok() || ps->exit_code != 0) return;  // tried again at the next poll
   // [{"Names":["POD-CONTAINER"],"State":"exited","ExitCode":N,...},...]
   simdjson::dom::parser parser;
   simdjson::dom::array containers;
-  if (parser.parse(ps->output).get(containers) != simdjson::SUCCESS) return out;
+  if (parser.parse(ps->output).get(containers) != simdjson::SUCCESS) return;
   for (simdjson::dom::element c : containers) {
     std::string_view name, state;
     int64_t code = 0;
@@ -147,21 +134,22 @@ std::vector<Exited> PodmanBackend::Poll() {
     }
     for (auto it = running_.begin(); it != running_.end(); ++it) {
       if (it->Qualified() != name) continue;
-      out.push_back({it->pod, it->name, it->is_main, static_cast<int>(code)});
+      unreported_.push_back({it->pod, it->name, it->is_main, static_cast<int>(code)});
       exited_.push_back(*it);
       running_.erase(it);
       break;
     }
   }
-  return out;
 }
 
 std::vector<Exited> PodmanBackend::WaitAny(absl::Time deadline) {
   for (;;) {
     background_.WaitAny(absl::Now());  // reaps podman stop and logs
     const absl::Time polled = absl::Now();
-    std::vector<Exited> exited = Poll();
-    if (!exited.empty() || running_.empty() || absl::Now() >= deadline) return exited;
+    Poll();
+    if (!unreported_.empty() || running_.empty() || absl::Now() >= deadline) {
+      return std::exchange(unreported_, {});
+    }
     const absl::Time next = std::min(deadline, polled + kPollInterval);
     std::this_thread::sleep_for(
         absl::ToChronoNanoseconds(std::max(next - absl::Now(), absl::ZeroDuration())));
@@ -205,7 +193,7 @@ void PodmanBackend::SaveLogs() {
           RunCommand({options_.podman, "logs", c.Qualified()}, absl::Now() + kCommandTimeout);
       if (!logs.ok()) continue;
       const std::string dir = absl::StrCat(options_.workdir, "/logs/", c.pod);
-      if (!MakeDirs(dir, 0700).ok()) continue;
+      if (!base::MakeDirectories(dir, 0700).ok()) continue;
       (void)base::WriteFileAtomically(absl::StrCat(dir, "/", c.name, ".log"), logs->output);
     }
   }

@@ -60,8 +60,9 @@ class PodmanBackend final : public Backend {
     bool is_main = false;
     std::string Qualified() const { return pod + "-" + name; }  // podman's container name
   };
-  // Polls `podman ps -a` once: the containers that exited since the last poll.
-  std::vector<Exited> Poll();
+  // Polls `podman ps -a` once: the containers that exited since the last poll move from
+  // running_ to exited_, and their exits to unreported_, for the next WaitAny.
+  void Poll();
   void Podman(std::vector<std::string> args);  // in the background; reaped by WaitAny
   void SaveLogs();
 
@@ -70,7 +71,8 @@ class PodmanBackend final : public Backend {
   std::vector<std::string> secret_dirs_;
   std::vector<Container> running_;
   std::vector<Container> exited_;
-  ProcessGroup background_;  // podman stop and podman logs --follow
+  std::vector<Exited> unreported_;  // seen by a Poll (also Resolve's), not yet by WaitAny
+  ProcessGroup background_;         // podman stop and podman logs --follow
   int background_count_ = 0;
 };
 

@@ -204,26 +204,37 @@ class Sync:
         send = subprocess.Popen([*self.limit, self.relay, "send", "--name=source", f"--fifo={d}/source.stdout",
                                  f"--connect=127.0.0.1:{port}", f"--summary={d}/send.json", *flags("send")],
                                 stderr=open(f"{d}/send.log", "w"), env=self.env)
-        stats = f"{d}/dest.json"
-        dst = subprocess.Popen([self.inspect, f"--json={stats}", f"{d}/destination.stdin"], stdout=subprocess.DEVNULL)
-        start = time.time()
-        fd = self.open_writer(f"{d}/source.stdout", send)
-        src = subprocess.Popen(self.source_cmd(source), stdout=fd)
-        os.close(fd)
-        results = {name: self.reap(p) for name, p in
-                   (("source", src), ("send", send), ("recv", recv), ("destination", dst))}
-        seconds = time.time() - start
-        failed = {name: rc for name, (rc, _) in results.items() if rc != 0}
-        if failed:
-            sys.exit(f"sync_bench: relayed: exit codes {failed}; logs in {d}")
-        truth = self.truth(source)
-        with open(stats) as f:
-            self.check(json.load(f)["streams"], truth, "relayed: the destination")
+        result, truth = self.drive("relayed", source, ("send", send), ("recv", recv), self.start_destination())
         for side in self.inspecting:
             with open(f"{d}/{side}.json") as f:
                 self.check(json.load(f)["inspector"]["streams"], truth, f"relayed: the {side} relay")
-        return {"seconds": seconds, "bytes": truth["bytes"],
-                "cpu_s": {name: cpu for name, (_, cpu) in results.items()}}
+        return result
+
+    def start_destination(self):
+        """The destination, reading destination.stdin (its counts go to dest.json)."""
+        return subprocess.Popen([self.inspect, f"--json={self.dir}/dest.json", f"{self.dir}/destination.stdin"],
+                                stdout=subprocess.DEVNULL)
+
+    def drive(self, arm, source, sender, receiver, dst):
+        """The rest of a run through FIFOs: the source writing source.stdout once `sender` (name,
+        process) opened it; then every process reaped, their exits and the destination's counts
+        checked. The run's figures, and the truth."""
+        d = self.dir
+        stats = f"{d}/dest.json"
+        start = time.time()
+        fd = self.open_writer(f"{d}/source.stdout", sender[1])
+        src = subprocess.Popen(self.source_cmd(source), stdout=fd)
+        os.close(fd)
+        results = {name: self.reap(p) for name, p in (("source", src), sender, receiver, ("destination", dst))}
+        seconds = time.time() - start
+        failed = {name: rc for name, (rc, _) in results.items() if rc != 0}
+        if failed:
+            sys.exit(f"sync_bench: {arm}: exit codes {failed}; logs in {d}")
+        truth = self.truth(source)
+        with open(stats) as f:
+            self.check(json.load(f)["streams"], truth, f"{arm}: the destination")
+        return ({"seconds": seconds, "bytes": truth["bytes"],
+                 "cpu_s": {name: cpu for name, (_, cpu) in results.items()}}, truth)
 
 
 def run_socat_pods(sync, source):
@@ -236,8 +247,7 @@ def run_socat_pods(sync, source):
     with socket.socket() as probe:  # a port the kernel hands out, free a moment ago
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    stats = f"{d}/dest.json"
-    dst = subprocess.Popen([sync.inspect, f"--json={stats}", f"{d}/destination.stdin"], stdout=subprocess.DEVNULL)
+    dst = sync.start_destination()  # first: the listener's `> FIFO` waits for its reader
     listener = subprocess.Popen([*sync.limit, "sh", "-c", f"socat -d -d TCP-L:{port},bind=127.0.0.1,reuseaddr STDOUT "
                                              f"> {d}/destination.stdin"], stderr=open(f"{d}/socat-l.log", "w"))
     deadline = time.time() + 30
@@ -247,21 +257,8 @@ def run_socat_pods(sync, source):
         time.sleep(0.01)
     sender = subprocess.Popen([*sync.limit, "sh", "-c", f"cat {d}/source.stdout | socat -d -d -t 60 - TCP:127.0.0.1:{port}"],
                               stderr=open(f"{d}/socat-s.log", "w"))
-    start = time.time()
-    fd = sync.open_writer(f"{d}/source.stdout", sender)
-    src = subprocess.Popen(sync.source_cmd(source), stdout=fd)
-    os.close(fd)
-    results = {name: Sync.reap(p) for name, p in
-               (("source", src), ("sidecar send", sender), ("sidecar recv", listener), ("destination", dst))}
-    seconds = time.time() - start
-    failed = {name: rc for name, (rc, _) in results.items() if rc != 0}
-    if failed:
-        sys.exit(f"sync_bench: socat pods: exit codes {failed}; logs in {d}")
-    truth = sync.truth(source)
-    with open(stats) as f:
-        Sync.check(json.load(f)["streams"], truth, "socat pods: the destination")
-    return {"seconds": seconds, "bytes": truth["bytes"],
-            "cpu_s": {name: cpu for name, (_, cpu) in results.items()}}
+    result, _ = sync.drive("socat pods", source, ("sidecar send", sender), ("sidecar recv", listener), dst)
+    return result
 
 
 def listening(port):

@@ -14,36 +14,22 @@ import threading
 import time
 import unittest
 
+from images import Images, podman
+
 BUILD = os.environ["SLUICE_BUILD_DIR"]
-BUILD_IMAGES = os.environ["SLUICE_IMAGES_BUILD"]
 RELAY = os.path.join(BUILD, "dataplane", "sluice-relay")
 GEN = os.path.join(BUILD, "tests", "sluice-gen")
-TAG = f"ctest-{os.getpid()}"
-RELAY_IMAGE = f"localhost/sluice-relay:{TAG}"
-CONNECTORS_IMAGE = f"localhost/sluice-test-connectors:{TAG}"
 SECRET = "test-secret-0123456789abcdef"
-
-
-def podman(*args, **kw):
-    return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=120, **kw)
 
 
 class ImagesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if shutil.which("podman") is None:
-            raise unittest.SkipTest("podman is not installed (scripts/install-deps.sh installs it)")
-        built = subprocess.run([BUILD_IMAGES, BUILD, TAG], capture_output=True, text=True, timeout=300)
-        if built.returncode != 0:
-            raise AssertionError(f"deploy/images/build.sh failed:\n{built.stdout}{built.stderr}")
-        probe = podman("run", "--rm", RELAY_IMAGE, "--help")
-        if probe.returncode != 0:
-            podman("rmi", "-f", RELAY_IMAGE, CONNECTORS_IMAGE)
-            raise unittest.SkipTest(f"podman cannot run a container here: {probe.stderr.strip()}")
+        cls.images = Images("ctest")
 
     @classmethod
     def tearDownClass(cls):
-        podman("rmi", "-f", RELAY_IMAGE, CONNECTORS_IMAGE)
+        cls.images.remove()
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="sluice-images-")
@@ -53,13 +39,13 @@ class ImagesTest(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def test_the_images_run_as_no_root_and_hold_no_shell(self):
-        for image in (RELAY_IMAGE, CONNECTORS_IMAGE):
+        for image in (self.images.relay, self.images.connectors):
             user = podman("image", "inspect", "--format", "{{.Config.User}}", image)
             self.assertEqual(user.stdout.strip(), "65532:65532", image)
             shell = podman("run", "--rm", "--entrypoint", "/bin/sh", image, "-c", "true")
             self.assertNotEqual(shell.returncode, 0, f"{image} has a shell")
         spec = podman("run", "--rm", "--entrypoint", "/usr/local/bin/sluice-test-source",
-                      CONNECTORS_IMAGE, "spec")
+                      self.images.connectors, "spec")
         self.assertEqual(spec.returncode, 0, spec.stderr)
         self.assertEqual(json.loads(spec.stdout)["type"], "SPEC")
 
@@ -94,13 +80,13 @@ class ImagesTest(unittest.TestCase):
     def test_a_connector_image_without_a_shell_runs_through_the_installed_entrypoint(self):
         pod = self.dir
         # The init container (the relay image) creates the FIFO and installs the entrypoint.
-        init = podman("run", "--rm", "-v", f"{pod}:/pod", RELAY_IMAGE, "init", "--mode=0666",
+        init = podman("run", "--rm", "-v", f"{pod}:/pod", self.images.relay, "init", "--mode=0666",
                       "--install-entrypoint=/pod/sluice-entrypoint", "/pod/stdout")
         self.assertEqual(init.returncode, 0, init.stderr)
         # The main container: the connector image, FROM scratch, runs it.
         main = subprocess.Popen(
             ["podman", "run", "--rm", "-v", f"{pod}:/pod", "--entrypoint", "/pod/sluice-entrypoint",
-             CONNECTORS_IMAGE, "--stdout=/pod/stdout", "--exit-code-file=/pod/exit", "--",
+             self.images.connectors, "--stdout=/pod/stdout", "--exit-code-file=/pod/exit", "--",
              "/usr/local/bin/sluice-test-source", "spec"], stderr=subprocess.PIPE, text=True)
         out = self.read_fifo_while(os.path.join(pod, "stdout"), main, timeout=60)
         _, err = main.communicate(timeout=60)
@@ -112,14 +98,14 @@ class ImagesTest(unittest.TestCase):
     def test_the_relay_falls_back_from_io_uring_in_a_container_and_moves_every_byte(self):
         pipes = self.dir
         # The init container's work, in the image, as its user: the FIFO the relay writes into.
-        init = podman("run", "--rm", "-v", f"{pipes}:/pipes", RELAY_IMAGE, "init", "--mode=0666",
+        init = podman("run", "--rm", "-v", f"{pipes}:/pipes", self.images.relay, "init", "--mode=0666",
                       "/pipes/in")
         self.assertEqual(init.returncode, 0, init.stderr)
-        name = f"sluice-recv-{TAG}"
+        name = f"sluice-recv-ctest-{os.getpid()}"
         self.addCleanup(podman, "rm", "-f", name)
         recv = subprocess.Popen(
             ["podman", "run", "--rm", "--name", name, "--network", "host", "-v", f"{pipes}:/pipes",
-             "-e", "SLUICE_SECRET", RELAY_IMAGE, "recv", "--fifo=/pipes/in", "--listen=127.0.0.1:0",
+             "-e", "SLUICE_SECRET", self.images.relay, "recv", "--fifo=/pipes/in", "--listen=127.0.0.1:0",
              "--port-file=/pipes/port", "--summary=/pipes/recv.json", "--accept-timeout=60s"],
             env={**os.environ, "SLUICE_SECRET": SECRET}, stderr=subprocess.PIPE, text=True)
         port_file = os.path.join(pipes, "port")

@@ -7,26 +7,17 @@ import glob
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
 import time
 import unittest
 
+from images import Images, podman
 from harness import (DESTINATION, EXIT_DESTINATION, EXIT_INTERRUPTED, EXIT_OK, EXIT_RELAY,
                      EXIT_SOURCE, SLUICE, SOURCE, SyncTest)
 
-BUILD = os.environ["SLUICE_BUILD_DIR"]
-BUILD_IMAGES = os.environ["SLUICE_IMAGES_BUILD"]
-TAG = f"ctest-pods-{os.getpid()}"
-RELAY_IMAGE = f"localhost/sluice-relay:{TAG}"
-CONNECTORS_IMAGE = f"localhost/sluice-test-connectors:{TAG}"
 STREAMS = ["users", "orders", "events"]
-
-
-def podman(*args):
-    return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=120)
 
 
 def left_behind(name):
@@ -43,19 +34,11 @@ def left_behind(name):
 class PodmanSyncTest(SyncTest):
     @classmethod
     def setUpClass(cls):
-        if shutil.which("podman") is None:
-            raise unittest.SkipTest("podman is not installed (scripts/install-deps.sh installs it)")
-        built = subprocess.run([BUILD_IMAGES, BUILD, TAG], capture_output=True, text=True, timeout=300)
-        if built.returncode != 0:
-            raise AssertionError(f"deploy/images/build.sh failed:\n{built.stdout}{built.stderr}")
-        probe = podman("run", "--rm", RELAY_IMAGE, "--help")
-        if probe.returncode != 0:
-            podman("rmi", "-f", RELAY_IMAGE, CONNECTORS_IMAGE)
-            raise unittest.SkipTest(f"podman cannot run a container here: {probe.stderr.strip()}")
+        cls.images = Images("ctest-pods")
 
     @classmethod
     def tearDownClass(cls):
-        podman("rmi", "-f", RELAY_IMAGE, CONNECTORS_IMAGE)
+        cls.images.remove()
 
     def setUp(self):
         super().setUp()
@@ -78,12 +61,12 @@ class PodmanSyncTest(SyncTest):
         source = ["sluice-test-source"] if backend == "podman" else [SOURCE]
         destination = ["sluice-test-destination"] if backend == "podman" else [DESTINATION]
         lines = [f"name: {name}",
-                 f"source: {{image: {CONNECTORS_IMAGE}, command: {json.dumps(source)}, "
+                 f"source: {{image: {self.images.connectors}, command: {json.dumps(source)}, "
                  f"config: {json.dumps({'streams': STREAMS, **source_config})}}}",
-                 f"destination: {{image: {CONNECTORS_IMAGE}, command: {json.dumps(destination)}, "
+                 f"destination: {{image: {self.images.connectors}, command: {json.dumps(destination)}, "
                  f"config: {json.dumps({'destination_path': out, **(destination_config or {})})}}}",
                  f"catalog_file: {self.path('catalog.json')}",
-                 f"relay: {{image: {RELAY_IMAGE}, stall_timeout: 20s}}"]
+                 f"relay: {{image: {self.images.relay}, stall_timeout: 20s}}"]
         if state:
             lines.append(f"state_file: {self.path(name + '.state.json')}")
         path = self.path(f"{name}.yaml")

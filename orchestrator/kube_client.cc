@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -72,8 +73,18 @@ std::chrono::steady_clock::time_point Steady(absl::Time deadline) {
 }
 
 // Runs the io_context until the operations started on it are done (each stores its error).
-void RunAll(net::io_context& ioc) {
-  ioc.run();
+// With `cancel`, looks at it every 100 ms and, once it is set, closes `tcp`: the operation then
+// ends with operation_aborted, on this thread (Asio objects are not touched from another).
+void RunAll(net::io_context& ioc, const std::atomic<bool>* cancel = nullptr,
+            beast::tcp_stream* tcp = nullptr) {
+  if (cancel == nullptr) {
+    ioc.run();
+  } else {
+    while (!ioc.stopped()) {
+      ioc.run_for(std::chrono::milliseconds(100));
+      if (cancel->load() && tcp->socket().is_open()) tcp->socket().close();
+    }
+  }
   ioc.restart();
 }
 
@@ -96,7 +107,8 @@ class KubeClient::Impl {
   absl::StatusOr<KubeResponse> Once(std::string_view method, std::string_view target,
                                     std::string_view body, absl::Time deadline,
                                     const std::function<bool(std::string_view)>* on_body,
-                                    std::optional<absl::Duration>* retry_after) {
+                                    std::optional<absl::Duration>* retry_after,
+                                    const std::atomic<bool>* cancel) {
     auto token = config_.CurrentToken();
     if (!token.ok()) return token.status();
     http::request<http::string_body> req{
@@ -119,7 +131,7 @@ class KubeClient::Impl {
     if (ec) return Failed("resolve", ec);
     if (!server_.tls) {
       beast::tcp_stream stream(ioc);
-      return Exchange(ioc, stream, stream, endpoints, req, deadline, on_body, retry_after);
+      return Exchange(ioc, stream, stream, endpoints, req, deadline, on_body, retry_after, cancel);
     }
     beast::ssl_stream<beast::tcp_stream> stream(ioc, *ctx_);
     net::ip::make_address(server_.host, ec);
@@ -127,7 +139,7 @@ class KubeClient::Impl {
     ec = {};
     stream.set_verify_callback(ssl::host_name_verification(server_.host));
     return Exchange(ioc, stream, beast::get_lowest_layer(stream), endpoints, req, deadline, on_body,
-                    retry_after);
+                    retry_after, cancel);
   }
 
  private:
@@ -137,15 +149,19 @@ class KubeClient::Impl {
                                         const tcp::resolver::results_type& endpoints,
                                         http::request<http::string_body>& req, absl::Time deadline,
                                         const std::function<bool(std::string_view)>* on_body,
-                                        std::optional<absl::Duration>* retry_after) {
+                                        std::optional<absl::Duration>* retry_after,
+                                        const std::atomic<bool>* cancel) {
     beast::error_code ec;
+    const auto run = [&] { RunAll(ioc, cancel, &tcp); };
+    const auto cancelled = [&] { return cancel != nullptr && cancel->load(); };
     tcp.expires_at(Steady(deadline));
     tcp.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
-    RunAll(ioc);
+    run();
+    if (cancelled()) return absl::CancelledError("the watch was cancelled");
     if (ec) return Failed("connect to", ec);
     if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
       stream.async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
-      RunAll(ioc);
+      run();
       if (ec && ec.category() == net::error::get_ssl_category()) {
         // Not a hiccup to retry: the server is not the one the CA vouches for.
         return absl::FailedPreconditionError(absl::StrCat(
@@ -155,14 +171,14 @@ class KubeClient::Impl {
       if (ec) return Failed("TLS handshake with", ec);
     }
     http::async_write(stream, req, [&](beast::error_code e, size_t) { ec = e; });
-    RunAll(ioc);
+    run();
     if (ec) return Failed("send to", ec);
 
     beast::flat_buffer buffer;
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(std::numeric_limits<uint64_t>::max());
     http::async_read_header(stream, buffer, parser, [&](beast::error_code e, size_t) { ec = e; });
-    RunAll(ioc);
+    run();
     if (ec) return Failed("read from", ec);
     KubeResponse response;
     response.status = static_cast<int>(parser.get().result_int());
@@ -179,9 +195,11 @@ class KubeClient::Impl {
     while (!parser.is_done()) {
       parser.get().body().data = chunk;
       parser.get().body().size = sizeof chunk;
-      http::async_read(stream, buffer, parser, [&](beast::error_code e, size_t) { ec = e; });
-      RunAll(ioc);
+      // read_some: an event is handed over as it arrives, not once 64 KiB of them did.
+      http::async_read_some(stream, buffer, parser, [&](beast::error_code e, size_t) { ec = e; });
+      run();
       if (ec == http::error::need_buffer) ec = {};
+      if (cancelled()) return response;  // the caller stopped watching
       const std::string_view got(chunk, sizeof chunk - parser.get().body().size);
       if (!streaming) {
         response.body.append(got);
@@ -253,7 +271,7 @@ absl::StatusOr<KubeResponse> KubeClient::Call(std::string_view method, std::stri
                                               std::string_view body, absl::Time deadline) {
   for (int attempt = 0;; ++attempt) {
     std::optional<absl::Duration> retry_after;
-    auto r = impl_->Once(method, target, body, deadline, nullptr, &retry_after);
+    auto r = impl_->Once(method, target, body, deadline, nullptr, &retry_after, nullptr);
     absl::Duration wait;
     if (!r.ok()) {
       if (r.status().code() != absl::StatusCode::kUnavailable) return r;
@@ -271,10 +289,15 @@ absl::StatusOr<KubeResponse> KubeClient::Call(std::string_view method, std::stri
 }
 
 absl::Status KubeClient::Watch(std::string_view target, absl::Time deadline,
-                               const std::function<bool(std::string_view event)>& on_event) {
+                               const std::function<bool(std::string_view event)>& on_event,
+                               const std::atomic<bool>* cancel) {
   std::optional<absl::Duration> retry_after;
-  auto r = impl_->Once("GET", target, "", deadline, &on_event, &retry_after);
+  auto r = impl_->Once("GET", target, "", deadline, &on_event, &retry_after, cancel);
   if (!r.ok()) return r.status();
+  if (r->status == 410) {
+    return absl::OutOfRangeError(absl::StrCat("watch ", std::string(target),
+                                              ": HTTP 410 Gone: ", r->body.substr(0, 500)));
+  }
   if (r->status != 200) {
     return absl::FailedPreconditionError(absl::StrCat("watch ", std::string(target), ": HTTP ",
                                                       r->status, ": ", r->body.substr(0, 500)));

@@ -20,6 +20,7 @@
 #include <absl/status/statusor.h>
 #include <absl/time/time.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -49,10 +50,13 @@ class KubeClient {
 
   // A watch (GET `target`, which has watch=1): each line the server streams (one WatchEvent's
   // JSON) goes to `on_event` as it arrives, until the server ends the stream (OK: watch again),
-  // `on_event` returns false (OK), or `deadline` (DeadlineExceeded). A non-200 answer is
-  // FailedPrecondition with the status and body in the message (410 Gone: list again).
+  // `on_event` returns false (OK), `*cancel` is set (OK, within 100 ms: another thread may set
+  // it), or `deadline` (DeadlineExceeded). Not retried: a lost connection is Unavailable, a
+  // 410 Gone answer OutOfRange (list again), any other non-200 answer FailedPrecondition, with
+  // the status and body in the message.
   absl::Status Watch(std::string_view target, absl::Time deadline,
-                     const std::function<bool(std::string_view event)>& on_event);
+                     const std::function<bool(std::string_view event)>& on_event,
+                     const std::atomic<bool>* cancel = nullptr);
 
   // How long Call() waits before retry `attempt` (0, 1, ...) of a 5xx or a lost connection.
   static absl::Duration Backoff(int attempt);

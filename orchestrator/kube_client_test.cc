@@ -66,6 +66,7 @@ struct Reply {
   std::string body;
   std::string retry_after;
   std::vector<std::string> stream;  // a chunked watch: these lines, one chunk each
+  absl::Duration hold;               // then the stream stays open this long before it ends
 };
 
 // An HTTPS server that answers each request with the handler's Reply, on its own thread.
@@ -123,6 +124,7 @@ class Server {
           net::write(stream, http::make_chunk(net::buffer(line + "\n")), ec);
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
+        std::this_thread::sleep_for(absl::ToChronoNanoseconds(reply.hold));
         net::write(stream, http::make_chunk_last(), ec);
       } else {
         http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
@@ -170,8 +172,8 @@ Certificates* KubeClientTest::certs_ = nullptr;
 TEST_F(KubeClientTest, ARequestCarriesTheBearerTokenOverVerifiedTls) {
   Server server(*certs_, [](const auto& req) {
     return req[http::field::authorization] == std::string("Bearer ") + kToken
-               ? Reply{200, R"({"kind":"Pod"})", "", {}}
-               : Reply{401, R"({"kind":"Status","code":401})", "", {}};
+               ? Reply{200, R"({"kind":"Pod"})", "", {}, {}}
+               : Reply{401, R"({"kind":"Status","code":401})", "", {}, {}};
   });
   auto r = Client(server)->Call("GET", "/api/v1/namespaces/etl/pods/x", "", Soon());
   ASSERT_TRUE(r.ok()) << r.status();
@@ -182,7 +184,7 @@ TEST_F(KubeClientTest, ARequestCarriesTheBearerTokenOverVerifiedTls) {
 }
 
 TEST_F(KubeClientTest, AServerTheCaDidNotSignIsRefusedAndTheTokenNeverSent) {
-  Server server(*certs_, [](const auto&) { return Reply{200, "{}", "", {}}; });
+  Server server(*certs_, [](const auto&) { return Reply{200, "{}", "", {}, {}}; });
   auto r =
       Client(server, certs_->other_ca)->Call("GET", "/api", "", absl::Now() + absl::Seconds(2));
   ASSERT_FALSE(r.ok());
@@ -195,8 +197,8 @@ TEST_F(KubeClientTest, AServerTheCaDidNotSignIsRefusedAndTheTokenNeverSent) {
 TEST_F(KubeClientTest, A429IsRetriedAfterItsRetryAfter) {
   std::atomic<int> calls{0};
   Server server(*certs_, [&](const auto&) {
-    return calls++ == 0 ? Reply{429, R"({"kind":"Status","code":429})", "1", {}}
-                        : Reply{201, R"({"kind":"Pod"})", "", {}};
+    return calls++ == 0 ? Reply{429, R"({"kind":"Status","code":429})", "1", {}, {}}
+                        : Reply{201, R"({"kind":"Pod"})", "", {}, {}};
   });
   const absl::Time start = absl::Now();
   auto r = Client(server)->Call("POST", "/api/v1/namespaces/etl/pods", "{}", Soon());
@@ -210,8 +212,8 @@ TEST_F(KubeClientTest, FiveHundredsAreRetriedWithBackoffOtherErrorsAreReturned) 
   std::atomic<int> calls{0};
   Server server(*certs_, [&](const auto& req) {
     if (req.method() == http::verb::post)
-      return Reply{409, R"({"reason":"AlreadyExists"})", "", {}};
-    return calls++ < 2 ? Reply{503, "{}", "", {}} : Reply{200, "{}", "", {}};
+      return Reply{409, R"({"reason":"AlreadyExists"})", "", {}, {}};
+    return calls++ < 2 ? Reply{503, "{}", "", {}, {}} : Reply{200, "{}", "", {}, {}};
   });
   auto client = Client(server);
   auto r = client->Call("GET", "/api/v1/namespaces/etl/pods", "", Soon());
@@ -230,13 +232,14 @@ TEST_F(KubeClientTest, FiveHundredsAreRetriedWithBackoffOtherErrorsAreReturned) 
 TEST_F(KubeClientTest, AWatchHandsOverEachEventAsItStreams) {
   Server server(*certs_, [](const auto& req) {
     if (req.target().find("resourceVersion=1") != beast::string_view::npos) {
-      return Reply{410, R"({"kind":"Status","code":410,"reason":"Expired"})", "", {}};
+      return Reply{410, R"({"kind":"Status","code":410,"reason":"Expired"})", "", {}, {}};
     }
     return Reply{200,
                  "",
                  "",
                  {R"({"type":"ADDED","object":{}})", R"({"type":"MODIFIED","object":{}})",
-                  R"({"type":"BOOKMARK","object":{}})"}};
+                  R"({"type":"BOOKMARK","object":{}})"},
+                 {}};
   });
   auto client = Client(server);
   std::vector<std::string> events;
@@ -250,7 +253,7 @@ TEST_F(KubeClientTest, AWatchHandsOverEachEventAsItStreams) {
   EXPECT_EQ(events[1], R"({"type":"MODIFIED","object":{}})");
   auto gone =
       client->Watch("/api/v1/namespaces/etl/pods?watch=1&resourceVersion=1", Soon(), collect);
-  EXPECT_EQ(gone.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(gone.code(), absl::StatusCode::kOutOfRange);  // list again
   EXPECT_NE(gone.message().find("HTTP 410"), std::string_view::npos) << gone;
   // A caller that has seen enough stops the watch.
   events.clear();
@@ -262,6 +265,32 @@ TEST_F(KubeClientTest, AWatchHandsOverEachEventAsItStreams) {
                           })
                   .ok());
   EXPECT_EQ(events.size(), 1u);
+}
+
+TEST_F(KubeClientTest, AnotherThreadCancelsAWatchThatWaitsForEvents) {
+  Server server(*certs_, [](const auto&) {
+    return Reply{200, "", "", {R"({"type":"ADDED","object":{}})"}, absl::Seconds(3)};
+  });
+  auto client = Client(server);
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancel = true;
+  });
+  int events = 0;
+  const absl::Time start = absl::Now();
+  const absl::Status s = client->Watch(
+      "/w?watch=1", Soon(),
+      [&](std::string_view) {
+        ++events;
+        return true;
+      },
+      &cancel);
+  const absl::Duration took = absl::Now() - start;
+  canceller.join();
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(events, 1);
+  EXPECT_LT(took, absl::Seconds(2));  // not the server's 3 s: the cancel ended it
 }
 
 TEST_F(KubeClientTest, NoServerIsUnavailableAtTheDeadline) {

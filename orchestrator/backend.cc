@@ -7,6 +7,7 @@
 
 #include "base/files.h"
 #include "orchestrator/command.h"
+#include "orchestrator/kubernetes_backend.h"
 #include "orchestrator/local_backend.h"
 #include "orchestrator/podman_backend.h"
 
@@ -52,6 +53,7 @@ absl::StatusOr<std::string> AwaitReportedPort(const ListeningPorts* ports, const
 std::optional<BackendKind> ParseBackendKind(std::string_view name) {
   if (name == "local") return BackendKind::kLocal;
   if (name == "podman") return BackendKind::kPodman;
+  if (name == "kubernetes") return BackendKind::kKubernetes;
   return std::nullopt;
 }
 
@@ -61,6 +63,8 @@ std::string_view BackendKindName(BackendKind kind) {
       return "local";
     case BackendKind::kPodman:
       return "podman";
+    case BackendKind::kKubernetes:
+      return "kubernetes";
   }
   return "?";
 }
@@ -82,6 +86,11 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind,
             " (scripts/install-deps.sh installs and configures it)"));
       }
       return std::make_unique<PodmanBackend>(options);
+    }
+    case BackendKind::kKubernetes: {
+      auto backend = KubernetesBackend::Create(options);
+      if (!backend.ok()) return backend.status();
+      return std::unique_ptr<Backend>(std::move(*backend));
     }
   }
   return absl::InvalidArgumentError("unknown backend");

@@ -1,5 +1,5 @@
-// Where pods run: one interface, a backend each for local processes, podman and (to come) the
-// Kubernetes API server, chosen once per sync (the shape of dataplane/engine.h).
+// Where pods run: one interface, a backend each for local processes, podman and the Kubernetes
+// API server, chosen once per sync (the shape of dataplane/engine.h).
 //
 // A backend carries out a SyncPlan's pods; the sync (sync.h) does the rest: the order, the
 // watching, the blame, the committed state and the report. A backend never restarts anything.
@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "orchestrator/kube_config.h"
 #include "orchestrator/plan.h"
 
 namespace sluice::orchestrator {
@@ -55,6 +56,10 @@ class Backend {
   virtual std::string_view name() const = 0;
   // The plan options this backend's pods need (network, where volumes are).
   virtual PlanOptions plan_options() const = 0;
+  // The address at which this backend's pods reach the orchestrator's own endpoints (its
+  // control server and its relay). Asked before anything is created: a backend whose pods
+  // cannot reach this machine fails here, saying what to give.
+  virtual absl::StatusOr<std::string> OrchestratorHost() const { return std::string("127.0.0.1"); }
 
   // Makes the plan's Secret available to its pods. First, before any pod.
   virtual absl::Status CreateSecret(const SyncPlan& plan) = 0;
@@ -103,16 +108,21 @@ absl::StatusOr<std::string> AwaitReportedPort(const ListeningPorts* ports, const
                                               absl::Time deadline,
                                               const std::function<bool()>& pod_runs);
 
-enum class BackendKind { kLocal, kPodman };
+enum class BackendKind { kLocal, kPodman, kKubernetes };
 std::optional<BackendKind> ParseBackendKind(std::string_view name);
 std::string_view BackendKindName(BackendKind kind);
-inline constexpr std::string_view kBackendChoices = "local | podman";
+inline constexpr std::string_view kBackendChoices = "local | podman | kubernetes";
 
 struct BackendOptions {
   std::string workdir;     // this sync's private directory on this machine
   std::string relay_path;  // local: the sluice-relay binary
   const ListeningPorts* ports = nullptr;
   std::string podman = "podman";  // podman: the command
+  KubeConfigOptions kube;         // kubernetes: where the API server is (kube_config.h)
+  std::string kube_namespace;     // kubernetes: "" for the kubeconfig's (or the pod's) own
+  // kubernetes: the address of this machine the cluster's pods reach; "" in a cluster for this
+  // pod's IP ($POD_IP, else its host name's address).
+  std::string advertise_address;
 };
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind,

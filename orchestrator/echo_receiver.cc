@@ -11,6 +11,7 @@
 
 #include "base/files.h"
 #include "dataplane/engine.h"
+#include "dataplane/net.h"
 
 namespace sluice::orchestrator {
 
@@ -41,7 +42,7 @@ absl::StatusOr<std::unique_ptr<EchoReceiver>> EchoReceiver::Start(
       "recv",
       "--name=" + relay,
       "--fifo=" + fifo,
-      absl::StrCat("--listen=", options.host, ":0"),
+      "--listen=" + dataplane::Address{options.listen_host, 0}.ToString(),
       "--report-to=" + options.report_to,
       "--secret-file=" + secret,
       absl::StrCat("--engine=", std::string(dataplane::EngineKindName(options.spec.engine))),
@@ -57,7 +58,7 @@ absl::StatusOr<std::unique_ptr<EchoReceiver>> EchoReceiver::Start(
   echo->keeper_ = std::move(*keeper);
   for (;;) {
     if (const auto port = progress.ListeningPort(relay)) {
-      echo->address_ = absl::StrCat(options.host, ":", *port);
+      echo->address_ = dataplane::Address{options.host, static_cast<uint16_t>(*port)}.ToString();
       return echo;
     }
     if (!echo->group_.IsRunning(PodName(options.spec), "relay-recv") || absl::Now() >= deadline) {

@@ -32,10 +32,11 @@ class EchoReceiver {
   struct Options {
     const SyncSpec& spec;
     std::string workdir;
-    std::string relay_path;          // sluice-relay on this machine
-    std::string secret;              // the relays' handshake secret
-    std::string report_to;           // the control server, host:port
-    std::string host = "127.0.0.1";  // where the pods reach this machine
+    std::string relay_path;                 // sluice-relay on this machine
+    std::string secret;                     // the relays' handshake secret
+    std::string report_to;                  // the control server, host:port
+    std::string host = "127.0.0.1";         // where the pods reach this machine
+    std::string listen_host = "127.0.0.1";  // where its relay listens ("" for every address)
     absl::Duration state_write_interval = absl::Seconds(1);
   };
 

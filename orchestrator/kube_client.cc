@@ -295,8 +295,8 @@ absl::Status KubeClient::Watch(std::string_view target, absl::Time deadline,
   auto r = impl_->Once("GET", target, "", deadline, &on_event, &retry_after, cancel);
   if (!r.ok()) return r.status();
   if (r->status == 410) {
-    return absl::OutOfRangeError(absl::StrCat("watch ", std::string(target),
-                                              ": HTTP 410 Gone: ", r->body.substr(0, 500)));
+    return absl::OutOfRangeError(
+        absl::StrCat("watch ", std::string(target), ": HTTP 410 Gone: ", r->body.substr(0, 500)));
   }
   if (r->status != 200) {
     return absl::FailedPreconditionError(absl::StrCat("watch ", std::string(target), ": HTTP ",

@@ -66,7 +66,7 @@ struct Reply {
   std::string body;
   std::string retry_after;
   std::vector<std::string> stream;  // a chunked watch: these lines, one chunk each
-  absl::Duration hold;               // then the stream stays open this long before it ends
+  absl::Duration hold;              // then the stream stays open this long before it ends
 };
 
 // An HTTPS server that answers each request with the handler's Reply, on its own thread.

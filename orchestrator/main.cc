@@ -1,7 +1,9 @@
 // sluice: runs a sync from its spec, prints its manifests, and runs a connector's spec, check
 // and discover.
 //
-//   sluice run sync.yaml [--backend=local|podman] [--relay=PATH] [--workdir=DIR] [--report=FILE]
+//   sluice run sync.yaml [--backend=local|podman|kubernetes] [--relay=PATH] [--workdir=DIR]
+//              [--report=FILE] [--kubeconfig=F] [--context=C] [--namespace=N]
+//              [--advertise-address=IP]
 //   sluice render sync.yaml [--backend=kubernetes|podman] [--sync-id=ID] [--workdir=DIR]
 //   sluice spec|check|discover connector.yaml [--timeout=DUR]
 
@@ -43,13 +45,25 @@ Runs the sync SPEC.yaml describes: a source pod and a destination pod, each an i
 the connector as its main container and sluice-relay sidecars, joined by authenticated TCP.
 
 options:
-  --backend=B         where the pods run: local (the default: processes on this machine) or
+  --backend=B         where the pods run: local (the default: processes on this machine),
                       podman (real containers, `podman kube play` of the rendered manifests)
+                      or kubernetes (the API server of the kubeconfig, or of the cluster this
+                      runs in)
   --relay=PATH        the sluice-relay binary (default: next to sluice, else from PATH)
   --workdir=DIR       pipes, secret, logs and summaries (default: a new directory in $TMPDIR,
                       removed after a success; kept after a failure, without the secret)
   --keep-workdir      keep that new directory after a success too
   --report=FILE       also write the JSON report here
+
+kubernetes options:
+  --kubeconfig=FILE   the kubeconfig (default: $KUBECONFIG, in a pod its service account, else
+                      ~/.kube/config)
+  --context=NAME      the kubeconfig's context (default: its current context)
+  --namespace=NS      where the pods and the Secret go (default: the context's, in a pod its own)
+  --advertise-address=IP
+                      where the pods reach this orchestrator, which listens for their relays'
+                      reports and the destination's STATE echoes on ports the kernel picks
+                      (required outside a cluster; in a pod, $POD_IP or its own address)
 
 render prints the manifests of SPEC.yaml's sync as YAML: the Secret and the Pods (kubernetes,
 the default), or the pods `sluice run --backend=podman` plays. Endpoints are resolved when the
@@ -92,12 +106,18 @@ std::string DefaultRelay() {
 
 // The flags of every command; kUsage documents them (dashes and underscores alike:
 // base/flags.h). Each command takes its own.
-ABSL_FLAG(std::string, backend, "", "run: local | podman; render: kubernetes | podman");
+ABSL_FLAG(std::string, backend, "",
+          "run: local | podman | kubernetes; render: kubernetes | podman");
 ABSL_FLAG(std::string, relay, "", "run: the sluice-relay binary");
 ABSL_FLAG(std::string, workdir, "", "run, render: the work directory");
 ABSL_FLAG(bool, keep_workdir, false, "run: keep the work directory after a success");
 ABSL_FLAG(std::string, report, "", "run: also write the JSON report here");
 ABSL_FLAG(std::string, sync_id, "", "render: the sync id to label the objects with");
+ABSL_FLAG(std::string, kubeconfig, "", "run --backend=kubernetes: the kubeconfig");
+ABSL_FLAG(std::string, context, "", "run --backend=kubernetes: the kubeconfig's context");
+ABSL_FLAG(std::string, namespace, "", "run --backend=kubernetes: the namespace");
+ABSL_FLAG(std::string, advertise_address, "",
+          "run --backend=kubernetes: where the pods reach this orchestrator");
 ABSL_FLAG(absl::Duration, timeout, absl::Minutes(5), "spec, check, discover: the deadline");
 
 namespace {
@@ -180,6 +200,17 @@ int Run(const sluice::base::ParsedFlags& parsed) {
                  std::string(sluice::orchestrator::kBackendChoices));
   }
   options.backend = *kind;
+  options.kube.kubeconfig = absl::GetFlag(FLAGS_kubeconfig);
+  options.kube.context = absl::GetFlag(FLAGS_context);
+  options.kube_namespace = absl::GetFlag(FLAGS_namespace);
+  options.advertise_address = absl::GetFlag(FLAGS_advertise_address);
+  if (*kind != sluice::orchestrator::BackendKind::kKubernetes &&
+      (!options.kube.kubeconfig.empty() || !options.kube.context.empty() ||
+       !options.kube_namespace.empty() || !options.advertise_address.empty())) {
+    return Usage(
+        "--kubeconfig, --context, --namespace and --advertise-address are for "
+        "--backend=kubernetes");
+  }
   auto spec = sluice::orchestrator::LoadSyncSpec(*spec_path);
   if (!spec.ok()) {
     std::fprintf(stderr, "sluice: %s\n", std::string(spec.status().message()).c_str());
@@ -206,7 +237,8 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   std::set<std::string> allowed;
   if (command == "run") {
-    allowed = {"backend", "relay", "workdir", "keep_workdir", "report"};
+    allowed = {"backend",    "relay",   "workdir",   "keep_workdir",     "report",
+               "kubeconfig", "context", "namespace", "advertise_address"};
   } else if (command == "render") {
     allowed = {"backend", "sync_id", "workdir"};
   } else if (command == "spec" || command == "check" || command == "discover") {

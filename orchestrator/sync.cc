@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/files.h"
+#include "dataplane/net.h"
 #include "orchestrator/connector.h"
 #include "orchestrator/control_server.h"
 #include "orchestrator/display.h"
@@ -328,10 +329,21 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                    ",\"result\":\"running\",\"workdir\":", protocol::JsonString(workdir), "}\n"),
       workdir, options);
 
-  auto made = MakeBackend(
-      options.backend, {.workdir = workdir, .relay_path = options.relay_path, .ports = &progress});
+  auto made = MakeBackend(options.backend, {.workdir = workdir,
+                                            .relay_path = options.relay_path,
+                                            .ports = &progress,
+                                            .kube = options.kube,
+                                            .kube_namespace = options.kube_namespace,
+                                            .advertise_address = options.advertise_address});
   if (!made.ok()) return start_failed(std::string(made.status().message()));
   backend = std::move(*made);
+  // Where the pods reach this orchestrator: known before anything is created.
+  auto host = backend->OrchestratorHost();
+  if (!host.ok()) return start_failed(std::string(host.status().message()));
+  // On loopback only where the pods are on this machine; else on every address, for the pods
+  // to reach (each relay proves the sync's secret before anything it says is taken).
+  const bool loopback = host->rfind("127.", 0) == 0 || *host == "::1" || *host == "localhost";
+  const std::string listen_host = loopback ? *host : "";
 
   // The plan. The source resumes from the state the last sync committed.
   auto plan = MakePlan(spec, *inputs, backend->plan_options());
@@ -342,9 +354,9 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
 
   // The orchestrator's own end: the relays report on a channel authenticated with the secret,
   // and the destination's stdout comes back to the state keeper.
-  auto control = ControlServer::Start({"127.0.0.1", 0}, secret, &progress);
+  auto control = ControlServer::Start({listen_host, 0}, secret, &progress);
   if (!control.ok()) return start_failed(std::string(control.status().message()));
-  const std::string report_to = absl::StrCat("127.0.0.1:", (*control)->port());
+  const std::string report_to = dataplane::Address{*host, (*control)->port()}.ToString();
   EchoObserver echoes(&progress);
   const absl::Time start_deadline = absl::Now() + options.start_timeout;
   auto echo = EchoReceiver::Start({.spec = spec,
@@ -352,6 +364,8 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                                    .relay_path = options.relay_path,
                                    .secret = secret,
                                    .report_to = report_to,
+                                   .host = *host,
+                                   .listen_host = listen_host,
                                    .state_write_interval = options.state_write_interval},
                                   progress, &echoes, start_deadline);
   if (!echo.ok()) return start_failed(std::string(echo.status().message()));

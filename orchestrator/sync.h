@@ -48,6 +48,11 @@ struct SyncOptions {
   // Keep the work directory this orchestrator created even after a success (it is always kept
   // after a failure, for debugging; the secret in it is always removed).
   bool keep_workdir = false;
+  // The kubernetes backend: where the API server is, the namespace ("" for the kubeconfig's),
+  // and where the pods reach this orchestrator (BackendOptions).
+  KubeConfigOptions kube;
+  std::string kube_namespace;
+  std::string advertise_address;
 };
 
 // What a run of `spec` adds to it: a new sync id and relay secret (from the system's random

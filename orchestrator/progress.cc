@@ -72,7 +72,9 @@ void SyncProgress::OnReport(const std::string& relay, std::string_view line) {
       r.listening_port = static_cast<int>(port);
     }
   } else if (kind == "summary") {
-    r.summary = simdjson::minify(value);
+    // The first is the stream's: a relay run again under the same name (a native sidecar the
+    // kubelet restarted) would report a second one, counted from zero.
+    if (!r.summary) r.summary = simdjson::minify(value);
   } else if (kind == "dropped") {
     if (value.get(r.dropped_events) != simdjson::SUCCESS) r.dropped_events = 0;
     if (relay == source_relay_ && r.dropped_events > 0) view_.committed_exact = false;

@@ -112,6 +112,8 @@ TEST(SyncProgressTest, CountersAndTheSummaryAreKeptPerRelay) {
   EXPECT_DOUBLE_EQ(r.input_wait_seconds, 0.5);
   EXPECT_EQ(r.streams.at("a").records, 3u);
   EXPECT_EQ(*r.summary, R"({"relay":{"bytes":100}})");
+  p.OnReport(kSource, R"({"summary":{"relay":{"bytes":0}}})");  // the same relay, restarted
+  EXPECT_EQ(*p.View().relays.at(kSource).summary, R"({"relay":{"bytes":100}})");
 }
 
 }  // namespace

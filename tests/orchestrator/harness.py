@@ -25,6 +25,35 @@ EXIT_OK, EXIT_USAGE, EXIT_SOURCE, EXIT_DESTINATION = 0, 2, 20, 21
 EXIT_RELAY, EXIT_TIMEOUT, EXIT_START, EXIT_INTERRUPTED = 22, 23, 24, 143
 
 
+def pods_spec(test, name, images, streams, source_config, backend, destination_config=None,
+              state=True, relay=None):
+    """A spec of the test connectors with `streams`: the images for the container backends, the
+    build's binaries for local. `relay` adds to the spec's relay settings."""
+    containers = backend != "local"
+    with open(test.path("catalog.json"), "w") as f:
+        json.dump({"streams": [{"stream": {"name": s, "namespace": "public"},
+                                "sync_mode": "incremental", "destination_sync_mode": "append"}
+                               for s in streams]}, f)
+    out = "/tmp" if containers else test.path(f"out-{name}")
+    os.makedirs(test.path(f"out-{name}"), exist_ok=True)
+    source = ["sluice-test-source"] if containers else [SOURCE]
+    destination = ["sluice-test-destination"] if containers else [DESTINATION]
+    relay = {"image": images.relay, "stall_timeout": "20s", **(relay or {})}
+    lines = [f"name: {name}",
+             f"source: {{image: {images.connectors}, command: {json.dumps(source)}, "
+             f"config: {json.dumps({'streams': streams, **source_config})}}}",
+             f"destination: {{image: {images.connectors}, command: {json.dumps(destination)}, "
+             f"config: {json.dumps({'destination_path': out, **(destination_config or {})})}}}",
+             f"catalog_file: {test.path('catalog.json')}",
+             f"relay: {json.dumps(relay)}"]
+    if state:
+        lines.append(f"state_file: {test.path(name + '.state.json')}")
+    path = test.path(f"{name}.yaml")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
 def processes():
     """(pid directory, command line, environment) of every process that can be read."""
     for proc in glob.glob("/proc/[0-9]*"):

@@ -14,8 +14,8 @@ import time
 import unittest
 
 from images import Images, podman
-from harness import (DESTINATION, EXIT_DESTINATION, EXIT_INTERRUPTED, EXIT_OK, EXIT_RELAY,
-                     EXIT_SOURCE, SLUICE, SOURCE, SyncTest)
+from harness import (EXIT_DESTINATION, EXIT_INTERRUPTED, EXIT_OK, EXIT_RELAY, EXIT_SOURCE,
+                     SLUICE, SyncTest, pods_spec)
 
 STREAMS = ["users", "orders", "events"]
 
@@ -50,29 +50,9 @@ class PodmanSyncTest(SyncTest):
         super().tearDown()
 
     def sync_spec(self, name, source_config, backend, destination_config=None, state=True):
-        """A spec of the test connectors: images for podman, the build's binaries for local."""
         self.names.append(name)
-        with open(self.path("catalog.json"), "w") as f:
-            json.dump({"streams": [{"stream": {"name": s, "namespace": "public"},
-                                    "sync_mode": "incremental", "destination_sync_mode": "append"}
-                                   for s in STREAMS]}, f)
-        out = "/tmp" if backend == "podman" else self.path(f"out-{name}")
-        os.makedirs(self.path(f"out-{name}"), exist_ok=True)
-        source = ["sluice-test-source"] if backend == "podman" else [SOURCE]
-        destination = ["sluice-test-destination"] if backend == "podman" else [DESTINATION]
-        lines = [f"name: {name}",
-                 f"source: {{image: {self.images.connectors}, command: {json.dumps(source)}, "
-                 f"config: {json.dumps({'streams': STREAMS, **source_config})}}}",
-                 f"destination: {{image: {self.images.connectors}, command: {json.dumps(destination)}, "
-                 f"config: {json.dumps({'destination_path': out, **(destination_config or {})})}}}",
-                 f"catalog_file: {self.path('catalog.json')}",
-                 f"relay: {{image: {self.images.relay}, stall_timeout: 20s}}"]
-        if state:
-            lines.append(f"state_file: {self.path(name + '.state.json')}")
-        path = self.path(f"{name}.yaml")
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        return path
+        return pods_spec(self, name, self.images, STREAMS, source_config, backend,
+                         destination_config, state)
 
     def sluice(self, spec, backend, timeout=180, keep=False):
         workdir = self.path(f"work-{os.path.basename(spec)}")

@@ -4,6 +4,8 @@
 #   deploy/images/build.sh [BUILD_DIR] [TAG]      # default: build/release, dev
 #
 #   localhost/sluice-relay:TAG            sluice-relay, sluice-entrypoint (relay.Containerfile)
+#   localhost/sluice:TAG                  sluice and sluice-relay: the orchestrator, to run in a
+#                                         cluster (sluice.Containerfile, deploy/kubernetes/)
 #   localhost/sluice-test-connectors:TAG  sluice-test-source and        (connectors.Containerfile)
 #                                         sluice-test-destination
 #
@@ -35,8 +37,11 @@ trap 'rm -rf "$work"' EXIT
 # The relay image also carries sluice-entrypoint, which its init container installs into the
 # pod's shared volume for the connector's main container.
 stage "$work/relay" "$build/dataplane/sluice-relay" "$build/dataplane/sluice-entrypoint"
+# The orchestrator runs its own relay (the destination's echoes come back through it).
+stage "$work/sluice" "$build/orchestrator/sluice" "$build/dataplane/sluice-relay"
 stage "$work/connectors" "$build/tests/sluice-test-source" "$build/tests/sluice-test-destination"
 podman build -q -f "$here/relay.Containerfile" -t "localhost/sluice-relay:$tag" "$work/relay"
+podman build -q -f "$here/sluice.Containerfile" -t "localhost/sluice:$tag" "$work/sluice"
 podman build -q -f "$here/connectors.Containerfile" -t "localhost/sluice-test-connectors:$tag" \
   "$work/connectors"
-echo "built localhost/sluice-relay:$tag and localhost/sluice-test-connectors:$tag"
+echo "built localhost/sluice-relay:$tag, localhost/sluice:$tag and localhost/sluice-test-connectors:$tag"

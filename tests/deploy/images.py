@@ -2,7 +2,7 @@
 under a tag of the suite's own, removed when it ends. A skip, saying why, only where podman
 cannot run a container at all.
 
-  images = Images("ctest-pods")      # in setUpClass; images.relay, images.connectors
+  images = Images("ctest-pods")      # in setUpClass; images.relay, .connectors, .orchestrator
   images.remove()                    # in tearDownClass
 """
 
@@ -21,6 +21,7 @@ class Images:
         tag = f"{prefix}-{os.getpid()}"
         self.relay = f"localhost/sluice-relay:{tag}"
         self.connectors = f"localhost/sluice-test-connectors:{tag}"
+        self.orchestrator = f"localhost/sluice:{tag}"
         if shutil.which("podman") is None:
             raise unittest.SkipTest("podman is not installed (scripts/install-deps.sh installs it)")
         built = subprocess.run([os.environ["SLUICE_IMAGES_BUILD"], os.environ["SLUICE_BUILD_DIR"], tag],
@@ -33,4 +34,4 @@ class Images:
             raise unittest.SkipTest(f"podman cannot run a container here: {probe.stderr.strip()}")
 
     def remove(self):
-        podman("rmi", "-f", self.relay, self.connectors)
+        podman("rmi", "-f", self.relay, self.connectors, self.orchestrator)

@@ -39,7 +39,7 @@ class ImagesTest(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def test_the_images_run_as_no_root_and_hold_no_shell(self):
-        for image in (self.images.relay, self.images.connectors):
+        for image in (self.images.relay, self.images.connectors, self.images.orchestrator):
             user = podman("image", "inspect", "--format", "{{.Config.User}}", image)
             self.assertEqual(user.stdout.strip(), "65532:65532", image)
             shell = podman("run", "--rm", "--entrypoint", "/bin/sh", image, "-c", "true")

@@ -2,14 +2,14 @@
 // uses, answered as the API reference and its "API concepts" page say, with pods that really
 // run, through podman.
 //
-//   fake-apiserver --cert=server.crt --key=server.key --token=T --state-dir=DIR
-//                  --podman-prefix=kf123 [--role=deploy/kubernetes/rbac.yaml] [--faults=JSON]
-//                  [--watch-timeout=2s] [--node-cpu=2]
+//   fake-apiserver --cert=server.crt --key=server.key --ca=ca.crt --token=T --state-dir=DIR
+//                  --podman-prefix=kf123 [--admin-token=A] [--role=deploy/kubernetes/rbac.yaml]
+//                  [--faults=JSON] [--watch-timeout=2s] [--node-cpu=2]
 //
 // It prints "listening on PORT" once it takes connections (HTTPS, on 127.0.0.1).
 //
 // What it serves, in every namespace:
-//   secrets:   POST (201; 409 AlreadyExists), GET, DELETE, GET list (labelSelector)
+//   secrets, configmaps: POST (201; 409 AlreadyExists), GET, DELETE, GET list (labelSelector)
 //   pods:      POST (201; 409), GET, DELETE (gracePeriodSeconds), GET list (labelSelector), and
 //              watch=1 (resourceVersion, allowWatchBookmarks, timeoutSeconds): chunked
 //              WatchEvents, ADDED/MODIFIED/DELETED/BOOKMARK; 410 Gone (a Status) for a
@@ -18,23 +18,31 @@
 //   events:    GET list (fieldSelector=involvedObject.name=X)
 // Every request needs "Authorization: Bearer TOKEN" (401 otherwise) and, with --role, a rule of
 // that Role that grants its resource and verb (403 otherwise); --admin-token is the test's own,
-// unrestricted, unlogged. Each request is appended to
-// DIR/requests.jsonl: {"method","path","resource","verb","watch","status"}.
+// unrestricted, unlogged. Each request is appended to DIR/requests.jsonl:
+// {"method","path","resource","verb","watch","resourceVersion","status","at"}.
 //
 // Faults on request (--faults, a JSON array): {"method":"POST","resource":"pods","status":429,
 // "retry_after":1,"count":1}; "watch":true matches watches only; "in_stream":true (with 410)
-// ends a watch with an ERROR event instead of answering 410.
+// ends a watch with an ERROR event instead of answering 410. A version a 410 named stays gone.
 //
-// Pods: scheduled when their containers' cpu requests fit --node-cpu (else PodScheduled False,
-// Unschedulable, and a FailedScheduling event); given a pod IP of their own on loopback,
-// 127.0.0.N; an image podman does not have is ErrImagePull then ImagePullBackOff (it never
-// pulls); then played with `podman kube play`. What podman cannot do as a kubelet does is
-// translated, and only that: pods share the host's network, so what a pod binds on 0.0.0.0 it
-// binds on its pod IP; secret volumes become private host directories (podman 4.3 crashes on
-// secret volumes); volume and pod names get the prefix and the pod's uid (podman shares
-// emptyDirs by name). Phases, containerStatuses and exit codes are podman's, polled.
+// Pods, as a one-node cluster's scheduler and kubelet would run them:
+// - scheduled when their containers' cpu requests fit --node-cpu (else PodScheduled False,
+//   Unschedulable, and a FailedScheduling event), with a pod IP of their own on loopback,
+//   127.0.0.N;
+// - an image podman does not have is ErrImagePull then ImagePullBackOff (it never pulls);
+// - then played with `podman kube play`, and their phase, containerStatuses and exit codes
+//   polled from podman.
+// What podman cannot do as a kubelet does is translated, and only that: pods share the host's
+// network, so what a pod binds on 0.0.0.0 it binds on its pod IP; secret and configMap volumes
+// are directories the fake fills (podman 4.3 crashes on secret volumes); a persistentVolumeClaim
+// is a directory per claim that outlives pods; the service account (unless
+// automountServiceAccountToken is false) is its token (TOKEN), --ca and the namespace at
+// /var/run/secrets/kubernetes.io/serviceaccount, with KUBERNETES_SERVICE_HOST and _PORT; the
+// downward API's fieldRefs become values; names get the prefix and the pod's uid (podman shares
+// emptyDirs by name).
 // A DELETE stops the pod with its grace period, publishes the final statuses, removes it from
-// podman, then from the store (DELETED).
+// podman, then from the store (DELETED); then, as the garbage collector, deletes the pods,
+// Secrets and ConfigMaps whose ownerReferences name it.
 
 #include <absl/flags/flag.h>
 #include <absl/strings/match.h>
@@ -79,6 +87,8 @@
 ABSL_FLAG(std::string, cert, "", "the server's certificate (PEM)");
 ABSL_FLAG(std::string, key, "", "the server's key (PEM)");
 ABSL_FLAG(std::string, token, "", "the bearer token every request must carry");
+ABSL_FLAG(std::string, ca, "",
+          "the CA's certificate, mounted into pods as the service account's ca.crt");
 ABSL_FLAG(std::string, admin_token, "",
           "a token --role does not restrict (for the tests' own looks)");
 ABSL_FLAG(std::string, state_dir, "", "where the request log, manifests and secrets go");
@@ -103,6 +113,11 @@ using sluice::protocol::JsonString;
 
 std::string Now3339() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+}
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 std::string Str(dom::element e, std::string_view key) {
@@ -210,7 +225,9 @@ struct Pod {
   }
 };
 
+// A Secret, or a ConfigMap (kind): data by key.
 struct Secret {
+  std::string kind = "Secret";
   std::string ns, name, uid, created, owners_json, labels_json = "{}", type = "Opaque";
   std::map<std::string, std::string> labels;
   std::vector<std::pair<std::string, std::string>> data;  // key, base64
@@ -254,6 +271,7 @@ int64_t next_uid = 1;
 int next_ip = 2;
 std::map<std::pair<std::string, std::string>, std::shared_ptr<Pod>> pods;
 std::map<std::pair<std::string, std::string>, Secret> secrets;
+std::map<std::pair<std::string, std::string>, Secret> config_maps;  // data as given, not base64
 std::vector<Event> events;
 std::deque<WatchEvent> history;
 std::vector<Fault> faults;
@@ -314,15 +332,30 @@ double CpuOf(const std::string& q) {
   return absl::SimpleAtod(q, &v) ? v : 0;
 }
 
-// The spec as podman plays it (see the banner for what is translated).
-std::string PodmanSpec(dom::element spec, const Pod& pod, const std::string& secret_root) {
+int api_port = 0;  // this server's, for the pods' KUBERNETES_SERVICE_PORT
+
+// Where the kubelet's service-account volume is mounted, and the volume's name.
+constexpr char kServiceAccountPath[] = "/var/run/secrets/kubernetes.io/serviceaccount";
+constexpr char kServiceAccountVolume[] = "kube-api-access";
+
+// Whether the kubelet would mount the service account's token into the pod.
+bool MountsServiceAccount(dom::element spec) {
+  bool automount = true;
+  if (spec["automountServiceAccountToken"].get(automount) != simdjson::SUCCESS) automount = true;
+  return automount;
+}
+
+// The spec as podman plays it (see the banner for what is translated). `root` is the pod's
+// directory of volumes the kubelet would fill: secrets, configMaps, the service account.
+std::string PodmanSpec(dom::element spec, const Pod& pod, const std::string& root) {
   const std::string prefix = PodmanName(pod) + "-";
+  const bool service_account = MountsServiceAccount(spec);
   const auto container = [&](dom::element c) {
     std::vector<std::string> fields;
+    std::vector<std::string> mounts, env;
     for (auto field : dom::object(c)) {
       const std::string key(field.key);
       if (key == "volumeMounts") {
-        std::vector<std::string> mounts;
         for (dom::element m : dom::array(field.value)) {
           std::string raw = Raw(m);
           const std::string name = Str(m, "name");
@@ -331,7 +364,22 @@ std::string PodmanSpec(dom::element spec, const Pod& pod, const std::string& sec
                               &raw);
           mounts.push_back(raw);
         }
-        fields.push_back(absl::StrCat("\"volumeMounts\":[", absl::StrJoin(mounts, ","), "]"));
+      } else if (key == "env") {
+        // The downward API: the kubelet writes the values in.
+        for (dom::element e : dom::array(field.value)) {
+          std::string_view path;
+          if (e["valueFrom"]["fieldRef"]["fieldPath"].get(path) != simdjson::SUCCESS) {
+            env.push_back(Raw(e));
+            continue;
+          }
+          const std::string value = path == "metadata.name"        ? pod.name
+                                    : path == "metadata.namespace" ? pod.ns
+                                    : path == "metadata.uid"       ? pod.uid
+                                    : path == "status.podIP"       ? pod.pod_ip
+                                                                   : std::string();
+          env.push_back(absl::StrCat(R"({"name":)", JsonString(Str(e, "name")), R"(,"value":)",
+                                     JsonString(value), "}"));
+        }
       } else if (key == "command" || key == "args") {
         std::vector<std::string> args;
         for (dom::element a : dom::array(field.value)) {
@@ -343,9 +391,28 @@ std::string PodmanSpec(dom::element spec, const Pod& pod, const std::string& sec
         fields.push_back(absl::StrCat(JsonString(key), ":", Raw(field.value)));
       }
     }
+    if (service_account) {
+      mounts.push_back(absl::StrCat(R"({"name":)", JsonString(prefix + kServiceAccountVolume),
+                                    R"(,"mountPath":)", JsonString(kServiceAccountPath),
+                                    R"(,"readOnly":true})"));
+      for (const char* name : {"KUBERNETES_SERVICE_PORT", "KUBERNETES_SERVICE_PORT_HTTPS"}) {
+        env.push_back(absl::StrCat(R"({"name":")", name, R"(","value":")", api_port, R"("})"));
+      }
+      env.push_back(R"({"name":"KUBERNETES_SERVICE_HOST","value":"127.0.0.1"})");
+    }
+    if (!mounts.empty())
+      fields.push_back(absl::StrCat("\"volumeMounts\":[", absl::StrJoin(mounts, ","), "]"));
+    if (!env.empty()) fields.push_back(absl::StrCat("\"env\":[", absl::StrJoin(env, ","), "]"));
     return absl::StrCat("{", absl::StrJoin(fields, ","), "}");
   };
+  const auto host_path = [&](const std::string& name, const std::string& path) {
+    return absl::StrCat(R"({"name":)", JsonString(prefix + name), R"(,"hostPath":{"path":)",
+                        JsonString(path), R"(,"type":"Directory"}})");
+  };
   std::vector<std::string> fields = {"\"hostNetwork\":true"};
+  std::vector<std::string> volumes;
+  if (service_account)
+    volumes.push_back(host_path(kServiceAccountVolume, root + "/" + kServiceAccountVolume));
   for (auto field : dom::object(spec)) {
     const std::string key(field.key);
     if (key == "containers" || key == "initContainers") {
@@ -353,24 +420,27 @@ std::string PodmanSpec(dom::element spec, const Pod& pod, const std::string& sec
       for (dom::element c : dom::array(field.value)) list.push_back(container(c));
       fields.push_back(absl::StrCat(JsonString(key), ":[", absl::StrJoin(list, ","), "]"));
     } else if (key == "volumes") {
-      std::vector<std::string> list;
       for (dom::element v : dom::array(field.value)) {
         const std::string name = Str(v, "name");
-        dom::element secret;
-        if (v["secret"].get(secret) == simdjson::SUCCESS) {
-          list.push_back(
-              absl::StrCat(R"({"name":)", JsonString(prefix + name), R"(,"hostPath":{"path":)",
-                           JsonString(secret_root + "/" + name), R"(,"type":"Directory"}})"));
+        std::string_view claim;
+        if (v["secret"].error() == simdjson::SUCCESS ||
+            v["configMap"].error() == simdjson::SUCCESS) {
+          volumes.push_back(host_path(name, root + "/" + name));
+        } else if (v["persistentVolumeClaim"]["claimName"].get(claim) == simdjson::SUCCESS) {
+          // The fake's provisioner: a directory per claim, kept across pods.
+          volumes.push_back(host_path(name, absl::StrCat(absl::GetFlag(FLAGS_state_dir), "/pvc/",
+                                                         pod.ns, "-", std::string(claim))));
         } else {
-          list.push_back(
+          volumes.push_back(
               absl::StrCat(R"({"name":)", JsonString(prefix + name), R"(,"emptyDir":{}})"));
         }
       }
-      fields.push_back(absl::StrCat("\"volumes\":[", absl::StrJoin(list, ","), "]"));
-    } else if (key != "hostNetwork" && key != "nodeName") {
+    } else if (key != "hostNetwork" && key != "nodeName" && key != "serviceAccountName" &&
+               key != "automountServiceAccountToken") {
       fields.push_back(absl::StrCat(JsonString(key), ":", Raw(field.value)));
     }
   }
+  fields.push_back(absl::StrCat("\"volumes\":[", absl::StrJoin(volumes, ","), "]"));
   return absl::StrCat("{", absl::StrJoin(fields, ","), "}");
 }
 
@@ -392,46 +462,82 @@ std::string Base64Decode(std::string_view in) {
   return out;
 }
 
-// Writes the pod's secret volumes as the kubelet would mount them; false (and an event) when a
-// Secret or key is missing.
-bool WriteSecrets(dom::element spec, Pod& pod, const std::string& root) {
+// Writes what the kubelet would mount: secret and configMap volumes (their keys, or `items`,
+// with defaultMode), the claims' directories, and the service account's token, ca.crt and
+// namespace. False (and a FailedMount event) when a Secret, ConfigMap or key is missing.
+bool WriteVolumes(dom::element spec, Pod& pod, const std::string& root) {
+  const auto own = [](const std::string& path) {
+    if (chown(path.c_str(), 65532, 65532) != 0) std::perror("chown");
+  };
+  const auto write_dir = [&](const std::string& dir,
+                             const std::vector<std::pair<std::string, std::string>>& files,
+                             int64_t mode) {
+    std::filesystem::create_directories(dir);
+    for (const auto& [path, value] : files) {
+      const std::string file = dir + "/" + path;
+      std::ofstream(file, std::ios::binary) << value;
+      chmod(file.c_str(), static_cast<mode_t>(mode));
+      own(file);
+    }
+    chmod(dir.c_str(), 0500);
+    own(dir);
+  };
+  if (MountsServiceAccount(spec)) {
+    write_dir(root + "/" + kServiceAccountVolume,
+              {{"token", absl::GetFlag(FLAGS_token)},
+               {"ca.crt", ReadWhole(absl::GetFlag(FLAGS_ca))},
+               {"namespace", pod.ns}},
+              0444);
+  }
   dom::array volumes;
   if (spec["volumes"].get(volumes) != simdjson::SUCCESS) return true;
   for (dom::element v : volumes) {
-    dom::element secret;
-    if (v["secret"].get(secret) != simdjson::SUCCESS) continue;
-    const std::string dir = root + "/" + Str(v, "name");
-    std::filesystem::create_directories(dir);
-    int64_t mode = 0644;
-    if (secret["defaultMode"].get(mode) != simdjson::SUCCESS) mode = 0644;
+    const std::string name = Str(v, "name");
+    std::string_view claim;
+    if (v["persistentVolumeClaim"]["claimName"].get(claim) == simdjson::SUCCESS) {
+      const std::string dir =
+          absl::StrCat(absl::GetFlag(FLAGS_state_dir), "/pvc/", pod.ns, "-", std::string(claim));
+      std::filesystem::create_directories(dir);
+      chmod(dir.c_str(), 0770);
+      own(dir);
+      continue;
+    }
+    dom::element source;
+    const bool is_secret = v["secret"].get(source) == simdjson::SUCCESS;
+    if (!is_secret && v["configMap"].get(source) != simdjson::SUCCESS) continue;
+    const std::string object = Str(source, is_secret ? "secretName" : "name");
     std::vector<std::pair<std::string, std::string>> data;
     {
       std::lock_guard<std::mutex> lock(mu);
-      const auto it = secrets.find({pod.ns, Str(secret, "secretName")});
-      if (it == secrets.end()) {
+      const auto& store = is_secret ? secrets : config_maps;
+      const auto it = store.find({pod.ns, object});
+      if (it == store.end()) {
         AddEvent(pod, "Warning", "FailedMount",
-                 absl::StrCat("MountVolume.SetUp failed for volume \"", Str(v, "name"),
-                              "\" : secret \"", Str(secret, "secretName"), "\" not found"));
+                 absl::StrCat("MountVolume.SetUp failed for volume \"", name, "\" : ",
+                              is_secret ? "secret" : "configmap", " \"", object, "\" not found"));
         return false;
       }
       data = it->second.data;
     }
-    dom::array items;
-    if (secret["items"].get(items) != simdjson::SUCCESS) continue;
-    for (dom::element item : items) {
-      const std::string key = Str(item, "key");
-      std::optional<std::string> value;
-      for (const auto& [k, b64] : data) {
-        if (k == key) value = Base64Decode(b64);
-      }
-      if (!value) return false;
-      const std::string file = dir + "/" + Str(item, "path");
-      std::ofstream(file, std::ios::binary) << *value;
-      chmod(file.c_str(), static_cast<mode_t>(mode));
-      if (chown(file.c_str(), 65532, 65532) != 0) std::perror("chown");
+    if (is_secret) {
+      for (auto& kv : data) kv.second = Base64Decode(kv.second);
     }
-    chmod(dir.c_str(), 0500);
-    if (chown(dir.c_str(), 65532, 65532) != 0) std::perror("chown");
+    std::vector<std::pair<std::string, std::string>> files;
+    dom::array items;
+    if (source["items"].get(items) == simdjson::SUCCESS) {
+      for (dom::element item : items) {
+        const std::string key = Str(item, "key");
+        const auto it =
+            std::find_if(data.begin(), data.end(), [&](const auto& kv) { return kv.first == key; });
+        if (it == data.end()) return false;
+        files.emplace_back(Str(item, "path"), it->second);
+      }
+    } else {
+      files = data;
+    }
+    int64_t mode = 0644;
+    if (source["defaultMode"].get(mode) != simdjson::SUCCESS) mode = 0644;
+    write_dir(root + "/" + name, files, mode);
   }
   return true;
 }
@@ -506,7 +612,7 @@ void RunPod(std::shared_ptr<Pod> pod_ptr) {
         Publish("MODIFIED", pod);
         changed.notify_all();
       }
-    } else if (!deleted() && WriteSecrets(spec, pod, root)) {
+    } else if (!deleted() && WriteVolumes(spec, pod, root)) {
       const std::string manifest =
           absl::StrCat(absl::GetFlag(FLAGS_state_dir), "/", pod.uid, ".json");
       std::string podman_pod;
@@ -633,6 +739,21 @@ void RunPod(std::shared_ptr<Pod> pod_ptr) {
   std::lock_guard<std::mutex> lock(mu);
   Publish("DELETED", pod);
   pods.erase({pod.ns, pod.name});
+  // The garbage collector (background propagation): what this pod owned goes with it.
+  const std::string owner = absl::StrCat("\"uid\":", JsonString(pod.uid));
+  for (auto& [key, dependent] : pods) {
+    if (absl::StrContains(dependent->owners_json, owner) && !dependent->delete_requested) {
+      dependent->delete_requested = true;
+      dependent->deletion = Now3339();
+      Publish("MODIFIED", *dependent);
+    }
+  }
+  for (auto* store : {&secrets, &config_maps}) {
+    for (auto it = store->begin(); it != store->end();) {
+      it = absl::StrContains(it->second.owners_json, owner) ? store->erase(it) : std::next(it);
+    }
+  }
+  changed.notify_all();
 }
 
 // ---- HTTP -----------------------------------------------------------------------------------
@@ -742,13 +863,18 @@ Reply CreatePod(const Request& r) {
   return {201, json};
 }
 
-Reply CreateSecret(const Request& r) {
+// A Secret or a ConfigMap.
+Reply CreateObject(const Request& r) {
+  const bool is_secret = r.resource == "secrets";
+  const std::string kind = is_secret ? "Secret" : "ConfigMap";
+  auto& store = is_secret ? secrets : config_maps;
   dom::parser parser;
   dom::element json;
-  if (parser.parse(r.body).get(json) != simdjson::SUCCESS || Str(json, "kind") != "Secret") {
-    return Error(400, "BadRequest", "a Secret (JSON) expected");
+  if (parser.parse(r.body).get(json) != simdjson::SUCCESS || Str(json, "kind") != kind) {
+    return Error(400, "BadRequest", "a " + kind + " (JSON) expected");
   }
   Secret s;
+  s.kind = kind;
   s.ns = r.ns;
   s.name = Str(json["metadata"], "name");
   dom::element labels, owners, data;
@@ -764,14 +890,15 @@ Reply CreateSecret(const Request& r) {
       s.data.emplace_back(std::string(kv.key), std::string(std::string_view(kv.value)));
   }
   std::lock_guard<std::mutex> lock(mu);
-  if (secrets.contains({r.ns, s.name})) {
-    return Error(409, "AlreadyExists", absl::StrCat("secrets \"", s.name, "\" already exists"));
+  if (store.contains({r.ns, s.name})) {
+    return Error(409, "AlreadyExists",
+                 absl::StrCat(r.resource, " \"", s.name, "\" already exists"));
   }
   s.uid =
       absl::StrCat("5ec0", absl::Hex(++next_uid, absl::kZeroPad8), "-0000-4000-8000-000000000000");
   s.created = Now3339();
   s.rv = ++version;
-  secrets[{r.ns, s.name}] = s;
+  store[{r.ns, s.name}] = s;
   return {201, s.Json()};
 }
 
@@ -947,22 +1074,23 @@ Reply Handle(const Request& r) {
       return {200, pod.Json()};
     }
   }
-  if (r.resource == "secrets") {
+  if (r.resource == "secrets" || r.resource == "configmaps") {
+    auto& store = r.resource == "secrets" ? secrets : config_maps;
     if (r.method == "GET" && r.name.empty()) {
       std::vector<std::string> items;
-      for (const auto& [key, s] : secrets) {
+      for (const auto& [key, s] : store) {
         if (key.first == r.ns && Matches(s.labels, selector)) items.push_back(s.Json());
       }
       return {200, absl::StrCat(
                        R"({"kind":"SecretList","apiVersion":"v1","metadata":{"resourceVersion":")",
                        version, R"("},"items":[)", absl::StrJoin(items, ","), "]}")};
     }
-    const auto it = secrets.find({r.ns, r.name});
-    if (it == secrets.end())
+    const auto it = store.find({r.ns, r.name});
+    if (it == store.end())
       return Error(404, "NotFound", absl::StrCat("secrets \"", r.name, "\" not found"));
     if (r.method == "GET") return {200, it->second.Json()};
     if (r.method == "DELETE") {
-      secrets.erase(it);
+      store.erase(it);
       ++version;
       return {
           200,
@@ -1019,7 +1147,9 @@ void Serve(tcp::socket socket, ssl::context& ctx) {
   const std::string admin = absl::GetFlag(FLAGS_admin_token);
   const bool is_admin = !admin.empty() && req[http::field::authorization] == "Bearer " + admin;
   if (is_admin) {  // the test looking: neither logged, nor restricted, nor faulted
-    const Reply reply = r.resource == "pods" && r.method == "POST" ? CreatePod(r) : Handle(r);
+    const Reply reply = r.method != "POST"     ? Handle(r)
+                        : r.resource == "pods" ? CreatePod(r)
+                                               : CreateObject(r);
     WriteReply(stream, reply);
     return;
   }
@@ -1073,9 +1203,10 @@ void Serve(tcp::socket socket, ssl::context& ctx) {
     LogRequest(r, 200);
     Watch(stream, r, fault.has_value());
   } else {
-    Reply reply = r.resource == "pods" && r.method == "POST"      ? CreatePod(r)
-                  : r.resource == "secrets" && r.method == "POST" ? CreateSecret(r)
-                                                                  : Handle(r);
+    Reply reply = r.resource == "pods" && r.method == "POST" ? CreatePod(r)
+                  : (r.resource == "secrets" || r.resource == "configmaps") && r.method == "POST"
+                      ? CreateObject(r)
+                      : Handle(r);
     LogRequest(r, reply.status);
     WriteReply(stream, reply);
   }
@@ -1130,7 +1261,7 @@ int main(int argc, char** argv) {
   const auto parsed = sluice::base::ParseFlags(
       argc, argv, 1,
       {"cert", "key", "token", "state_dir", "podman_prefix", "podman", "role", "faults",
-       "watch_timeout", "bookmark_every", "node_cpu", "event_window", "admin_token"});
+       "watch_timeout", "bookmark_every", "node_cpu", "event_window", "admin_token", "ca"});
   if (!parsed.ok()) {
     std::fprintf(stderr, "fake-apiserver: %s\n", std::string(parsed.status().message()).c_str());
     return 2;
@@ -1158,7 +1289,8 @@ int main(int argc, char** argv) {
   ctx.use_certificate_chain_file(absl::GetFlag(FLAGS_cert));
   ctx.use_private_key_file(absl::GetFlag(FLAGS_key), ssl::context::pem);
   tcp::acceptor acceptor(ioc, {net::ip::make_address("127.0.0.1"), 0});
-  std::printf("listening on %d\n", acceptor.local_endpoint().port());
+  api_port = acceptor.local_endpoint().port();
+  std::printf("listening on %d\n", api_port);
   std::fflush(stdout);
   for (;;) {
     beast::error_code ec;

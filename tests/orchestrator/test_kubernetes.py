@@ -51,7 +51,7 @@ class FakeApiServer:
         self.prefix = f"kf{os.getpid() % 100000}"
         args = [FAKE, f"--cert={test.certs}/server.crt", f"--key={test.certs}/server.key",
                 f"--token={TOKEN}", f"--admin-token={ADMIN}", f"--state-dir={self.dir}", f"--podman-prefix={self.prefix}",
-                f"--role={ROLE}", f"--faults={json.dumps(list(faults))}"]
+                f"--role={ROLE}", f"--faults={json.dumps(list(faults))}", f"--ca={test.certs}/ca.crt"]
         if watch_timeout:
             args.append(f"--watch-timeout={watch_timeout}")
         self.log = open(os.path.join(self.dir, "stderr"), "w")
@@ -99,6 +99,7 @@ class FakeApiServer:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=30)
+        self.proc.stdout.close()
         self.log.close()
         for pod in podman("pod", "ls", "--format", "{{.Name}}").stdout.split():
             if pod.startswith(self.prefix):
@@ -315,6 +316,79 @@ class KubernetesSyncTest(SyncTest):
         self.assertEqual(fake.leftovers(), [])
         deleted = {r["path"].rsplit("/", 1)[-1] for r in fake.requests() if r["method"] == "DELETE"}
         self.assertLessEqual({f"{name}-source", f"{name}-destination"}, deleted)
+
+    def start_job(self, fake, name, source_config):
+        """Creates the pod of deploy/kubernetes/job.yaml's Job as its controller would, with this
+        build's orchestrator image, and its ConfigMap with a spec of the test connectors (catalog
+        inline, state on the Job's claim). Returns the pod's name and where the claim is."""
+        with open(os.path.join(DEPLOY, "job.yaml")) as f:
+            docs = {d["kind"]: d for d in yaml.safe_load_all(f)}
+        with open(self.spec(name, source_config)) as f:
+            sync = yaml.safe_load(f)
+        with open(sync.pop("catalog_file")) as f:
+            sync["catalog"] = json.load(f)
+        sync["state_file"] = f"/var/lib/sluice/{name}.state.json"
+        config_map = docs["ConfigMap"]
+        config_map["data"] = {"sync.yaml": yaml.safe_dump(sync)}
+        status, body = fake.call("POST", f"/api/v1/namespaces/{NAMESPACE}/configmaps", config_map)
+        self.assertEqual(status, 201, body)
+        template = docs["Job"]["spec"]["template"]
+        template["spec"]["containers"][0]["image"] = self.images.orchestrator
+        pod = f"{name}-job"
+        status, body = fake.call("POST", f"/api/v1/namespaces/{NAMESPACE}/pods", {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod, "labels": template["metadata"]["labels"]},
+            "spec": template["spec"]})
+        self.assertEqual(status, 201, body)
+        claim = docs["Job"]["spec"]["template"]["spec"]["volumes"][1]["persistentVolumeClaim"]
+        return pod, os.path.join(fake.dir, "pvc", f"{NAMESPACE}-{claim['claimName']}")
+
+    def wait_for_pod(self, fake, pod, phases, within):
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            status, body = fake.call("GET", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}")
+            if status == 200 and body["status"].get("phase") in phases:
+                return body
+            time.sleep(0.3)
+        _, log = fake.call("GET", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}/log?container=sluice")
+        self.fail(f"pod {pod} not {phases} in {within} s: {log}")
+
+    def test_in_a_cluster_the_jobs_pod_runs_the_sync_with_its_service_account(self):
+        fake = self.fake("job")
+        name = f"k{os.getpid() % 100000}-job"
+        pod, claim = self.start_job(fake, name, {"records_per_stream": 20000, "state_every": 1000})
+        done = self.wait_for_pod(fake, pod, ("Succeeded", "Failed"), 180)
+        _, log = fake.call("GET", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}/log?container=sluice")
+        self.assertEqual(done["status"]["phase"], "Succeeded", log)
+        self.assertIn(b"in-cluster", log)  # the service account, not a kubeconfig
+        with open(os.path.join(claim, "users-sync.report.json")) as f:
+            report = json.load(f)
+        self.assertEqual(report["result"], "succeeded")
+        self.assertEqual(sorted((s["stream"], s["records_delivered"]) for s in report["streams"]),
+                         sorted((s, 20000) for s in STREAMS))
+        with open(os.path.join(claim, f"{name}.state.json")) as f:
+            self.assertTrue(json.load(f))  # the committed state, on the claim for the next run
+        self.assert_forbidden_never(fake)
+        fake.call("DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}?gracePeriodSeconds=0")
+        fake.call("DELETE", f"/api/v1/namespaces/{NAMESPACE}/configmaps/{name}")
+        self.wait_for_leftovers(fake, [])
+
+    def wait_for_leftovers(self, fake, expected, within=60):
+        deadline = time.monotonic() + within
+        while fake.leftovers() != expected and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self.assertEqual(fake.leftovers(), expected)
+
+    def test_the_pods_of_an_orchestrator_that_died_go_with_its_pod(self):
+        fake = self.fake("owner")
+        name = f"k{os.getpid() % 100000}-owner"
+        pod, _ = self.start_job(fake, name, {"records_per_stream": 20000,
+                                             "stall_after_records": 1000, "stall_seconds": 120})
+        self.wait_for_pod(fake, f"{name}-source", ("Running",), 120)
+        # The orchestrator is killed at once (grace 0: no clean-up of its own); its pod's
+        # deletion takes the sync's pods and Secret, which it owns, with it.
+        fake.call("DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}?gracePeriodSeconds=0")
+        self.wait_for_leftovers(fake, [])
 
     def test_without_an_advertise_address_nothing_is_created(self):
         fake = self.fake("noaddr")

@@ -59,6 +59,7 @@ options:
   --pipe-bytes=N           pipe size for splicing (default: 1048576)
   --hold-until-stopped     (send, recv, logs) once done, stay until SIGTERM, then exit with the
                            result: for native sidecars, which the kubelet restarts when they exit
+                           (a SIGTERM before the end does not cut the stream: the exit follows it)
 )";
 
 }  // namespace
@@ -110,13 +111,25 @@ int Usage(const std::string& error) {
 
 // With --hold-until-stopped: the relay's work is done, and it waits for SIGTERM before it exits
 // with `code`. A native sidecar (a restartable init container) that exits is restarted by the
-// kubelet until the connector ends; held, it is stopped once, after the connector.
+// kubelet until the connector ends; held, it is stopped once, after the connector. A SIGTERM
+// that comes first does not cut the stream (see AbortFd): it is the exit, once the work is done.
 int Held(int code) {
   if (!absl::GetFlag(FLAGS_hold_until_stopped)) return code;
   pollfd p{stop_pipe[0], POLLIN, 0};
   while (!stopped && poll(&p, 1, -1) <= 0) {
   }
   return code;
+}
+
+// What the transfer takes as its order to stop. Held, a SIGTERM does not cut the stream: the
+// kubelet stops a native sidecar as soon as its connector exits, while the relay may still be
+// handing over the stream's end (its own timeouts bound that, and the kubelet's SIGKILL after
+// the grace period); a pipe nobody writes. Otherwise the signals' pipe.
+int AbortFd() {
+  if (!absl::GetFlag(FLAGS_hold_until_stopped)) return stop_pipe[0];
+  static int never[2] = {-1, -1};
+  if (never[0] < 0 && pipe2(never, O_CLOEXEC | O_NONBLOCK) != 0) return stop_pipe[0];
+  return never[0];
 }
 
 }  // namespace
@@ -186,7 +199,7 @@ int main(int argc, char** argv) {
   if (mode == "logs") {
     if (absl::GetFlag(FLAGS_fifo).empty()) return Usage("logs needs --fifo");
     return Held(sluice::dataplane::RunLogs(absl::GetFlag(FLAGS_fifo), absl::GetFlag(FLAGS_name),
-                                           stop_pipe[0]));
+                                           AbortFd()));
   }
   if (!positional.empty()) return Usage("unexpected argument '" + positional[0] + "'");
 
@@ -229,5 +242,5 @@ int main(int argc, char** argv) {
   c.inspector.max_state_bytes = absl::GetFlag(FLAGS_max_state_bytes);
   c.inspector.max_streams = absl::GetFlag(FLAGS_max_streams);
   c.pipe_bytes = absl::GetFlag(FLAGS_pipe_bytes);
-  return Held(sluice::dataplane::RunTransfer(c, stop_pipe[0]));
+  return Held(sluice::dataplane::RunTransfer(c, AbortFd()));
 }

@@ -1,5 +1,6 @@
 """Byte-exact transfers through sluice-relay send -> TCP -> sluice-relay recv, per engine."""
 
+import hashlib
 import os
 import subprocess
 import time
@@ -126,6 +127,32 @@ class TransferTest(RelayTest):
         summary = self.summary("dest")["relay"]
         self.assertEqual(summary["exit_code"], EXIT_OK)  # the summary is the transfer's, too
         self.assertGreaterEqual(summary["bytes"], 1 << 20)
+
+    def test_a_held_relay_stopped_mid_stream_finishes_the_stream_first(self):
+        # The kubelet stops a native sidecar as soon as its connector exits, while the relay may
+        # still be handing over the stream's end: SIGTERM must not cut it.
+        src, dst = self.fifos("src_out", "dst_in")
+        recv = self.relay("recv", dst, "dest", listen="127.0.0.1:0", extra=("--hold-until-stopped",))
+        send = self.relay("send", src, "source", connect=f"127.0.0.1:{recv.listening_port()}",
+                          extra=("--hold-until-stopped",))
+        reader = FifoReader(dst)
+        line = b'{"type":"RECORD","record":{"stream":"s","data":{"n":1},"emitted_at":1}}\n'
+        sha = hashlib.sha256()
+        with open(src, "wb", buffering=0) as w:
+            for _ in range(1000):
+                w.write(line)
+                sha.update(line)
+            time.sleep(0.3)
+            for relay in (send, recv):
+                relay.p.terminate()
+            time.sleep(0.3)
+            for _ in range(1000):  # after the SIGTERM, as a connector's last words
+                w.write(line)
+                sha.update(line)
+        self.assertEqual(reader.join(30), sha.hexdigest())
+        for relay in (send, recv):
+            self.assertEqual(relay.wait(30), EXIT_OK, relay.text())
+        self.assertEqual(self.summary("dest")["relay"]["bytes"], 2000 * len(line))
 
     def test_each_mode_takes_its_own_flags(self):
         (src,) = self.fifos("src_out")

@@ -210,8 +210,7 @@ absl::Status KubernetesBackend::StartPod(const SyncPlan& plan, const PodPlan& po
     base::MutexLock lock(&mu_);
     created_.insert(pod.name);
     for (const ContainerPlan& c : pod.containers) {
-      Container k{pod.name, c.name, c.kind == ContainerKind::kMain,
-                  plan.native_sidecars && c.kind == ContainerKind::kSidecar};
+      Container k{pod.name, c.name, c.kind == ContainerKind::kMain};
       running_.push_back(k);
       all_.push_back(k);
     }
@@ -421,10 +420,6 @@ absl::Status KubernetesBackend::Delete() {
 void KubernetesBackend::Apply(const KubePod& pod, bool deleted) {
   seen_[pod.name] = pod;
   if (deleted) gone_.insert(pod.name);
-  const auto main_ended = [&] {
-    return std::none_of(running_.begin(), running_.end(),
-                        [&](const Container& c) { return c.pod == pod.name && c.is_main; });
-  };
   for (auto it = running_.begin(); it != running_.end();) {
     const KubeContainer* k = it->pod == pod.name ? pod.Find(it->name) : nullptr;
     const bool ended = k != nullptr && k->state == KubeContainer::State::kTerminated;
@@ -432,10 +427,10 @@ void KubernetesBackend::Apply(const KubePod& pod, bool deleted) {
       ++it;
       continue;
     }
-    // A container the pod's deletion took before its status said how it ended was killed.
-    int code = ended ? k->exit_code : 128 + 9;
-    if (it->native_sidecar && main_ended()) code = 0;  // the kubelet stopped it, as it should
-    unreported_.push_back({it->pod, it->name, it->is_main, code});
+    // A container the pod's deletion took before its status said how it ended was killed. A
+    // native sidecar the kubelet stopped after the connector exits with its own result
+    // (sluice-relay --hold-until-stopped): 0 when its stream was whole.
+    unreported_.push_back({it->pod, it->name, it->is_main, ended ? k->exit_code : 128 + 9});
     it = running_.erase(it);
   }
 }

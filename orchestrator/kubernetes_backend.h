@@ -9,9 +9,10 @@
 // - Endpoints: a relay's pod IP and the port it reported listening on, on its channel.
 // - Watch: a thread lists the sync's pods (label sluice.dev/sync-id) and watches from the list's
 //   resourceVersion with bookmarks; when a stream ends it watches again from the last version
-//   seen, and after 410 Gone it lists again. Exit codes come from the containerStatuses. A
-//   native sidecar (a relay as an init container with restartPolicy Always) that ends after
-//   its pod's connector was stopped by the kubelet: its exit is not a failure.
+//   seen, and after 410 Gone it lists again. Exit codes come from the containerStatuses (and
+//   initContainerStatuses: a relay as a native sidecar, which the kubelet stops after the
+//   connector, runs with --hold-until-stopped and exits with its own result, 0 when its stream
+//   was whole: being stopped is no failure).
 // - Stop: Kubernetes stops pods, not containers: stopping a container deletes its pod with the
 //   grace period, and the watch reads the exit codes the kubelet writes before it goes.
 // - Delete: every container's log is saved into WORKDIR/logs/POD/CONTAINER.log, then the pods
@@ -68,7 +69,6 @@ class KubernetesBackend final : public Backend {
   struct Container {
     std::string pod, name;
     bool is_main = false;
-    bool native_sidecar = false;
   };
   KubernetesBackend(BackendOptions options, KubeConfig config, std::unique_ptr<KubeClient> client,
                     std::unique_ptr<KubeClient> watch_client);

@@ -39,7 +39,8 @@
 // automountServiceAccountToken is false) is its token (TOKEN), --ca and the namespace at
 // /var/run/secrets/kubernetes.io/serviceaccount, with KUBERNETES_SERVICE_HOST and _PORT; the
 // downward API's fieldRefs become values; names get the prefix and the pod's uid (podman shares
-// emptyDirs by name).
+// emptyDirs by name); native sidecars (init containers with restartPolicy Always) run beside the
+// main containers and are stopped (SIGTERM) once those ended, and their exit makes no phase.
 // A DELETE stops the pod with its grace period, publishes the final statuses, removes it from
 // podman, then from the store (DELETED); then, as the garbage collector, deletes the pods,
 // Secrets and ConfigMaps whose ownerReferences name it.
@@ -156,6 +157,7 @@ std::string StatusJson(int code, std::string_view reason, std::string_view messa
 struct ContainerStatus {
   std::string name;
   bool init = false;
+  bool sidecar = false;           // a native sidecar: an init container with restartPolicy Always
   std::string state = "waiting";  // waiting, running, terminated
   std::string reason = "ContainerCreating", message;
   int exit_code = 0;
@@ -387,7 +389,8 @@ std::string PodmanSpec(dom::element spec, const Pod& pod, const std::string& roo
                                                         {{"0.0.0.0:", pod.pod_ip + ":"}})));
         }
         fields.push_back(absl::StrCat(JsonString(key), ":[", absl::StrJoin(args, ","), "]"));
-      } else if (key != "ports") {  // on the host's network a containerPort maps nothing
+      } else if (key != "ports" && key != "restartPolicy") {  // a containerPort maps nothing
+        // on the host's network; a native sidecar's restartPolicy is the poll loop's to honour
         fields.push_back(absl::StrCat(JsonString(key), ":", Raw(field.value)));
       }
     }
@@ -410,15 +413,21 @@ std::string PodmanSpec(dom::element spec, const Pod& pod, const std::string& roo
                         JsonString(path), R"(,"type":"Directory"}})");
   };
   std::vector<std::string> fields = {"\"hostNetwork\":true"};
-  std::vector<std::string> volumes;
+  std::vector<std::string> volumes, containers, init_containers;
   if (service_account)
     volumes.push_back(host_path(kServiceAccountVolume, root + "/" + kServiceAccountVolume));
   for (auto field : dom::object(spec)) {
     const std::string key(field.key);
     if (key == "containers" || key == "initContainers") {
-      std::vector<std::string> list;
-      for (dom::element c : dom::array(field.value)) list.push_back(container(c));
-      fields.push_back(absl::StrCat(JsonString(key), ":[", absl::StrJoin(list, ","), "]"));
+      // Podman has no native sidecars: they run beside the main containers, and the poll loop
+      // stops them as the kubelet would.
+      for (dom::element c : dom::array(field.value)) {
+        std::string_view restart;
+        const bool sidecar = key == "initContainers" &&
+                             c["restartPolicy"].get(restart) == simdjson::SUCCESS &&
+                             restart == "Always";
+        (key == "containers" || sidecar ? containers : init_containers).push_back(container(c));
+      }
     } else if (key == "volumes") {
       for (dom::element v : dom::array(field.value)) {
         const std::string name = Str(v, "name");
@@ -441,6 +450,11 @@ std::string PodmanSpec(dom::element spec, const Pod& pod, const std::string& roo
     }
   }
   fields.push_back(absl::StrCat("\"volumes\":[", absl::StrJoin(volumes, ","), "]"));
+  fields.push_back(absl::StrCat("\"containers\":[", absl::StrJoin(containers, ","), "]"));
+  if (!init_containers.empty()) {
+    fields.push_back(
+        absl::StrCat("\"initContainers\":[", absl::StrJoin(init_containers, ","), "]"));
+  }
   return absl::StrCat("{", absl::StrJoin(fields, ","), "}");
 }
 
@@ -635,6 +649,7 @@ void RunPod(std::shared_ptr<Pod> pod_ptr) {
         Publish("MODIFIED", pod);
       } else {
         // Watched through podman until every container ended or the pod is deleted.
+        bool sidecars_stopped = false;
         for (;;) {
           const bool deleting = deleted();
           auto ps = sluice::orchestrator::RunCommand(
@@ -646,8 +661,9 @@ void RunPod(std::shared_ptr<Pod> pod_ptr) {
             dom::array containers;
             if (ps_parser.parse(ps->output).get(containers) == simdjson::SUCCESS) {
               std::lock_guard<std::mutex> lock(mu);
+              bool mains_ended = true, sidecars_run = false;
               for (ContainerStatus& c : pod.statuses) {
-                if (c.init) {  // podman ran them before the others, or kube play failed
+                if (c.init && !c.sidecar) {  // podman ran them before the others
                   if (c.state != "terminated") {
                     c.state = "terminated";
                     c.started = c.finished = Now3339();
@@ -677,8 +693,24 @@ void RunPod(std::shared_ptr<Pod> pod_ptr) {
                     c.state = now_state;
                   }
                 }
-                if (c.state != "terminated") all_ended = false;
+                if (c.sidecar) {
+                  sidecars_run |= c.state != "terminated";
+                  continue;  // a sidecar's exit does not make the pod's phase
+                }
+                if (c.state != "terminated") mains_ended = false;
                 if (c.state == "terminated" && c.exit_code != 0) any_failed = true;
+              }
+              all_ended = mains_ended && !sidecars_run;
+              if (mains_ended && sidecars_run && !sidecars_stopped) {
+                // The kubelet stops native sidecars once the main containers ended.
+                sidecars_stopped = true;
+                std::vector<std::string> stop = {Podman(), "stop", "--time=30"};
+                for (const ContainerStatus& c : pod.statuses) {
+                  if (c.sidecar) stop.push_back(PodmanName(pod) + "-" + c.name);
+                }
+                std::thread([stop] {
+                  (void)sluice::orchestrator::RunCommand(stop, absl::Now() + absl::Seconds(90));
+                }).detach();
               }
               const std::string phase =
                   all_ended ? (any_failed ? "Failed" : "Succeeded") : "Running";
@@ -845,7 +877,10 @@ Reply CreatePod(const Request& r) {
       ContainerStatus s;
       s.name = Str(c, "name");
       s.init = std::string_view(list) == "initContainers";
-      if (s.init) s.reason = "PodInitializing";
+      std::string_view restart;
+      s.sidecar =
+          s.init && c["restartPolicy"].get(restart) == simdjson::SUCCESS && restart == "Always";
+      if (s.init && !s.sidecar) s.reason = "PodInitializing";
       pod->statuses.push_back(s);
     }
   }

@@ -203,6 +203,19 @@ class KubernetesSyncTest(SyncTest):
             self.assertIn("main.log", saved)
             self.assertIn("relay-stdout.log", saved)
 
+    def test_relays_as_native_sidecars_are_judged_by_their_summaries(self):
+        fake = self.fake("native")
+        name = f"k{os.getpid() % 100000}-native"
+        code, err, report = self.sluice(
+            self.spec(name, {"records_per_stream": 20000}, relay={"native_sidecars": True}), fake)
+        self.assertEqual(code, EXIT_OK, err)
+        self.assertEqual(sorted((s["stream"], s["records_delivered"]) for s in report["streams"]),
+                         sorted((s, 20000) for s in STREAMS))
+        # The kubelet stopped them after the connectors; each exited with its own result.
+        for relay in ("source/relay-stdout", "destination/relay-stdin", "destination/relay-stdout"):
+            self.assertIn(f"{name}-{relay} exited 0", err)
+        self.assertEqual(fake.leftovers(), [])
+
     def test_a_watch_that_ends_is_started_again_from_where_it_was(self):
         fake = self.fake("rewatch", watch_timeout="1s")
         name = f"k{os.getpid() % 100000}-rewatch"

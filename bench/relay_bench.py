@@ -35,6 +35,8 @@ import tempfile
 import threading
 import time
 
+from charts import bar_chart
+
 WORKLOADS = {
     # name: (sluice-gen flags, relay flags)
     "200B": (["--record_bytes=200"], []),
@@ -350,30 +352,10 @@ def targets(results):
 def chart(results, png, direction, condition):
     """A bar chart of one direction under one condition; False without gnuplot or rows."""
     rows = [r for r in results if r["direction"] == direction and r["condition"] == condition]
-    if not shutil.which("gnuplot") or not rows:
-        return False
-    data = png + ".dat"
-    with open(data, "w") as f:
-        for r in rows:
-            case = "no relay (ceiling)" if r["case"] == "none" else r["case"]
-            label = f"{r['workload']} {case}".replace('"', "'")
-            f.write(f"\"{label}\" {r['mb_per_s']['median']:.1f} {r['mb_per_s']['min']:.1f} {r['mb_per_s']['max']:.1f}\n")
-    script = f"""set terminal png size {max(1000, 40 * len(rows))},700 font ",10"
-set output "{png}"
-set style fill solid 0.7
-set boxwidth 0.7
-set ylabel "MB/s (median, min-max)"
-set title "sluice-relay vs socat ({rows[0]['direction']}, {rows[0]['condition']}) on {platform.node()}"
-set xtics rotate by -35
-set grid ytics
-set yrange [0:*]
-set rmargin 12
-set bmargin 12
-plot "{data}" using 0:2:xtic(1) with boxes notitle, "" using 0:2:3:4 with yerrorbars notitle lc rgb "black"
-"""
-    subprocess.run(["gnuplot"], input=script, text=True, check=True)
-    os.unlink(data)
-    return True
+    bars = [(f"{r['workload']} {'no relay (ceiling)' if r['case'] == 'none' else r['case']}",
+             r["mb_per_s"]["median"], r["mb_per_s"]["min"], r["mb_per_s"]["max"]) for r in rows]
+    return bool(rows) and bar_chart(
+        png, f"sluice-relay vs socat ({direction}, {condition}) on {platform.node()}", bars)
 
 
 def main():

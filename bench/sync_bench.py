@@ -26,10 +26,12 @@ mismatch fails the run.
 
   python3 bench/sync_bench.py --build build/release
   python3 bench/sync_bench.py --sources replay --bytes 256M --reps 1
+  python3 bench/sync_bench.py --sources replay --net veth       # two namespaces, a veth pair
 
 Prints one line per case (median MB/s [min-max], CPU per GB of each process, or of sluice and
-all its pods together), the ratios to the ceiling against the target (at least 0.90), and
-writes bench/results/sync-<date>.json.
+all its pods together), the ratios to the ceiling against the target (at least 0.90) and to the
+socat pods (issue 12's targets), and writes bench/results/sync-<date>.json and, with gnuplot, a
+bar chart beside it.
 """
 
 import argparse
@@ -50,12 +52,15 @@ import sys
 import tempfile
 import time
 
+from charts import bar_chart
+
 TARGET = 0.90
 CGROUP_CPU = "/sys/fs/cgroup/cpu"
 SOCAT_TARGET = 3.0  # issue 12: the whole sync at least 3x the socat pods
 CPU_TARGET = 0.4    # ... with the relays' CPU per GB at most 0.4x the sidecars'
 F_SETPIPE_SZ = 1031
 RELAY_PIPE_BYTES = 1 << 20  # what sluice-relay gives its FIFOs
+VETH_SRC, VETH_DST = "10.213.0.1", "10.213.0.2"  # --net veth: the two pods' addresses
 WORKLOAD = ["--streams=8", "--state_every=1000", "--record_bytes=300"]
 
 
@@ -84,6 +89,13 @@ class Sync:
         # --sidecar-cpu: every relay and sidecar process in a CPU cgroup of its own with that
         # quota, as pods' sidecars run under a CPU limit. `limit` prefixes a command with it.
         self.limit = []
+        # --net veth: the sending side (the send relay, the sending socat) in one network
+        # namespace and the receiving side in another, joined by a veth pair, as two pods on one
+        # node are; `src_net`/`dst_net` prefix their commands, `dst_host` is where they connect.
+        self.src_net, self.dst_net, self.dst_host = [], [], "127.0.0.1"
+        self.namespaces = []
+        if args.net == "veth":
+            self.make_veth()
         if args.sidecar_cpu is not None:
             if not os.path.isdir(CGROUP_CPU) or not os.access(CGROUP_CPU, os.W_OK):
                 sys.exit(f"sync_bench: --sidecar-cpu needs the cgroup v1 cpu controller at {CGROUP_CPU}, "
@@ -97,6 +109,32 @@ class Sync:
             with open(self.limited_relay, "w") as f:
                 f.write(f"#!/bin/sh\nexec {' '.join(self.limit[:2])} '{script}' limited {self.relay} \"$@\"\n")
             os.chmod(self.limited_relay, 0o755)
+
+    def make_veth(self):
+        tag = os.getpid() % 100000
+        src, dst = f"sb-src-{tag}", f"sb-dst-{tag}"
+        steps = [["ip", "netns", "add", src], ["ip", "netns", "add", dst],
+                 ["ip", "link", "add", f"sbs{tag}", "netns", src, "type", "veth",
+                  "peer", "name", f"sbd{tag}", "netns", dst]]
+        for ns, dev, addr in ((src, f"sbs{tag}", VETH_SRC), (dst, f"sbd{tag}", VETH_DST)):
+            steps += [["ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", dev],
+                      ["ip", "-n", ns, "link", "set", dev, "up"],
+                      ["ip", "-n", ns, "link", "set", "lo", "up"]]
+        for step in steps:
+            if step[:3] == ["ip", "netns", "add"]:
+                self.namespaces.append(step[3])
+            r = subprocess.run(step, capture_output=True, text=True)
+            if r.returncode != 0:
+                self.remove_namespaces()
+                sys.exit(f"sync_bench: --net veth needs network namespaces (root, iproute2): "
+                         f"`{' '.join(step)}` failed: {r.stderr.strip()}")
+        self.src_net, self.dst_net = ["ip", "netns", "exec", src], ["ip", "netns", "exec", dst]
+        self.dst_host = VETH_DST
+
+    def remove_namespaces(self):
+        for ns in self.namespaces:  # the veth pair goes with them
+            subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
+        self.namespaces = []
 
     def cleanup_cgroups(self):
         """The cgroups the limited processes made, once they exited."""
@@ -187,13 +225,14 @@ class Sync:
             return [f"--engine={self.args.engine}"] + ([] if side in self.inspecting else ["--no-inspect"])
 
         recv_log = open(f"{d}/recv.log", "w+")
-        recv = subprocess.Popen([*self.limit, self.relay, "recv", "--name=destination", f"--fifo={d}/destination.stdin",
-                                 "--listen=127.0.0.1:0", f"--summary={d}/recv.json", *flags("recv")],
+        recv = subprocess.Popen([*self.dst_net, *self.limit, self.relay, "recv", "--name=destination",
+                                 f"--fifo={d}/destination.stdin", f"--listen={self.dst_host}:0",
+                                 f"--summary={d}/recv.json", *flags("recv")],
                                 stderr=recv_log, env=self.env)
         port = None
         for _ in range(200):
             recv_log.seek(0)
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", recv_log.read())
+            m = re.search(r"listening on " + re.escape(self.dst_host) + r":(\d+)", recv_log.read())
             if m:
                 port = m.group(1)
                 break
@@ -201,8 +240,9 @@ class Sync:
         if port is None:
             recv.kill()
             sys.exit("sync_bench: the receiving relay did not start listening:\n" + open(f"{d}/recv.log").read())
-        send = subprocess.Popen([*self.limit, self.relay, "send", "--name=source", f"--fifo={d}/source.stdout",
-                                 f"--connect=127.0.0.1:{port}", f"--summary={d}/send.json", *flags("send")],
+        send = subprocess.Popen([*self.src_net, *self.limit, self.relay, "send", "--name=source",
+                                 f"--fifo={d}/source.stdout", f"--connect={self.dst_host}:{port}",
+                                 f"--summary={d}/send.json", *flags("send")],
                                 stderr=open(f"{d}/send.log", "w"), env=self.env)
         result, truth = self.drive("relayed", source, ("send", send), ("recv", recv), self.start_destination())
         for side in self.inspecting:
@@ -248,27 +288,32 @@ def run_socat_pods(sync, source):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     dst = sync.start_destination()  # first: the listener's `> FIFO` waits for its reader
-    listener = subprocess.Popen([*sync.limit, "sh", "-c", f"socat -d -d TCP-L:{port},bind=127.0.0.1,reuseaddr STDOUT "
-                                             f"> {d}/destination.stdin"], stderr=open(f"{d}/socat-l.log", "w"))
+    host = sync.dst_host
+    listener = subprocess.Popen([*sync.dst_net, *sync.limit, "sh", "-c",
+                                 f"socat -d -d TCP-L:{port},bind={host},reuseaddr STDOUT > {d}/destination.stdin"],
+                                stderr=open(f"{d}/socat-l.log", "w"))
     deadline = time.time() + 30
-    while not listening(port):
+    while not listening(host, port, listener.pid):
         if listener.poll() is not None or time.time() > deadline:
             sys.exit(f"sync_bench: socat pods: the listening socat did not start; see {d}/socat-l.log")
         time.sleep(0.01)
-    sender = subprocess.Popen([*sync.limit, "sh", "-c", f"cat {d}/source.stdout | socat -d -d -t 60 - TCP:127.0.0.1:{port}"],
+    sender = subprocess.Popen([*sync.src_net, *sync.limit, "sh", "-c",
+                               f"cat {d}/source.stdout | socat -d -d -t 60 - TCP:{host}:{port}"],
                               stderr=open(f"{d}/socat-s.log", "w"))
     result, _ = sync.drive("socat pods", source, ("sidecar send", sender), ("sidecar recv", listener), dst)
     return result
 
 
-def listening(port):
-    """Whether something listens on 127.0.0.1:`port` (from /proc/net/tcp, without connecting)."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            if state == "0A" and local == f"0100007F:{port:04X}":
-                return True
-    return False
+def listening(host, port, pid):
+    """Whether something listens on `host`:`port` in the network namespace of process `pid`
+    (from its /proc/PID/net/tcp, without connecting)."""
+    want = f"{socket.htonl(int.from_bytes(socket.inet_aton(host), 'big')):08X}:{port:04X}"
+    try:
+        with open(f"/proc/{pid}/net/tcp") as f:
+            lines = f.readlines()[1:]
+    except OSError:
+        return False
+    return any(line.split()[3] == "0A" and line.split()[1] == want for line in lines)
 
 
 def run_orchestrated(sync, source):
@@ -327,19 +372,43 @@ def main():
     p.add_argument("--sidecar-cpu", type=float, default=None,
                    help="run every relay and sidecar under this CPU limit (0.2: the old sidecars'), "
                         "each in a cgroup of its own (cgroup v1, root)")
+    p.add_argument("--net", default="loopback", choices=("loopback", "veth"),
+                   help="veth: the sending and receiving sides in two network namespaces joined by "
+                        "a veth pair, as two pods on one node (root); sluice run stays on loopback")
     args = p.parse_args()
-    parse_size(args.bytes)
+    try:
+        if parse_size(args.bytes) <= 0:
+            raise ValueError
+    except (ValueError, IndexError):
+        p.error(f"--bytes {args.bytes!r}: a positive size such as 512M, 1G or 1000000")
+    if args.reps < 1:
+        p.error("--reps: at least 1")
+    unknown = set(args.sources.split(",")) - {"gen", "replay"}
+    if unknown:
+        p.error(f"--sources: {', '.join(sorted(unknown))} unknown; gen and replay are")
+    if args.sidecar_cpu is not None and not 0 < args.sidecar_cpu <= os.cpu_count():
+        p.error(f"--sidecar-cpu: a share of a CPU, above 0 and at most {os.cpu_count()}")
     sync = Sync(args)
+    try:
+        run(args, sync)
+    finally:
+        sync.remove_namespaces()
+        shutil.rmtree(sync.dir, ignore_errors=True)
+
+
+def run(args, sync):
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"# {platform.node()}, {os.cpu_count()} cores, kernel {platform.release()}, {started:%Y-%m-%d %H:%M} UTC")
     print(f"# relays: --engine={args.engine}, inspecting: {args.inspect}, authenticated"
-          + (f"; every relay and sidecar limited to {args.sidecar_cpu} CPU" if args.sidecar_cpu else ""))
+          + (f"; every relay and sidecar limited to {args.sidecar_cpu} CPU" if args.sidecar_cpu else "")
+          + ("; the two sides in two network namespaces joined by a veth pair (sluice run: not "
+             "measured, its local backend runs on loopback)" if args.net == "veth" else ""))
     rows, lines = [], []
     for source in args.sources.split(","):
         arms = {"pipe": lambda: sync.run_pipe(source),
                 "pipe 1MiB": lambda: sync.run_pipe(source, RELAY_PIPE_BYTES),
                 "relayed": lambda: sync.run_relayed(source)}
-        if args.inspect in ("both", "none"):
+        if args.inspect in ("both", "none") and args.net == "loopback":
             arms["sluice run"] = lambda: run_orchestrated(sync, source)
         if shutil.which("socat"):
             arms["socat pods"] = lambda: run_socat_pods(sync, source)
@@ -384,11 +453,16 @@ def main():
     path = f"{args.out}/sync-{started:%Y%m%d-%H%M%S}.json"
     with open(path, "w") as f:
         json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()},
-                   "inspect": args.inspect, "sidecar_cpu": args.sidecar_cpu,
+                   "inspect": args.inspect, "sidecar_cpu": args.sidecar_cpu, "net": args.net,
                    "date": started.isoformat(), "command": " ".join(sys.argv), "results": rows,
                    "ratios": lines}, f, indent=1)
     print(f"table: {path}")
-    shutil.rmtree(sync.dir, ignore_errors=True)
+    png = path[:-len(".json")] + ".png"
+    condition = f"{args.net}" + (f", {args.sidecar_cpu} CPU per relay" if args.sidecar_cpu else "")
+    if bar_chart(png, f"whole sync, {args.bytes} per run ({condition}) on {platform.node()}",
+                 [(f"{r['source']} {r['arm']}", r["mb_per_s"]["median"], r["mb_per_s"]["min"],
+                   r["mb_per_s"]["max"]) for r in rows]):
+        print(f"chart: {png}")
 
 
 if __name__ == "__main__":

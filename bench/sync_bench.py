@@ -91,7 +91,8 @@ class Sync:
         self.limit = []
         # --net veth: the sending side (the send relay, the sending socat) in one network
         # namespace and the receiving side in another, joined by a veth pair, as two pods on one
-        # node are; `src_net`/`dst_net` prefix their commands, `dst_host` is where they connect.
+        # node are; `src_net`/`dst_net` prefix their commands (after `limit`: `ip netns exec`
+        # mounts a sysfs of its own, without the cgroups), `dst_host` is where they connect.
         self.src_net, self.dst_net, self.dst_host = [], [], "127.0.0.1"
         self.namespaces = []
         if args.net == "veth":
@@ -225,7 +226,7 @@ class Sync:
             return [f"--engine={self.args.engine}"] + ([] if side in self.inspecting else ["--no-inspect"])
 
         recv_log = open(f"{d}/recv.log", "w+")
-        recv = subprocess.Popen([*self.dst_net, *self.limit, self.relay, "recv", "--name=destination",
+        recv = subprocess.Popen([*self.limit, *self.dst_net, self.relay, "recv", "--name=destination",
                                  f"--fifo={d}/destination.stdin", f"--listen={self.dst_host}:0",
                                  f"--summary={d}/recv.json", *flags("recv")],
                                 stderr=recv_log, env=self.env)
@@ -240,7 +241,7 @@ class Sync:
         if port is None:
             recv.kill()
             sys.exit("sync_bench: the receiving relay did not start listening:\n" + open(f"{d}/recv.log").read())
-        send = subprocess.Popen([*self.src_net, *self.limit, self.relay, "send", "--name=source",
+        send = subprocess.Popen([*self.limit, *self.src_net, self.relay, "send", "--name=source",
                                  f"--fifo={d}/source.stdout", f"--connect={self.dst_host}:{port}",
                                  f"--summary={d}/send.json", *flags("send")],
                                 stderr=open(f"{d}/send.log", "w"), env=self.env)
@@ -289,7 +290,7 @@ def run_socat_pods(sync, source):
         port = probe.getsockname()[1]
     dst = sync.start_destination()  # first: the listener's `> FIFO` waits for its reader
     host = sync.dst_host
-    listener = subprocess.Popen([*sync.dst_net, *sync.limit, "sh", "-c",
+    listener = subprocess.Popen([*sync.limit, *sync.dst_net, "sh", "-c",
                                  f"socat -d -d TCP-L:{port},bind={host},reuseaddr STDOUT > {d}/destination.stdin"],
                                 stderr=open(f"{d}/socat-l.log", "w"))
     deadline = time.time() + 30
@@ -297,7 +298,7 @@ def run_socat_pods(sync, source):
         if listener.poll() is not None or time.time() > deadline:
             sys.exit(f"sync_bench: socat pods: the listening socat did not start; see {d}/socat-l.log")
         time.sleep(0.01)
-    sender = subprocess.Popen([*sync.src_net, *sync.limit, "sh", "-c",
+    sender = subprocess.Popen([*sync.limit, *sync.src_net, "sh", "-c",
                                f"cat {d}/source.stdout | socat -d -d -t 60 - TCP:{host}:{port}"],
                               stderr=open(f"{d}/socat-s.log", "w"))
     result, _ = sync.drive("socat pods", source, ("sidecar send", sender), ("sidecar recv", listener), dst)

@@ -1,10 +1,13 @@
 #include "dataplane/engine.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -684,8 +687,24 @@ std::string_view EngineKindName(EngineKind kind) {
   return "auto";
 }
 
+bool PeerOnLoopback(int fd) {
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return true;
+  if (peer.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (peer.ss_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+  }
+  return true;  // a Unix socket: this machine
+}
+
 absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(EngineKind requested, Route route,
-                                                     PumpOptions options, std::string* reason) {
+                                                     PumpOptions options, std::string* reason,
+                                                     bool peer_on_loopback) {
   const bool splice_possible = route != Route::kNoPipe;
   const auto uring = [&]() -> absl::StatusOr<std::unique_ptr<Engine>> {
     io_uring ring;
@@ -726,9 +745,17 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(EngineKind requested, Route
     *reason = "neither end is a pipe, so nothing can be spliced: read/write";
     return std::make_unique<CopyEngine>(options);
   }
-  if (route == Route::kPipeToSocket) {
-    *reason = "FIFO to socket: read/write measured faster than splice (bench/RESULTS.md)";
+  if (route == Route::kPipeToSocket && peer_on_loopback) {
+    *reason =
+        "FIFO to a socket on loopback: read/write measured faster than splice "
+        "(bench/RESULTS.md)";
     return std::make_unique<CopyEngine>(options);
+  }
+  if (route == Route::kPipeToSocket) {
+    *reason =
+        "FIFO to a socket whose peer is not on loopback: splice measured cheaper than "
+        "read/write there (bench/RESULTS.md)";
+    return splice();
   }
   std::string why;
   if (!IoUringAvailable(&why)) {

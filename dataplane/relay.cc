@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <mutex>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "base/files.h"
@@ -118,7 +118,8 @@ std::string Bottleneck(uint64_t bytes, double input_wait, double output_wait, do
 
 std::string RenderMetrics(const Progress& p) {
   const RelayConfig& c = *p.config;
-  const std::string base = "connector=\"" + PromLabel(c.name) + "\",direction=\"" + ModeName(c.mode) + "\"";
+  const std::string base =
+      "connector=\"" + PromLabel(c.name) + "\",direction=\"" + ModeName(c.mode) + "\"";
   std::string out;
   const auto metric = [&](const char* name, const char* type, const char* help) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
@@ -157,8 +158,8 @@ std::string RenderMetrics(const Progress& p) {
   out += "sluice_tracked_streams{" + base + "} " + std::to_string(s.streams.size()) + "\n";
   metric("sluice_untracked_records_total", "counter",
          "RECORD messages of streams beyond --max-streams, counted together.");
-  out += "sluice_untracked_records_total{" + base + "} " + std::to_string(s.untracked.records) +
-         "\n";
+  out +=
+      "sluice_untracked_records_total{" + base + "} " + std::to_string(s.untracked.records) + "\n";
   metric("sluice_records_total", "counter", "RECORD messages per stream.");
   std::string record_bytes, data_bytes, states;
   for (const auto& [id, st] : s.streams) {
@@ -205,12 +206,11 @@ std::string SummaryJson(const Progress& p, int exit_code, const absl::Status& st
 // The report channel's counters: totals, wait times, and the streams whose counts changed
 // since `last` (updated).
 std::string CountersJson(const Progress& p, std::map<std::string, uint64_t>& last) {
-  std::string out = "{\"bytes\":" + std::to_string(p.pump.bytes.load()) +
-                    ",\"input_wait_seconds\":" +
-                    std::to_string(static_cast<double>(p.pump.input_wait_ns.load()) / 1e9) +
-                    ",\"output_wait_seconds\":" +
-                    std::to_string(static_cast<double>(p.pump.output_wait_ns.load()) / 1e9) +
-                    ",\"streams\":{";
+  std::string out =
+      "{\"bytes\":" + std::to_string(p.pump.bytes.load()) + ",\"input_wait_seconds\":" +
+      std::to_string(static_cast<double>(p.pump.input_wait_ns.load()) / 1e9) +
+      ",\"output_wait_seconds\":" +
+      std::to_string(static_cast<double>(p.pump.output_wait_ns.load()) / 1e9) + ",\"streams\":{";
   if (p.inspector) {
     const protocol::InspectorStats s = p.inspector->Snapshot(/*state_text=*/false);
     bool first = true;
@@ -219,8 +219,9 @@ std::string CountersJson(const Progress& p, std::map<std::string, uint64_t>& las
       if (!added && it->second == st.records) continue;
       it->second = st.records;
       const std::string& key = it->first;
-      out += (first ? "" : ",") + protocol::JsonString(key) + ":{\"records\":" +
-             std::to_string(st.records) + ",\"bytes\":" + std::to_string(st.record_bytes) + "}";
+      out += (first ? "" : ",") + protocol::JsonString(key) +
+             ":{\"records\":" + std::to_string(st.records) +
+             ",\"bytes\":" + std::to_string(st.record_bytes) + "}";
       first = false;
     }
   }
@@ -295,9 +296,8 @@ absl::Status SendEndMarker(int fd, uint64_t payload_bytes, absl::Duration timeou
     if (absl::Now() >= deadline) {
       return RelayError(kExitPeerLost, "the peer stopped reading before the end of the stream");
     }
-    const int err =
-        SendAllBefore(fd, rest.substr(0, 1), std::min(deadline, absl::Now() + absl::Seconds(1)),
-                      stop_fd);
+    const int err = SendAllBefore(fd, rest.substr(0, 1),
+                                  std::min(deadline, absl::Now() + absl::Seconds(1)), stop_fd);
     if (err == ETIMEDOUT) {
       if (Stopped(stop_fd)) return RelayError(kExitTerminated, "terminated sending the end marker");
       continue;
@@ -312,7 +312,8 @@ absl::Status SendEndMarker(int fd, uint64_t payload_bytes, absl::Duration timeou
 // sender died before its marker) are still delivered to the FIFO before the error.
 // Those bytes are counted and inspected like every other payload byte, so the connector never
 // gets a record the counts do not have.
-absl::Status CheckEndMarker(const std::string& held, int fifo_fd, const Tap* tap, PumpStats& stats) {
+absl::Status CheckEndMarker(const std::string& held, int fifo_fd, const Tap* tap,
+                            PumpStats& stats) {
   const uint64_t payload_bytes = stats.bytes.load();
   if (held.size() == kEndMarkerBytes && held.compare(0, 8, std::string(kEndMagic, 8)) == 0) {
     uint64_t claimed = 0;
@@ -401,23 +402,35 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
     Log(c.name, "WARNING: --insecure-no-auth: any peer that reaches the port is accepted");
   }
   std::string reason;
-  auto engine = CreateEngine(c.engine, c.mode == Mode::kSend ? Route::kPipeToSocket : Route::kSocketToPipe,
-                             {.pipe_bytes = c.pipe_bytes, .drain_timeout = c.drain_timeout}, &reason);
+  const Route route = c.mode == Mode::kSend ? Route::kPipeToSocket : Route::kSocketToPipe;
+  const PumpOptions pump_options{.pipe_bytes = c.pipe_bytes, .drain_timeout = c.drain_timeout};
+  // Made now, so that an engine that cannot run here is an error before any connection; auto's
+  // choice for sending depends on where the peer is, and is made again once it is known.
+  auto engine = CreateEngine(c.engine, route, pump_options, &reason);
   if (!engine.ok()) return engine.status();
-  const std::string engine_name((*engine)->name());
-  p.Update([&](TransferInfo& info) {
-    info.engine = engine_name;
-    info.engine_reason = reason;
-  });
-  Log(c.name, ModeName(c.mode) + ": engine " + engine_name + " (" + reason + "), inspection " +
-                  (c.inspect ? "on" : "off"));
+  const bool send = c.mode == Mode::kSend;
+  const auto announce = [&] {
+    const std::string engine_name((*engine)->name());
+    p.Update([&](TransferInfo& info) {
+      info.engine = engine_name;
+      info.engine_reason = reason;
+    });
+    Log(c.name, ModeName(c.mode) + ": engine " + engine_name + " (" + reason + "), inspection " +
+                    (c.inspect ? "on" : "off"));
+  };
+  const bool choose_when_connected = send && c.engine == EngineKind::kAuto;
+  if (!choose_when_connected) announce();
 
   std::string peer;
   auto socket = Establish(c, secret.get(), stop_fd, &peer, p.channel.get());
   if (!socket.ok()) return socket.status();
   p.Update([&](TransferInfo& info) { info.peer = peer; });
   Log(c.name, ModeName(c.mode) + ": connected to " + peer + (secret ? " (authenticated)" : ""));
-  const bool send = c.mode == Mode::kSend;
+  if (choose_when_connected) {
+    engine = CreateEngine(c.engine, route, pump_options, &reason, PeerOnLoopback(socket->get()));
+    if (!engine.ok()) return engine.status();
+    announce();
+  }
   // Authenticated peers are sluice relays: the receiver sends progress heartbeats back, read
   // from now on so they never pile up.
   std::optional<PeerProgress> peer_progress;
@@ -496,13 +509,13 @@ int RunTransfer(const RelayConfig& config, int stop_fd) {
       return kExitUsage;
     }
     if (config.insecure_no_auth) {
-      Log(config.name, "error: --report-to needs the sync's secret; it cannot go with --insecure-no-auth");
+      Log(config.name,
+          "error: --report-to needs the sync's secret; it cannot go with --insecure-no-auth");
       return kExitUsage;
     }
-    p.channel = std::make_unique<ReportChannel>(*address, config.name, ModeName(config.mode),
-                                                [&p, last = std::map<std::string, uint64_t>()]() mutable {
-                                                  return CountersJson(p, last);
-                                                });
+    p.channel = std::make_unique<ReportChannel>(
+        *address, config.name, ModeName(config.mode),
+        [&p, last = std::map<std::string, uint64_t>()]() mutable { return CountersJson(p, last); });
     if (config.report_messages) inspector_options.observer = p.channel.get();
   }
   if (config.inspect) p.inspector = std::make_unique<protocol::Inspector>(inspector_options);
@@ -552,7 +565,8 @@ int RunTransfer(const RelayConfig& config, int stop_fd) {
           Bottleneck(bytes, static_cast<double>(p.pump.input_wait_ns.load()) / 1e9,
                      static_cast<double>(p.pump.output_wait_ns.load()) / 1e9, wall);
   line += "; exit " + std::to_string(code) + " (" + std::string(ExitCodeName(code)) + ")";
-  if (p.unread_bytes > 0) line += ", " + std::to_string(p.unread_bytes.load()) + " bytes never read";
+  if (p.unread_bytes > 0)
+    line += ", " + std::to_string(p.unread_bytes.load()) + " bytes never read";
   if (!status.ok()) line += ": " + std::string(status.message());
   Log(config.name, line);
   return code;

@@ -48,7 +48,7 @@ class FakeApiServer:
     def __init__(self, test, name, faults=(), watch_timeout=None):
         self.dir = test.path(f"fake-{name}")
         os.makedirs(self.dir)
-        self.prefix = f"kf{os.getpid() % 100000}"
+        self.prefix = f"kf{os.getpid() % 100000}{name}"  # its own: a fake sees only its pods
         args = [FAKE, f"--cert={test.certs}/server.crt", f"--key={test.certs}/server.key",
                 f"--token={TOKEN}", f"--admin-token={ADMIN}", f"--state-dir={self.dir}", f"--podman-prefix={self.prefix}",
                 f"--role={ROLE}", f"--faults={json.dumps(list(faults))}", f"--ca={test.certs}/ca.crt"]

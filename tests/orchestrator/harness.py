@@ -54,6 +54,18 @@ def pods_spec(test, name, images, streams, source_config, backend, destination_c
     return path
 
 
+def assert_same_sync(test, report, state, expected, expected_state, records):
+    """That a sync on a container backend (report, committed state) matches the local backend's
+    of the same spec: per-stream counts, bytes and committed state, `records` in each stream."""
+    rows = lambda r: sorted((s["stream"], s["records_emitted"], s["records_delivered"],
+                             s["records_committed"], s["states_emitted"]) for s in r["streams"])
+    test.assertEqual(rows(report), rows(expected))
+    test.assertEqual([r[1] for r in rows(report)], [records] * len(report["streams"]))
+    test.assertEqual(report["bytes"], expected["bytes"])
+    test.assertGreater(report["bytes"]["emitted"], 0)
+    test.assertEqual(state, expected_state)  # the same committed state
+
+
 def processes():
     """(pid directory, command line, environment) of every process that can be read."""
     for proc in glob.glob("/proc/[0-9]*"):

@@ -17,7 +17,7 @@ import unittest
 import yaml
 
 from images import Images, podman
-from harness import (EXIT_INTERRUPTED, EXIT_OK, EXIT_START, EXIT_USAGE, SLUICE, SyncTest,
+from harness import (EXIT_INTERRUPTED, EXIT_OK, EXIT_START, SLUICE, SyncTest, assert_same_sync,
                      pods_spec)
 
 FAKE = os.environ["SLUICE_FAKE_APISERVER"]
@@ -182,12 +182,7 @@ class KubernetesSyncTest(SyncTest):
             with open(self.path(name + ".state.json")) as f:
                 results[backend] = (report, json.load(f))
         local, kube = results["local"], results["kubernetes"]
-        rows = lambda r: sorted((s["stream"], s["records_emitted"], s["records_delivered"],
-                                 s["records_committed"], s["states_emitted"]) for s in r["streams"])
-        self.assertEqual(rows(kube[0]), rows(local[0]))
-        self.assertEqual([r[1] for r in rows(kube[0])], [30000] * 3)
-        self.assertEqual(kube[0]["bytes"], local[0]["bytes"])
-        self.assertEqual(kube[1], local[1])  # the same committed state
+        assert_same_sync(self, *kube, *local, records=30000)
         self.assertEqual(kube[0]["backend"], "kubernetes")
         self.assertEqual(fake.leftovers(), [])
         self.assert_forbidden_never(fake)

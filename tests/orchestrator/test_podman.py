@@ -15,7 +15,7 @@ import unittest
 
 from images import Images, podman
 from harness import (EXIT_DESTINATION, EXIT_INTERRUPTED, EXIT_OK, EXIT_RELAY, EXIT_SOURCE,
-                     SLUICE, SyncTest, pods_spec)
+                     SLUICE, SyncTest, assert_same_sync, pods_spec)
 
 STREAMS = ["users", "orders", "events"]
 
@@ -75,13 +75,7 @@ class PodmanSyncTest(SyncTest):
                 results[backend] = (report, json.load(f))
             self.assertEqual(left_behind(name), [])
         local, podman_run = results["local"], results["podman"]
-        rows = lambda r: sorted((s["stream"], s["records_emitted"], s["records_delivered"],
-                                 s["records_committed"], s["states_emitted"]) for s in r["streams"])
-        self.assertEqual(rows(podman_run[0]), rows(local[0]))
-        self.assertEqual([r[1] for r in rows(podman_run[0])], [30000] * 3)
-        self.assertEqual(podman_run[0]["bytes"], local[0]["bytes"])
-        self.assertGreater(podman_run[0]["bytes"]["emitted"], 0)
-        self.assertEqual(podman_run[1], local[1])  # the same committed state
+        assert_same_sync(self, *podman_run, *local, records=30000)
         self.assertEqual(podman_run[0]["backend"], "podman")
         # The default seccomp profile stays on: io_uring is blocked in the containers, and the
         # summary says which engine ran instead, and why.

@@ -32,14 +32,11 @@ absl::Status WriteSecretVolume(const SecretPlan& secret, const PodPlan& pod,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> AwaitReportedPort(const ListeningPorts* ports, const Endpoint& endpoint,
-                                              absl::Time deadline,
-                                              const std::function<bool()>& pod_runs) {
+absl::StatusOr<int> AwaitReportedPort(const ListeningPorts* ports, const Endpoint& endpoint,
+                                      absl::Time deadline, const std::function<bool()>& pod_runs) {
   if (ports == nullptr) return absl::FailedPreconditionError("no relay reports ports");
   for (;;) {
-    if (const auto port = ports->ListeningPort(endpoint.pod)) {
-      return absl::StrCat("127.0.0.1:", *port);
-    }
+    if (const auto port = ports->ListeningPort(endpoint.pod)) return *port;
     const bool runs = pod_runs();
     if (!runs || absl::Now() >= deadline) {
       return absl::DeadlineExceededError(

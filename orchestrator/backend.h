@@ -101,12 +101,12 @@ absl::Status WriteSecretVolume(const SecretPlan& secret, const PodPlan& pod,
                                const VolumePlan& volume, const std::string& dir,
                                const std::function<void(const std::string&)>& written = {});
 
-// For the backends whose pods share the host's network: waits until the relay of
-// `endpoint.pod` reports its listening port on its channel, and returns 127.0.0.1:PORT. Fails at
-// `deadline`, or once `pod_runs` (asked between looks) says the pod's containers all exited.
-absl::StatusOr<std::string> AwaitReportedPort(const ListeningPorts* ports, const Endpoint& endpoint,
-                                              absl::Time deadline,
-                                              const std::function<bool()>& pod_runs);
+// Waits until the relay of `endpoint.pod` reports its listening port on its channel, and returns
+// it (on a host network the relay's address is 127.0.0.1:PORT; on a cluster, the pod's IP).
+// Fails at `deadline`, or once `pod_runs` (asked between looks) says the pod's containers all
+// exited.
+absl::StatusOr<int> AwaitReportedPort(const ListeningPorts* ports, const Endpoint& endpoint,
+                                      absl::Time deadline, const std::function<bool()>& pod_runs);
 
 enum class BackendKind { kLocal, kPodman, kKubernetes };
 std::optional<BackendKind> ParseBackendKind(std::string_view name);

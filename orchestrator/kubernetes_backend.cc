@@ -104,8 +104,8 @@ absl::StatusOr<std::unique_ptr<KubernetesBackend>> KubernetesBackend::Create(
       gethostname(host, sizeof host - 1);
       self = host;
     }
-    auto own = backend->client_->Call("GET", backend->Collection("pods") + "/" + UrlEncode(self),
-                                      "", absl::Now() + kRequestTimeout);
+    auto own = backend->client_->Call("GET", backend->Object("pods", self), "",
+                                      absl::Now() + kRequestTimeout);
     absl::StatusOr<KubePod> pod = own.ok() && own->status == 200
                                       ? ParsePod(own->body)
                                       : absl::StatusOr<KubePod>(absl::NotFoundError(""));
@@ -140,6 +140,36 @@ KubernetesBackend::~KubernetesBackend() {
 std::string KubernetesBackend::Collection(std::string_view resource_view) const {
   const std::string resource(resource_view);
   return absl::StrCat("/api/v1/namespaces/", UrlEncode(namespace_), "/", resource);
+}
+
+std::string KubernetesBackend::Object(std::string_view resource, const std::string& name) const {
+  return absl::StrCat(Collection(resource), "/", UrlEncode(name));
+}
+
+std::string KubernetesBackend::LogPath(const std::string& pod, const std::string& container,
+                                       const std::string& query) const {
+  return absl::StrCat(Object("pods", pod), "/log?container=", UrlEncode(container), "&", query);
+}
+
+absl::Status KubernetesBackend::DeleteObject(std::string_view resource, const std::string& name,
+                                             int64_t grace_seconds) {
+  auto r = client_->Call(
+      "DELETE",
+      absl::StrCat(Object(resource, name),
+                   grace_seconds < 0 ? "" : absl::StrCat("?gracePeriodSeconds=", grace_seconds)),
+      "", absl::Now() + kRequestTimeout);
+  if (!r.ok()) return r.status();
+  if (r->status != 200 && r->status != 202 && r->status != 404) {  // 404: already gone
+    return absl::UnavailableError(
+        absl::StrCat("HTTP ", r->status, ": ", KubeStatusMessage(r->body)));
+  }
+  return absl::OkStatus();
+}
+
+bool KubernetesBackend::PodRuns(const std::string& pod) const {
+  base::MutexLock lock(&mu_);
+  return std::any_of(running_.begin(), running_.end(),
+                     [&](const Container& c) { return c.pod == pod; });
 }
 
 absl::StatusOr<std::string> KubernetesBackend::OrchestratorHost() const {
@@ -266,19 +296,15 @@ std::string KubernetesBackend::NewestWarning(const std::string& pod) {
 absl::StatusOr<std::string> KubernetesBackend::Resolve(const Endpoint& endpoint,
                                                        absl::Time deadline) {
   // The relay listens once it said so on its channel; its pod's IP is in the pod's status.
-  auto reported = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
-    base::MutexLock lock(&mu_);
-    return std::any_of(running_.begin(), running_.end(),
-                       [&](const Container& c) { return c.pod == endpoint.pod; });
-  });
-  if (!reported.ok()) return reported.status();
-  const std::string port = reported->substr(reported->rfind(':') + 1);
+  auto port =
+      AwaitReportedPort(options_.ports, endpoint, deadline, [&] { return PodRuns(endpoint.pod); });
+  if (!port.ok()) return port.status();
   for (;;) {
     {
       base::MutexLock lock(&mu_);
       if (const auto it = seen_.find(endpoint.pod);
           it != seen_.end() && !it->second.pod_ip.empty()) {
-        return absl::StrCat(it->second.pod_ip, ":", port);
+        return absl::StrCat(it->second.pod_ip, ":", *port);
       }
     }
     if (absl::Now() >= deadline) {
@@ -320,35 +346,21 @@ void KubernetesBackend::Stop(const std::string& pod, const std::string& containe
   }
   const int64_t seconds =
       std::max<int64_t>(0, absl::ToInt64Seconds(absl::Ceil(grace, absl::Seconds(1))));
-  auto r = client_->Call(
-      "DELETE",
-      absl::StrCat(Collection("pods"), "/", UrlEncode(pod), "?gracePeriodSeconds=", seconds), "",
-      absl::Now() + kRequestTimeout);
-  if (!r.ok() || (r->status != 200 && r->status != 202 && r->status != 404)) {
-    Log(absl::StrCat("cannot delete pod ", pod, " to stop it: ",
-                     r.ok() ? KubeStatusMessage(r->body) : std::string(r.status().message())));
+  if (auto s = DeleteObject("pods", pod, seconds); !s.ok()) {
+    Log(absl::StrCat("cannot delete pod ", pod, " to stop it: ", s.message()));
   }
 }
 
 void KubernetesBackend::StopAll(absl::Duration grace) {
   for (const std::string& pod : pods_) {
-    bool runs;
-    {
-      base::MutexLock lock(&mu_);
-      runs = std::any_of(running_.begin(), running_.end(),
-                         [&](const Container& c) { return c.pod == pod; });
-    }
-    if (runs) Stop(pod, "", grace);
+    if (PodRuns(pod)) Stop(pod, "", grace);
   }
 }
 
 std::string KubernetesBackend::Logs(const std::string& pod, const std::string& container,
                                     size_t lines) {
-  auto r =
-      client_->Call("GET",
-                    absl::StrCat(Collection("pods"), "/", UrlEncode(pod),
-                                 "/log?container=", UrlEncode(container), "&tailLines=", lines),
-                    "", absl::Now() + absl::Seconds(10));
+  auto r = client_->Call("GET", LogPath(pod, container, absl::StrCat("tailLines=", lines)), "",
+                         absl::Now() + absl::Seconds(10));
   if (r.ok() && r->status == 200) return r->body;
   return base::LastLines(
       base::ReadFile(absl::StrCat(options_.workdir, "/logs/", pod, "/", container, ".log")), lines);
@@ -356,11 +368,8 @@ std::string KubernetesBackend::Logs(const std::string& pod, const std::string& c
 
 void KubernetesBackend::SaveLogs() {
   for (const Container& c : all_) {
-    auto r =
-        client_->Call("GET",
-                      absl::StrCat(Collection("pods"), "/", UrlEncode(c.pod),
-                                   "/log?container=", UrlEncode(c.name), "&limitBytes=", 16 << 20),
-                      "", absl::Now() + absl::Seconds(10));
+    auto r = client_->Call("GET", LogPath(c.pod, c.name, absl::StrCat("limitBytes=", 16 << 20)), "",
+                           absl::Now() + absl::Seconds(10));
     if (!r.ok() || r->status != 200) continue;
     const std::string dir = absl::StrCat(options_.workdir, "/logs/", c.pod);
     if (!base::MakeDirectories(dir, 0700).ok()) continue;
@@ -373,26 +382,16 @@ absl::Status KubernetesBackend::Delete() {
   if (!pods_.empty()) SaveLogs();
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   for (const std::string& pod : pods_) {
-    auto r = client_->Call(
-        "DELETE", absl::StrCat(Collection("pods"), "/", UrlEncode(pod), "?gracePeriodSeconds=0"),
-        "", absl::Now() + kRequestTimeout);
-    if (!r.ok() || (r->status != 200 && r->status != 202 && r->status != 404)) {
-      failed.push_back("pod " + pod);
-    }
+    if (!DeleteObject("pods", pod, 0).ok()) failed.push_back("pod " + pod);
   }
   if (!secret_.empty()) {
-    auto r = client_->Call("DELETE", absl::StrCat(Collection("secrets"), "/", UrlEncode(secret_)),
-                           "", absl::Now() + kRequestTimeout);
-    if (!r.ok() || (r->status != 200 && r->status != 202 && r->status != 404)) {
-      failed.push_back("secret " + secret_);
-    }
+    if (!DeleteObject("secrets", secret_, -1).ok()) failed.push_back("secret " + secret_);
     secret_.clear();
   }
   // Gone means gone: the next sync of this name may create its pods.
   for (const std::string& pod : pods_) {
     for (;;) {
-      auto r = client_->Call("GET", absl::StrCat(Collection("pods"), "/", UrlEncode(pod)), "",
-                             absl::Now() + kRequestTimeout);
+      auto r = client_->Call("GET", Object("pods", pod), "", absl::Now() + kRequestTimeout);
       if (r.ok() && r->status == 404) break;
       if (absl::Now() >= deadline) {
         failed.push_back("pod " + pod + " (still there after 60 s)");

@@ -74,6 +74,14 @@ class KubernetesBackend final : public Backend {
                     std::unique_ptr<KubeClient> watch_client);
 
   std::string Collection(std::string_view resource) const;  // /api/v1/namespaces/NS/RESOURCE
+  std::string Object(std::string_view resource, const std::string& name) const;  // .../NAME
+  // A container's log, with `query` (tailLines=N, limitBytes=N).
+  std::string LogPath(const std::string& pod, const std::string& container,
+                      const std::string& query) const;
+  // DELETE, with gracePeriodSeconds unless it is negative; already gone (404) is OK.
+  absl::Status DeleteObject(std::string_view resource, const std::string& name,
+                            int64_t grace_seconds);
+  bool PodRuns(const std::string& pod) const;  // a container of it has not been seen exiting
   // A manifest from render.h as the JSON body to POST, with the owner reference.
   absl::StatusOr<std::string> Body(const std::string& yaml) const;
   absl::Status Create(std::string_view resource, const std::string& name, const std::string& yaml,

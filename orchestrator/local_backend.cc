@@ -67,11 +67,13 @@ absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
 }
 
 absl::StatusOr<std::string> LocalBackend::Resolve(const Endpoint& endpoint, absl::Time deadline) {
-  return AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
+  auto port = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
     return std::any_of(names_.begin(), names_.end(), [&](const auto& name) {
       return name.first == endpoint.pod && IsRunning(name.first, name.second);
     });
   });
+  if (!port.ok()) return port.status();
+  return absl::StrCat("127.0.0.1:", *port);  // the pods share this machine's network
 }
 
 std::vector<Exited> LocalBackend::WaitAny(absl::Time deadline) {

@@ -104,7 +104,7 @@ void PodmanBackend::Podman(std::vector<std::string> args) {
 
 absl::StatusOr<std::string> PodmanBackend::Resolve(const Endpoint& endpoint, absl::Time deadline) {
   absl::Time next_poll = absl::InfinitePast();
-  return AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
+  auto port = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
     if (absl::Now() >= next_poll) {  // podman ps costs tens of ms: as often as WaitAny polls
       Poll();
       next_poll = absl::Now() + kPollInterval;
@@ -112,6 +112,8 @@ absl::StatusOr<std::string> PodmanBackend::Resolve(const Endpoint& endpoint, abs
     return std::any_of(running_.begin(), running_.end(),
                        [&](const Container& c) { return c.pod == endpoint.pod; });
   });
+  if (!port.ok()) return port.status();
+  return absl::StrCat("127.0.0.1:", *port);  // hostNetwork pods
 }
 
 void PodmanBackend::Poll() {

@@ -404,22 +404,27 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   std::string reason;
   const Route route = c.mode == Mode::kSend ? Route::kPipeToSocket : Route::kSocketToPipe;
   const PumpOptions pump_options{.pipe_bytes = c.pipe_bytes, .drain_timeout = c.drain_timeout};
-  // Made now, so that an engine that cannot run here is an error before any connection; auto's
-  // choice for sending depends on where the peer is, and is made again once it is known.
-  auto engine = CreateEngine(c.engine, route, pump_options, &reason);
-  if (!engine.ok()) return engine.status();
   const bool send = c.mode == Mode::kSend;
-  const auto announce = [&] {
-    const std::string engine_name((*engine)->name());
+  // Made before any connection, so that an engine that cannot run here is an error first; but
+  // auto's choice for sending depends on where the peer is, so it is made once connected.
+  std::unique_ptr<Engine> engine;
+  const auto choose = [&](bool peer_on_loopback) -> absl::Status {
+    auto made = CreateEngine(c.engine, route, pump_options, &reason, peer_on_loopback);
+    if (!made.ok()) return made.status();
+    engine = std::move(*made);
+    const std::string engine_name(engine->name());
     p.Update([&](TransferInfo& info) {
       info.engine = engine_name;
       info.engine_reason = reason;
     });
     Log(c.name, ModeName(c.mode) + ": engine " + engine_name + " (" + reason + "), inspection " +
                     (c.inspect ? "on" : "off"));
+    return absl::OkStatus();
   };
   const bool choose_when_connected = send && c.engine == EngineKind::kAuto;
-  if (!choose_when_connected) announce();
+  if (!choose_when_connected) {
+    if (auto s = choose(/*peer_on_loopback=*/true); !s.ok()) return s;
+  }
 
   std::string peer;
   auto socket = Establish(c, secret.get(), stop_fd, &peer, p.channel.get());
@@ -427,9 +432,7 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   p.Update([&](TransferInfo& info) { info.peer = peer; });
   Log(c.name, ModeName(c.mode) + ": connected to " + peer + (secret ? " (authenticated)" : ""));
   if (choose_when_connected) {
-    engine = CreateEngine(c.engine, route, pump_options, &reason, PeerOnLoopback(socket->get()));
-    if (!engine.ok()) return engine.status();
-    announce();
+    if (auto s = choose(PeerOnLoopback(socket->get())); !s.ok()) return s;
   }
   // Authenticated peers are sluice relays: the receiver sends progress heartbeats back, read
   // from now on so they never pile up.
@@ -449,7 +452,7 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   p.phase = 1;
   if (send) {
     absl::Status status =
-        (*engine)->Pump(fifo_end, socket_end, p.inspector ? &tap : nullptr, p.pump, stop_fd);
+        engine->Pump(fifo_end, socket_end, p.inspector ? &tap : nullptr, p.pump, stop_fd);
     if (p.inspector) p.inspector->Finish();
     if (!status.ok()) return status;
     p.input_complete = true;
@@ -476,8 +479,8 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   {
     std::optional<ProgressBeacon> beacon;
     if (secret) beacon.emplace(socket->get(), fifo->get(), p.pump);
-    status = (*engine)->Pump(socket_end, fifo_end, p.inspector ? &tap : nullptr, p.pump, stop_fd,
-                             secret ? &holdback : nullptr);
+    status = engine->Pump(socket_end, fifo_end, p.inspector ? &tap : nullptr, p.pump, stop_fd,
+                          secret ? &holdback : nullptr);
     if (status.ok() && secret) {
       status = CheckEndMarker(holdback.held, fifo->get(), p.inspector ? &tap : nullptr, p.pump);
     }

@@ -556,6 +556,47 @@ bool WriteVolumes(dom::element spec, Pod& pod, const std::string& root) {
   return true;
 }
 
+// Reads the pod's containers from `podman ps` into its statuses (takes mu): whether any changed,
+// or nothing when podman did not answer. Plain init containers are not there: podman removes
+// them once they ran.
+std::optional<bool> ReadPodman(Pod& pod) {
+  auto ps = sluice::orchestrator::RunCommand(
+      {Podman(), "ps", "--all", "--format", "json", "--filter", "pod=" + PodmanName(pod)},
+      absl::Now() + absl::Seconds(60));
+  dom::parser parser;
+  dom::array containers;
+  if (!ps.ok() || ps->exit_code != 0 ||
+      parser.parse(ps->output).get(containers) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  bool changed_state = false;
+  for (ContainerStatus& c : pod.statuses) {
+    for (dom::element p : containers) {
+      std::string_view name;
+      if (p["Names"].at(0).get(name) != simdjson::SUCCESS ||
+          name != PodmanName(pod) + "-" + c.name) {
+        continue;
+      }
+      const std::string state = Str(p, "State");
+      int64_t code = 0;
+      if (p["ExitCode"].get(code) != simdjson::SUCCESS) code = 0;
+      const std::string now_state = state == "running"                          ? "running"
+                                    : (state == "exited" || state == "stopped") ? "terminated"
+                                                                                : "waiting";
+      if (now_state == c.state) continue;
+      changed_state = true;
+      if (c.started.empty()) c.started = Now3339();
+      if (now_state == "terminated") {
+        c.finished = Now3339();
+        c.exit_code = static_cast<int>(code);
+      }
+      c.state = now_state;
+    }
+  }
+  return changed_state;
+}
+
 // One pod's life: scheduled, pulled, played, watched until it is deleted.
 void RunPod(std::shared_ptr<Pod> pod_ptr) {
   Pod& pod = *pod_ptr;
@@ -652,74 +693,44 @@ void RunPod(std::shared_ptr<Pod> pod_ptr) {
         bool sidecars_stopped = false;
         for (;;) {
           const bool deleting = deleted();
-          auto ps = sluice::orchestrator::RunCommand(
-              {Podman(), "ps", "--all", "--format", "json", "--filter", "pod=" + PodmanName(pod)},
-              absl::Now() + absl::Seconds(60));
-          bool all_ended = true, any_failed = false, changed_state = false;
-          if (ps.ok() && ps->exit_code == 0) {
-            dom::parser ps_parser;
-            dom::array containers;
-            if (ps_parser.parse(ps->output).get(containers) == simdjson::SUCCESS) {
-              std::lock_guard<std::mutex> lock(mu);
-              bool mains_ended = true, sidecars_run = false;
-              for (ContainerStatus& c : pod.statuses) {
-                if (c.init && !c.sidecar) {  // podman ran them before the others
-                  if (c.state != "terminated") {
-                    c.state = "terminated";
-                    c.started = c.finished = Now3339();
-                    changed_state = true;
-                  }
-                  continue;
+          const std::optional<bool> read = ReadPodman(pod);
+          bool all_ended = false;  // not known while podman does not answer
+          if (read) {
+            std::lock_guard<std::mutex> lock(mu);
+            bool changed_state = *read, mains_ended = true, sidecars_run = false,
+                 any_failed = false;
+            for (ContainerStatus& c : pod.statuses) {
+              if (c.init && !c.sidecar) {  // podman ran them before the others, and removed them
+                if (c.state != "terminated") {
+                  c.state = "terminated";
+                  c.started = c.finished = Now3339();
+                  changed_state = true;
                 }
-                for (dom::element p : containers) {
-                  std::string_view name;
-                  if (p["Names"].at(0).get(name) != simdjson::SUCCESS ||
-                      name != PodmanName(pod) + "-" + c.name) {
-                    continue;
-                  }
-                  const std::string state = Str(p, "State");
-                  int64_t code = 0;
-                  if (p["ExitCode"].get(code) != simdjson::SUCCESS) code = 0;
-                  std::string now_state = state == "running"                          ? "running"
-                                          : (state == "exited" || state == "stopped") ? "terminated"
-                                                                                      : "waiting";
-                  if (now_state != c.state) {
-                    changed_state = true;
-                    if (c.started.empty()) c.started = Now3339();
-                    if (now_state == "terminated") {
-                      c.finished = Now3339();
-                      c.exit_code = static_cast<int>(code);
-                    }
-                    c.state = now_state;
-                  }
-                }
-                if (c.sidecar) {
-                  sidecars_run |= c.state != "terminated";
-                  continue;  // a sidecar's exit does not make the pod's phase
-                }
-                if (c.state != "terminated") mains_ended = false;
-                if (c.state == "terminated" && c.exit_code != 0) any_failed = true;
+              } else if (c.sidecar) {  // a sidecar's exit does not make the pod's phase
+                sidecars_run |= c.state != "terminated";
+              } else {
+                mains_ended &= c.state == "terminated";
+                any_failed |= c.state == "terminated" && c.exit_code != 0;
               }
-              all_ended = mains_ended && !sidecars_run;
-              if (mains_ended && sidecars_run && !sidecars_stopped) {
-                // The kubelet stops native sidecars once the main containers ended.
-                sidecars_stopped = true;
-                std::vector<std::string> stop = {Podman(), "stop", "--time=30"};
-                for (const ContainerStatus& c : pod.statuses) {
-                  if (c.sidecar) stop.push_back(PodmanName(pod) + "-" + c.name);
-                }
-                std::thread([stop] {
-                  (void)sluice::orchestrator::RunCommand(stop, absl::Now() + absl::Seconds(90));
-                }).detach();
-              }
-              const std::string phase =
-                  all_ended ? (any_failed ? "Failed" : "Succeeded") : "Running";
-              if (phase != pod.phase) {
-                pod.phase = phase;
-                changed_state = true;
-              }
-              if (changed_state) Publish("MODIFIED", pod);
             }
+            all_ended = mains_ended && !sidecars_run;
+            if (mains_ended && sidecars_run && !sidecars_stopped) {
+              // The kubelet stops native sidecars once the main containers ended.
+              sidecars_stopped = true;
+              std::vector<std::string> stop = {Podman(), "stop", "--time=30"};
+              for (const ContainerStatus& c : pod.statuses) {
+                if (c.sidecar) stop.push_back(PodmanName(pod) + "-" + c.name);
+              }
+              std::thread([stop] {
+                (void)sluice::orchestrator::RunCommand(stop, absl::Now() + absl::Seconds(90));
+              }).detach();
+            }
+            const std::string phase = all_ended ? (any_failed ? "Failed" : "Succeeded") : "Running";
+            if (phase != pod.phase) {
+              pod.phase = phase;
+              changed_state = true;
+            }
+            if (changed_state) Publish("MODIFIED", pod);
           }
           if (deleting || all_ended) break;
           std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -738,28 +749,9 @@ void RunPod(std::shared_ptr<Pod> pod_ptr) {
   (void)sluice::orchestrator::RunCommand(
       {Podman(), "pod", "stop", absl::StrCat("--time=", grace), PodmanName(pod)},
       absl::Now() + absl::Seconds(grace + 60));
-  auto ps = sluice::orchestrator::RunCommand(
-      {Podman(), "ps", "--all", "--format", "json", "--filter", "pod=" + PodmanName(pod)},
-      absl::Now() + absl::Seconds(60));
+  (void)ReadPodman(pod);
   {
     std::lock_guard<std::mutex> lock(mu);
-    dom::parser ps_parser;
-    dom::array containers;
-    if (ps.ok() && ps_parser.parse(ps->output).get(containers) == simdjson::SUCCESS) {
-      for (ContainerStatus& c : pod.statuses) {
-        for (dom::element p : containers) {
-          std::string_view name;
-          int64_t code = 0;
-          if (p["Names"].at(0).get(name) == simdjson::SUCCESS &&
-              name == PodmanName(pod) + "-" + c.name && c.state != "terminated" &&
-              p["ExitCode"].get(code) == simdjson::SUCCESS) {
-            c.state = "terminated";
-            c.exit_code = static_cast<int>(code);
-            c.finished = Now3339();
-          }
-        }
-      }
-    }
     Publish("MODIFIED", pod);
   }
   (void)sluice::orchestrator::RunCommand(

@@ -427,21 +427,19 @@ def run(args, sync):
             print(f"{source:6} {arm:10} {m['median']:7.0f} MB/s [{m['min']:5.0f}-{m['max']:5.0f}]  "
                   f"CPU s/GB: {cpu}", flush=True)
         mine = {r["arm"]: r for r in rows if r["source"] == source}
+
+        def throughput(arms, base, label, target):
+            """One line per arm of `arms` that ran: its median over `base`'s, against `target`."""
+            for arm in (a for a in arms if a in mine):
+                ratio = mine[arm]["mb_per_s"]["median"] / base["mb_per_s"]["median"]
+                lines.append(f"{source}: {arm} / {label} throughput {ratio:.2f}x "
+                             f"(target >= {target:.2f}x): {'met' if ratio >= target else 'NOT MET'}")
+
         ceiling = max((mine["pipe"], mine["pipe 1MiB"]), key=lambda r: r["mb_per_s"]["median"])
-        for arm in ("relayed", "sluice run"):
-            if arm not in mine:
-                continue
-            ratio = mine[arm]["mb_per_s"]["median"] / ceiling["mb_per_s"]["median"]
-            lines.append(f"{source}: {arm} / {ceiling['arm']} (the faster pipe) throughput {ratio:.2f}x "
-                         f"(target >= {TARGET:.2f}x): {'met' if ratio >= TARGET else 'NOT MET'}")
+        throughput(("relayed", "sluice run"), ceiling, f"{ceiling['arm']} (the faster pipe)", TARGET)
         if "socat pods" in mine:
             socat = mine["socat pods"]
-            for arm in ("sluice run", "relayed"):
-                if arm not in mine:
-                    continue
-                ratio = mine[arm]["mb_per_s"]["median"] / socat["mb_per_s"]["median"]
-                lines.append(f"{source}: {arm} / socat pods throughput {ratio:.2f}x "
-                             f"(target >= {SOCAT_TARGET:.1f}x): {'met' if ratio >= SOCAT_TARGET else 'NOT MET'}")
+            throughput(("sluice run", "relayed"), socat, "socat pods", SOCAT_TARGET)
             relays = sum(mine["relayed"]["cpu_s_per_gb"][k] for k in ("send", "recv"))
             sidecars = sum(socat["cpu_s_per_gb"][k] for k in ("sidecar send", "sidecar recv"))
             lines.append(f"{source}: relays' CPU per GB / socat sidecars' {relays / sidecars:.2f}x "

@@ -444,6 +444,13 @@ void KubernetesBackend::WatchPods() {
   };
   while (!stop_) {
     if (version.empty()) {
+      // Only a pod whose creation was answered before the list was asked for must be in it; one
+      // created while the list is on its way is not missing from it.
+      std::set<std::string> created_before;
+      {
+        base::MutexLock lock(&mu_);
+        created_before = created_;
+      }
       auto r = watch_client_->Call("GET", absl::StrCat(pods, "?labelSelector=", selector_), "",
                                    absl::Now() + kRequestTimeout);
       absl::StatusOr<KubePodList> list =
@@ -464,7 +471,7 @@ void KubernetesBackend::WatchPods() {
         Apply(p, false);
       }
       // A pod created and gone while nobody watched.
-      for (const std::string& created : created_) {
+      for (const std::string& created : created_before) {
         if (!listed.contains(created)) {
           KubePod gone;
           gone.name = created;

@@ -23,7 +23,9 @@
 //
 // Faults on request (--faults, a JSON array): {"method":"POST","resource":"pods","status":429,
 // "retry_after":1,"count":1}; "watch":true matches watches only; "in_stream":true (with 410)
-// ends a watch with an ERROR event instead of answering 410. A version a 410 named stays gone.
+// ends a watch with an ERROR event instead of answering 410; "late_ms":1500 answers as usual
+// but holds the answer, made at once, that long (a slow network: the state it tells is old by
+// then). A version a 410 named stays gone.
 //
 // Pods, as a one-node cluster's scheduler and kubelet would run them:
 // - scheduled when their containers' cpu requests fit --node-cpu (else PodScheduled False,
@@ -66,6 +68,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -264,6 +267,7 @@ struct Fault {
   int retry_after = -1;
   int count = 1;
   bool in_stream = false;
+  int late_ms = 0;  // answered as usual, but this long after the answer was made
 };
 
 std::mutex mu;
@@ -1205,6 +1209,8 @@ void Serve(tcp::socket socket, ssl::context& ctx) {
       }
     }
   }
+  const int late_ms = fault ? fault->late_ms : 0;
+  if (late_ms > 0) fault.reset();
   if (fault && !fault->in_stream) {
     LogRequest(r, fault->status);
     if (fault->status == 410 && r.watch) {
@@ -1235,6 +1241,7 @@ void Serve(tcp::socket socket, ssl::context& ctx) {
                       ? CreateObject(r)
                       : Handle(r);
     LogRequest(r, reply.status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(late_ms));
     WriteReply(stream, reply);
   }
   stream.shutdown(ec);
@@ -1277,6 +1284,7 @@ bool LoadFaults(const std::string& text) {
     bool b = false;
     if (e["watch"].get(b) == simdjson::SUCCESS) f.watch = b;
     if (e["in_stream"].get(b) == simdjson::SUCCESS) f.in_stream = b;
+    if (e["late_ms"].get(v) == simdjson::SUCCESS) f.late_ms = static_cast<int>(v);
     faults.push_back(f);
   }
   return true;

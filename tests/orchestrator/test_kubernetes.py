@@ -236,6 +236,18 @@ class KubernetesSyncTest(SyncTest):
         self.assertIn("listing them again", err)
         self.assertEqual(fake.leftovers(), [])
 
+    def test_a_pod_created_while_a_list_is_on_its_way_is_not_taken_for_deleted(self):
+        # The first list is made before any pod exists and arrives after the destination pod
+        # was created: that pod is missing from it because it is new, not because it went.
+        fake = self.fake("late", faults=[
+            {"method": "GET", "resource": "pods", "watch": False, "late_ms": 2000, "count": 1}])
+        name = f"k{os.getpid() % 100000}-late"
+        code, err, report = self.sluice(self.spec(name, {"records_per_stream": 2000}), fake)
+        self.assertEqual(code, EXIT_OK, err)
+        lists = [r for r in fake.requests() if r["verb"] == "list" and r["resource"] == "pods"]
+        self.assertGreaterEqual(len(lists), 1)
+        self.assertEqual(fake.leftovers(), [])
+
     def test_429_waits_for_retry_after_and_5xx_are_retried(self):
         fake = self.fake("retry", faults=[
             {"method": "POST", "resource": "secrets", "status": 500, "count": 2},

@@ -158,41 +158,59 @@ inline bool ForEachBlock(std::string_view span, size_t readable_before, StringSt
   return true;
 }
 
-template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t)>
-inline bool ScanContainerImpl(std::string_view span, size_t readable_before,
-                              ContainerScan* result) {
-  if (span.empty() || (span[0] != '{' && span[0] != '[')) return false;
+// The container that opens at span[0]: its size, or 0 when it is not one. `Prefix`: it may end
+// before the span does (the rest is not looked at). Otherwise it must end at the span's end, and
+// every fast-path line runs this loop: it keeps to the fewest steps a block (bench/RESULTS.md).
+template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t), bool Prefix>
+inline size_t ScanContainerImpl(std::string_view span, size_t readable_before,
+                                ContainerScan* result) {
+  if (span.empty() || (span[0] != '{' && span[0] != '[')) return 0;
   const size_t last = span.size() - 1;
   StringState state;
   uint64_t depth = 0;
   uint64_t whitespace = 0;
   uint64_t high = 0;
-  bool closed = false;  // depth came back to zero (it may only do so at the last byte)
+  size_t size = 0;  // set when depth comes back to zero
   const bool ok = ForEachBlock<Classify, PrefixXor>(
       span, readable_before, state, [&](const BlockMasks& m, uint64_t outside, size_t offset) {
-        whitespace += std::popcount(m.whitespace & outside);
-        high |= m.high;
+        if constexpr (!Prefix) {
+          whitespace += std::popcount(m.whitespace & outside);
+          high |= m.high;
+        }
         const uint64_t open = m.open & outside;
         const uint64_t close = m.close & outside;
-        if (close == 0) {  // depth only grows: it cannot reach zero here
+        uint64_t inside = ~uint64_t{0};  // Prefix: the bytes of this block up to the end
+        if (close == 0) {                // depth only grows: it cannot reach zero here
           depth += std::popcount(open);
-          return true;
-        }
-        for (uint64_t brackets = open | close; brackets != 0; brackets &= brackets - 1) {
-          const int bit = std::countr_zero(brackets);
-          if ((open >> bit) & 1) {
-            ++depth;
-          } else if (--depth == 0) {
-            if (offset + bit != last) return false;
-            closed = true;
+        } else {
+          for (uint64_t brackets = open | close; brackets != 0; brackets &= brackets - 1) {
+            const int bit = std::countr_zero(brackets);
+            if ((open >> bit) & 1) {
+              ++depth;
+            } else if (--depth == 0) {
+              size = offset + static_cast<size_t>(bit) + 1;
+              if constexpr (!Prefix) {
+                if (offset + bit != last) return false;
+              } else {
+                inside = bit == 63 ? ~uint64_t{0} : (uint64_t{2} << bit) - 1;
+                break;
+              }
+            }
           }
+        }
+        if constexpr (Prefix) {
+          whitespace += std::popcount(m.whitespace & outside & inside);
+          high |= m.high & inside;
+          return size == 0;
         }
         return true;
       });
-  if (!ok || !closed || state.in_string != 0) return false;
-  result->compact_bytes = span.size() - whitespace;
+  // Without Prefix the container ends at the span's last byte, so the string state after it is
+  // the span's: a string left open there was never closed.
+  if (size == 0 || (!Prefix && (!ok || state.in_string != 0))) return 0;
+  result->compact_bytes = size - whitespace;
   result->ascii = high == 0;
-  return true;
+  return size;
 }
 
 template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t)>
@@ -207,16 +225,19 @@ inline uint64_t CompactSizeImpl(std::string_view json) {
   return json.size() - whitespace;
 }
 
-__attribute__((target("avx2,pclmul"))) bool ScanContainerAvx2(std::string_view span,
-                                                              size_t readable_before,
-                                                              ContainerScan* result) {
-  return ScanContainerImpl<ClassifyAvx2, PrefixXorClmul>(span, readable_before, result);
+template <bool Prefix>
+__attribute__((target("avx2,pclmul"))) size_t ScanContainerAvx2(std::string_view span,
+                                                                size_t readable_before,
+                                                                ContainerScan* result) {
+  return ScanContainerImpl<ClassifyAvx2, PrefixXorClmul, Prefix>(span, readable_before, result);
 }
 __attribute__((target("avx2,pclmul"))) uint64_t CompactSizeAvx2(std::string_view json) {
   return CompactSizeImpl<ClassifyAvx2, PrefixXorClmul>(json);
 }
-bool ScanContainerPortable(std::string_view span, size_t readable_before, ContainerScan* result) {
-  return ScanContainerImpl<ClassifyPortable, PrefixXorPortable>(span, readable_before, result);
+template <bool Prefix>
+size_t ScanContainerPortable(std::string_view span, size_t readable_before, ContainerScan* result) {
+  return ScanContainerImpl<ClassifyPortable, PrefixXorPortable, Prefix>(span, readable_before,
+                                                                        result);
 }
 uint64_t CompactSizePortable(std::string_view json) {
   return CompactSizeImpl<ClassifyPortable, PrefixXorPortable>(json);
@@ -234,8 +255,15 @@ bool Avx2Available() { return kHaveAvx2; }
 
 bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result,
                        size_t readable_before) {
-  return kernel == ScanKernel::kAvx2 ? ScanContainerAvx2(span, readable_before, result)
-                                     : ScanContainerPortable(span, readable_before, result);
+  return (kernel == ScanKernel::kAvx2
+              ? ScanContainerAvx2<false>(span, readable_before, result)
+              : ScanContainerPortable<false>(span, readable_before, result)) != 0;
+}
+
+size_t ScanLeadingContainerWith(ScanKernel kernel, std::string_view text, ContainerScan* result,
+                                size_t readable_before) {
+  return kernel == ScanKernel::kAvx2 ? ScanContainerAvx2<true>(text, readable_before, result)
+                                     : ScanContainerPortable<true>(text, readable_before, result);
 }
 
 uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {
@@ -245,8 +273,14 @@ uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {
 }  // namespace internal
 
 bool ScanContainer(std::string_view span, ContainerScan* result, size_t readable_before) {
-  return internal::kHaveAvx2 ? internal::ScanContainerAvx2(span, readable_before, result)
-                             : internal::ScanContainerPortable(span, readable_before, result);
+  return (internal::kHaveAvx2
+              ? internal::ScanContainerAvx2<false>(span, readable_before, result)
+              : internal::ScanContainerPortable<false>(span, readable_before, result)) != 0;
+}
+
+size_t ScanLeadingContainer(std::string_view text, ContainerScan* result, size_t readable_before) {
+  return internal::kHaveAvx2 ? internal::ScanContainerAvx2<true>(text, readable_before, result)
+                             : internal::ScanContainerPortable<true>(text, readable_before, result);
 }
 
 uint64_t CompactSize(std::string_view json) {

@@ -31,6 +31,13 @@ struct ContainerScan {
 [[nodiscard]] bool ScanContainer(std::string_view span, ContainerScan* result,
                                  size_t readable_before = 0);
 
+// The bracketed JSON value that `text` starts with, followed by anything: its size (0 when
+// `text` does not start with '{' or '[', or the value does not close within `text`), with
+// `*result` filled for it as ScanContainer() would. Reads no byte after `text`, and none after
+// the 64-byte block that holds the value's end.
+[[nodiscard]] size_t ScanLeadingContainer(std::string_view text, ContainerScan* result,
+                                          size_t readable_before = 0);
+
 // The size of `json` less its whitespace outside strings. For text already known to be JSON
 // (a value simdjson has delimited); unclosed strings count as strings to the end.
 uint64_t CompactSize(std::string_view json);
@@ -41,6 +48,8 @@ enum class ScanKernel { kPortable, kAvx2 };
 bool Avx2Available();
 bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result,
                        size_t readable_before = 0);
+size_t ScanLeadingContainerWith(ScanKernel kernel, std::string_view text, ContainerScan* result,
+                                size_t readable_before = 0);
 uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json);
 }  // namespace internal
 

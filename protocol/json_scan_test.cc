@@ -39,6 +39,34 @@ bool SlowScan(std::string_view s, uint64_t* compact) {
   return true;
 }
 
+// A byte-at-a-time restatement of ScanLeadingContainer's contract: the size of the container
+// `s` starts with, 0 if none closes.
+size_t SlowLeading(std::string_view s, uint64_t* compact, bool* ascii) {
+  if (s.empty() || (s[0] != '{' && s[0] != '[')) return 0;
+  bool in_string = false, escaped = false;
+  int64_t depth = 0;
+  uint64_t ws = 0;
+  *ascii = true;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (static_cast<unsigned char>(c) >= 0x80) *ascii = false;
+    const bool this_escaped = escaped;
+    escaped = c == '\\' && !this_escaped;
+    if (c == '"' && !this_escaped) {
+      in_string = !in_string;
+      continue;
+    }
+    if (in_string) continue;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') ++ws;
+    if (c == '{' || c == '[') ++depth;
+    if ((c == '}' || c == ']') && --depth == 0) {
+      *compact = i + 1 - ws;
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
 std::vector<ScanKernel> Kernels() {
   std::vector<ScanKernel> k = {ScanKernel::kPortable};
   if (internal::Avx2Available()) k.push_back(ScanKernel::kAvx2);
@@ -116,6 +144,49 @@ TEST(ScanContainerTest, AgreesWithByteAtATimeScanOnRandomInput) {
         ASSERT_EQ(got.compact_bytes, want) << s;
         // CompactSize agrees with the scan wherever strings are closed.
         ASSERT_EQ(internal::CompactSizeWith(k, s), want);
+      }
+    }
+  }
+}
+
+TEST(ScanLeadingContainerTest, FindsTheValueThatOpensTheTextAndIgnoresWhatFollows) {
+  for (ScanKernel k : Kernels()) {
+    ContainerScan scan;
+    EXPECT_EQ(internal::ScanLeadingContainerWith(k, R"({"a": [1, "}"]},"emitted_at":1})", &scan),
+              15u);
+    EXPECT_EQ(scan.compact_bytes, 13u);  // the space after ':' and the one after ','
+    // What follows the value does not count: not its whitespace, not its bytes >= 0x80.
+    EXPECT_EQ(internal::ScanLeadingContainerWith(k, "{}   \"\xC3\xA9\"", &scan), 2u);
+    EXPECT_EQ(scan.compact_bytes, 2u);
+    EXPECT_TRUE(scan.ascii);
+    EXPECT_EQ(internal::ScanLeadingContainerWith(k, R"({"a":{})", &scan), 0u);  // never closes
+    EXPECT_EQ(internal::ScanLeadingContainerWith(k, R"({"a":"})", &scan), 0u);  // in a string
+    EXPECT_EQ(internal::ScanLeadingContainerWith(k, R"( {})", &scan), 0u);      // does not open it
+  }
+}
+
+TEST(ScanLeadingContainerTest, AgreesWithByteAtATimeScanOnRandomInput) {
+  std::mt19937_64 rng(11);
+  const char alphabet[] = {'{', '}', '[', ']', '"', '\\', ' ', '\t', 'a', ',', ':', '\xC3'};
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string s = "{";
+    const size_t n = rng() % 300;
+    for (size_t i = 0; i < n; ++i) s.push_back(alphabet[rng() % sizeof alphabet]);
+    uint64_t want = 0;
+    bool want_ascii = true;
+    const size_t size = SlowLeading(s, &want, &want_ascii);
+    const std::string prefix(rng() % 80, alphabet[rng() % sizeof alphabet]);
+    const std::string framed = prefix + s;
+    const std::string_view behind = std::string_view(framed).substr(prefix.size());
+    for (ScanKernel k : Kernels()) {
+      for (const size_t before : {size_t{0}, prefix.size()}) {
+        ContainerScan got;
+        ASSERT_EQ(internal::ScanLeadingContainerWith(k, before ? behind : s, &got, before), size)
+            << s;
+        if (size != 0) {
+          ASSERT_EQ(got.compact_bytes, want) << s;
+          ASSERT_EQ(got.ascii, want_ascii) << s;  // the value's own bytes only
+        }
       }
     }
   }

@@ -36,6 +36,22 @@ struct CanonicalRecord {
 // which says nothing about whether it is a valid message. Reads only the bytes of `line`.
 [[nodiscard]] bool ReadCanonicalRecord(std::string_view line, CanonicalRecord* out);
 
+// The same message with its keys in any order and any JSON whitespace between tokens, as
+// connectors built on other CDKs write it:
+//   line   := ws '{' ws member (ws ',' ws member)* ws '}' ws, members '"type":' ws '"RECORD"'
+//             and '"record":' ws record, once each (':' may have ws around it, here and below)
+//   record := '{' ws field (ws ',' ws field)* ws '}', fields once each: '"stream":' str
+//             (required), '"namespace":' (str | 'null'), '"data":' data (required),
+//             '"emitted_at":' int
+// Keys with escapes, repeated keys and any other key are not in it (the general reader takes
+// those lines, with their first-one-wins rules). Slower than ReadCanonicalRecord() on its
+// shapes; same results on every line both accept.
+[[nodiscard]] bool ReadAnyOrderRecord(std::string_view line, CanonicalRecord* out);
+
+// The inspector's fast path: ReadCanonicalRecord(), else ReadAnyOrderRecord() unless the line
+// already showed that it is another type of message.
+[[nodiscard]] bool ReadRecordFast(std::string_view line, CanonicalRecord* out);
+
 }  // namespace sluice::protocol
 
 #endif  // SLUICE_PROTOCOL_CANONICAL_RECORD_H_

@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sluice::protocol {
 namespace {
@@ -113,6 +116,111 @@ TEST(CanonicalRecordTest, EmittedAtOfEveryLength) {
     CanonicalRecord r;
     EXPECT_FALSE(ReadCanonicalRecord(line.view(), &r)) << bad;
   }
+}
+
+// The members of a RECORD line in a given order, joined with `sep` around ':' and ','.
+std::string Assemble(const std::vector<std::pair<std::string, std::string>>& members,
+                     const std::string& sep) {
+  std::string out = "{" + sep;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i > 0) out += sep + "," + sep;
+    out += "\"" + members[i].first + "\"" + sep + ":" + sep + members[i].second;
+  }
+  return out + sep + "}";
+}
+
+TEST(AnyOrderRecordTest, EveryOrderOfEveryKeyReadsAsTheCanonicalLine) {
+  const std::string data = R"({"id": 1, "tags": ["a", "b}"], "n": {"x": null}})";
+  const std::string canonical =
+      R"({"type":"RECORD","record":{"namespace":"ns","stream":"users","data":)" + data +
+      R"(,"emitted_at":1700000000000}})";
+  CanonicalRecord want;  // its views point into `canonical`
+  ASSERT_TRUE(ReadCanonicalRecord(canonical, &want));
+  std::vector<std::pair<std::string, std::string>> fields = {{"data", data},
+                                                             {"emitted_at", "1700000000000"},
+                                                             {"namespace", "\"ns\""},
+                                                             {"stream", "\"users\""}};
+  int orders = 0;
+  do {
+    for (const std::string sep : {"", " ", "\t \r"}) {
+      const std::string record = Assemble(fields, sep);
+      for (const bool type_first : {true, false}) {
+        std::vector<std::pair<std::string, std::string>> top = {{"type", "\"RECORD\""},
+                                                                {"record", record}};
+        if (!type_first) std::swap(top[0], top[1]);
+        const ExactLine line(sep + Assemble(top, sep) + sep);
+        CanonicalRecord r;
+        ASSERT_TRUE(ReadAnyOrderRecord(line.view(), &r)) << line.view();
+        EXPECT_EQ(r.stream, want.stream);
+        EXPECT_EQ(r.ns, want.ns);
+        EXPECT_TRUE(r.has_namespace);
+        EXPECT_EQ(r.data_bytes, want.data_bytes) << line.view();
+      }
+    }
+    ++orders;
+  } while (std::next_permutation(fields.begin(), fields.end()));
+  EXPECT_EQ(orders, 24);
+}
+
+TEST(AnyOrderRecordTest, WhatTheGeneralReaderMustDecideIsRefused) {
+  const std::string d = R"("data":{"a":1})";
+  for (const std::string& bad : std::vector<std::string>{
+           R"({"record":{"stream":"s",)" + d + R"(},"type":"RECORD","type":"RECORD"})",
+           R"({"record":{"stream":"s","stream":"t",)" + d + R"(},"type":"RECORD"})",
+           R"({"record":{"stream":"s",)" + d + R"(,"data":{}},"type":"RECORD"})",
+           R"({"record":{"stream":"s",)" + d + R"(,"meta":{}},"type":"RECORD"})",
+           R"({"record":{"stream":"s",)" + d + R"(},"type":"RECORD","extra":1})",
+           R"({"record":{"str\u0065am":"s",)" + d + R"(},"type":"RECORD"})",
+           R"({"record":{"stream":"s\n",)" + d + R"(},"type":"RECORD"})",
+           R"({"record":{"stream":"s",)" + d + R"(,"emitted_at":1.5},"type":"RECORD"})",
+           R"({"record":{"stream":"s",)" + d + R"(,"emitted_at":01},"type":"RECORD"})",
+           R"({"record":{"stream":"s","namespace":7,)" + d + R"(},"type":"RECORD"})",
+           R"({"record":{"stream":"s","data":[1]},"type":"RECORD"})",
+           R"({"record":{"stream":"s","data":"x"},"type":"RECORD"})",
+           R"({"record":{)" + d + R"(},"type":"RECORD"})",
+           R"({"record":{"stream":"s"},"type":"RECORD"})",
+           R"({"record":{"stream":"s",)" + d + R"(}})",
+           R"({"record":{"stream":"s",)" + d + R"(},"type":"STATE"})",
+           R"({"record":{"stream":"s",)" + d + R"(},"type":"RECORD"} x)",
+           R"({"record":{"stream":"s",)" + d + R"(},"type":"RECORD",})",
+           R"({"record":{"stream":"s",)" + d + R"(,},"type":"RECORD"})",
+           R"({"record":{},"type":"RECORD"})",
+           R"({})",
+           R"( )",
+           R"()"}) {
+    const ExactLine line(bad);
+    CanonicalRecord r;
+    EXPECT_FALSE(ReadAnyOrderRecord(line.view(), &r)) << bad;
+  }
+}
+
+TEST(AnyOrderRecordTest, Utf8IsValidatedWhereverItStands) {
+  for (const std::string where : {"stream", "namespace", "data"}) {
+    for (const std::string bytes : {"\xC3\xA9", "\xFF"}) {
+      const std::string stream = where == "stream" ? bytes : "s";
+      const std::string ns = where == "namespace" ? bytes : "n";
+      const std::string data = where == "data" ? "{\"" + bytes + "\":1}" : "{}";
+      const ExactLine line(R"({"record":{"data":)" + data + R"(,"namespace":")" + ns +
+                           R"(","stream":")" + stream + R"("},"type":"RECORD"})");
+      CanonicalRecord r;
+      EXPECT_EQ(ReadAnyOrderRecord(line.view(), &r), bytes != "\xFF") << where;
+    }
+  }
+}
+
+TEST(AnyOrderRecordTest, TruncatedLinesAreRefusedWithoutReadingPastThem) {
+  const std::string full = R"({"record":{"data":{"k":")" + std::string(70, 'v') +
+                           R"("},"emitted_at":17,"namespace":null,"stream":"s"},"type":"RECORD"})";
+  for (size_t n = 0; n < full.size(); ++n) {
+    const ExactLine line(full.substr(0, n));
+    CanonicalRecord r;
+    EXPECT_FALSE(ReadAnyOrderRecord(line.view(), &r)) << n;
+  }
+  const ExactLine line(full);
+  CanonicalRecord r;
+  ASSERT_TRUE(ReadAnyOrderRecord(line.view(), &r));
+  EXPECT_FALSE(r.has_namespace);
+  EXPECT_EQ(r.data_bytes, 78u);
 }
 
 }  // namespace

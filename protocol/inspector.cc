@@ -251,7 +251,7 @@ class Inspector::Impl {
       return;
     }
     CanonicalRecord record;
-    if (options_.fast_path && ReadCanonicalRecord(line, &record)) {
+    if (options_.fast_path && ReadRecordFast(line, &record)) {
       ++stats_.fast_path_lines;
       CountRecord(StatsFor(record), line_bytes, record.data_bytes);
       return;

@@ -14,8 +14,10 @@
 // Two readers, one result. Lines in the shapes the Python and Java CDKs write,
 //   {"type":"RECORD","record":{"namespace":"ns","stream":"s","data":{...},"emitted_at":1}}
 // with or without one space after ':' and ',', are read by a fast path that does not parse
-// `data` (it scans it once for string, bracket and whitespace structure). Every other line goes
-// through simdjson On-Demand. On valid JSON both give identical results.
+// `data` (it scans it once for string, bracket and whitespace structure); so are RECORD lines
+// with the same keys in other orders and other whitespace, as other CDKs write them, a little
+// slower (protocol/canonical_record.h). Every other line goes through simdjson On-Demand. On
+// valid JSON both give identical results.
 //
 // What is checked. A line counts as a message when it is a JSON object with a known `type` and
 // the fields this inspector reads are well-formed (`record.stream` a string, ...). Values the

@@ -36,30 +36,63 @@ void Workload::AppendRecord(std::string* out) {
   const char* comma = options_.spaced ? ", " : ",";
   const size_t start = out->size();
 
-  out->append("{\"type\"").append(colon).append("\"RECORD\"").append(comma);
-  out->append("\"record\"").append(colon).append("{");
-  if (id.ns)
-    out->append("\"namespace\"")
+  const auto key = [&](const char* name) {
+    out->append("\"").append(name).append("\"").append(colon);
+  };
+  const auto stream = [&] {
+    if (id.ns) {
+      key("namespace");
+      out->append("\"").append(*id.ns).append("\"").append(comma);
+    }
+    key("stream");
+    out->append("\"").append(id.name).append("\"");
+  };
+  const std::string number = std::to_string(n);
+  uint64_t data_bytes = 0;
+  const auto data = [&] {
+    key("data");
+    const size_t data_start = out->size();
+    out->append("{\"id\"").append(colon).append(number).append(comma);
+    out->append("\"name\"")
         .append(colon)
-        .append("\"")
-        .append(*id.ns)
+        .append("\"user ")
+        .append(number)
         .append("\"")
         .append(comma);
-  out->append("\"stream\"").append(colon).append("\"").append(id.name).append("\"").append(comma);
-  out->append("\"data\"").append(colon);
-  const size_t data_start = out->size();
-  const std::string number = std::to_string(n);
-  out->append("{\"id\"").append(colon).append(number).append(comma);
-  out->append("\"name\"").append(colon).append("\"user ").append(number).append("\"").append(comma);
-  out->append("\"active\"").append(colon).append(n % 2 ? "true" : "false").append(comma);
-  out->append("\"payload\"").append(colon).append("\"").append(payload).append("\"}");
-  // Compact size: what was written less the separators' spaces (4 colons, 3 commas).
-  const uint64_t data_bytes = out->size() - data_start - (options_.spaced ? 7 : 0);
-  out->append(comma)
-      .append("\"emitted_at\"")
-      .append(colon)
-      .append(std::to_string(1700000000000 + n));
-  out->append("}}\n");
+    out->append("\"active\"").append(colon).append(n % 2 ? "true" : "false").append(comma);
+    out->append("\"payload\"").append(colon).append("\"").append(payload).append("\"}");
+    // Compact size: what was written less the separators' spaces (4 colons, 3 commas).
+    data_bytes = out->size() - data_start - (options_.spaced ? 7 : 0);
+  };
+  const auto emitted_at = [&] {
+    key("emitted_at");
+    out->append(std::to_string(1700000000000 + n));
+  };
+  if (options_.sorted_keys) {
+    out->append("{");
+    key("record");
+    out->append("{");
+    data();
+    out->append(comma);
+    emitted_at();
+    out->append(comma);
+    stream();
+    out->append("}").append(comma);
+    key("type");
+    out->append("\"RECORD\"}\n");
+  } else {
+    out->append("{");
+    key("type");
+    out->append("\"RECORD\"").append(comma);
+    key("record");
+    out->append("{");
+    stream();
+    out->append(comma);
+    data();
+    out->append(comma);
+    emitted_at();
+    out->append("}}\n");
+  }
 
   const uint64_t line_bytes = out->size() - start;
   StreamTruth& t = truth_.streams[id];

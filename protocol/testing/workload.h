@@ -24,7 +24,10 @@ struct WorkloadOptions {
   size_t streams = 1;
   size_t state_every = 0;  // a STREAM STATE after every this many records (0: none)
   bool spaced = false;     // Python's json.dumps separators (", " and ": ")
-  size_t big_every = 0;    // every this many records one is big (0: none)
+  // Keys in sorted order, as Go's encoding/json writes a map and json.dumps(sort_keys=True):
+  // {"record":{"data":...,"emitted_at":1,"namespace":"ns","stream":"s"},"type":"RECORD"}
+  bool sorted_keys = false;
+  size_t big_every = 0;  // every this many records one is big (0: none)
   size_t big_record_bytes = 10 << 20;
   std::string ns = "public";  // "" for no namespace
 };

@@ -46,6 +46,19 @@ TEST(WorkloadTest, SpacedRecordsWithoutNamespace) {
   ExpectTruthMatches(
       {.record_bytes = 5000, .streams = 3, .state_every = 7, .spaced = true, .ns = ""});
 }
+TEST(WorkloadTest, SortedKeysCompactAndSpaced) {
+  ExpectTruthMatches({.record_bytes = 200, .streams = 4, .state_every = 100, .sorted_keys = true});
+  ExpectTruthMatches({.record_bytes = 1000, .streams = 2, .spaced = true, .sorted_keys = true});
+}
+TEST(WorkloadTest, SortedKeysAreReadWithoutTheGeneralReader) {
+  Workload w({.record_bytes = 200, .streams = 4, .spaced = true, .sorted_keys = true});
+  std::string out;
+  while (out.size() < (1 << 20)) w.AppendLine(&out);
+  ASSERT_EQ(out.rfind("{\"record\": {\"data\": {", 0), 0u) << out.substr(0, 100);
+  Inspector inspector;
+  inspector.Consume(out);
+  EXPECT_EQ(inspector.Snapshot().fast_path_lines, w.truth().records);
+}
 TEST(WorkloadTest, BigRecordsAreOversize) {
   ExpectTruthMatches(
       {.record_bytes = 300, .streams = 2, .big_every = 50, .big_record_bytes = 100 << 10});

@@ -26,6 +26,7 @@ ABSL_FLAG(uint64_t, record_bytes, 200, "approximate RECORD line size");
 ABSL_FLAG(uint64_t, streams, 1, "number of streams, records round-robin");
 ABSL_FLAG(uint64_t, state_every, 0, "a STREAM STATE after every N records (0: none)");
 ABSL_FLAG(bool, spaced, false, "Python's separators (\", \" and \": \")");
+ABSL_FLAG(bool, sorted_keys, false, "keys in sorted order, as Go's encoding/json writes a map");
 ABSL_FLAG(uint64_t, big_every, 0, "every Nth record is big (0: none)");
 ABSL_FLAG(std::string, big_record_bytes, "10M", "size of the big records");
 ABSL_FLAG(std::string, ns, "public", "namespace of every stream, empty for none");
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
       .streams = absl::GetFlag(FLAGS_streams),
       .state_every = absl::GetFlag(FLAGS_state_every),
       .spaced = absl::GetFlag(FLAGS_spaced),
+      .sorted_keys = absl::GetFlag(FLAGS_sorted_keys),
       .big_every = absl::GetFlag(FLAGS_big_every),
       .big_record_bytes = big_bytes,
       .ns = absl::GetFlag(FLAGS_ns),

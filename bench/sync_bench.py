@@ -80,6 +80,7 @@ class Sync:
             if not os.path.exists(tool):
                 sys.exit(f"sync_bench: missing {tool}: build first (cmake --build {b})")
         self.args = args
+        self.workload = WORKLOAD + (["--sorted_keys"] if args.shape == "sorted-keys" else [])
         self.inspecting = {"both": ("send", "recv"), "send": ("send",), "recv": ("recv",), "none": ()}[args.inspect]
         self.dir = tempfile.mkdtemp(prefix="sluice-sync-bench-")
         self.truth_path = f"{self.dir}/truth.json"
@@ -147,12 +148,12 @@ class Sync:
 
     def source_cmd(self, source):
         if source == "gen":
-            return [self.gen, f"--bytes={self.args.bytes}", f"--truth={self.truth_path}", *WORKLOAD]
+            return [self.gen, f"--bytes={self.args.bytes}", f"--truth={self.truth_path}", *self.workload]
         if self.replay_file is None:
             self.replay_file = f"{self.dir}/replay.jsonl"
             with open(self.replay_file, "wb") as out:
                 subprocess.run([self.gen, f"--bytes={self.args.bytes}", f"--truth={self.truth_path}.replay",
-                                *WORKLOAD], stdout=out, check=True)
+                                *self.workload], stdout=out, check=True)
             subprocess.run(["cat", self.replay_file], stdout=subprocess.DEVNULL, check=True)  # page cache
         return ["cat", self.replay_file]
 
@@ -369,6 +370,9 @@ def main():
     p.add_argument("--engine", default="auto")
     p.add_argument("--inspect", default="both", choices=("both", "send", "recv", "none"),
                    help="which relays inspect (both: emitted and delivered counts)")
+    p.add_argument("--shape", default="canonical", choices=("canonical", "sorted-keys"),
+                   help="the records' key order: the Java CDK's, or sorted (Go's encoding/json of "
+                        "a map, json.dumps(sort_keys=True))")
     p.add_argument("--out", default="bench/results")
     p.add_argument("--sidecar-cpu", type=float, default=None,
                    help="run every relay and sidecar under this CPU limit (0.2: the old sidecars'), "
@@ -400,7 +404,7 @@ def main():
 def run(args, sync):
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"# {platform.node()}, {os.cpu_count()} cores, kernel {platform.release()}, {started:%Y-%m-%d %H:%M} UTC")
-    print(f"# relays: --engine={args.engine}, inspecting: {args.inspect}, authenticated"
+    print(f"# records: {args.shape}; relays: --engine={args.engine}, inspecting: {args.inspect}, authenticated"
           + (f"; every relay and sidecar limited to {args.sidecar_cpu} CPU" if args.sidecar_cpu else "")
           + ("; the two sides in two network namespaces joined by a veth pair (sluice run: not "
              "measured, its local backend runs on loopback)" if args.net == "veth" else ""))
@@ -452,7 +456,8 @@ def run(args, sync):
     path = f"{args.out}/sync-{started:%Y%m%d-%H%M%S}.json"
     with open(path, "w") as f:
         json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()},
-                   "inspect": args.inspect, "sidecar_cpu": args.sidecar_cpu, "net": args.net,
+                   "shape": args.shape, "inspect": args.inspect, "sidecar_cpu": args.sidecar_cpu,
+                   "net": args.net,
                    "date": started.isoformat(), "command": " ".join(sys.argv), "results": rows,
                    "ratios": lines}, f, indent=1)
     print(f"table: {path}")

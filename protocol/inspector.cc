@@ -78,6 +78,24 @@ inline bool Same(const std::string& a, std::string_view b) {
   return a.size() == b.size() && SameBytes(a.data(), b.data(), b.size());
 }
 
+// A slot of 16 for a stream name: its length and last eight bytes, multiplied and cut. Names
+// that differ only further back share a slot, which costs a lookup, never a wrong count.
+inline size_t NameSlot(std::string_view name) {
+  const char* const end = name.data() + name.size();
+  uint64_t v = 0;
+  if (name.size() >= 8) {
+    std::memcpy(&v, end - 8, 8);
+  } else if (name.size() >= 4) {
+    uint32_t hi, lo;
+    std::memcpy(&hi, name.data(), 4);
+    std::memcpy(&lo, end - 4, 4);
+    v = (uint64_t{hi} << 32) | lo;
+  } else {
+    for (const char c : name) v = (v << 8) | static_cast<unsigned char>(c);
+  }
+  return static_cast<size_t>(((v ^ name.size()) * 0x9E3779B97F4A7C15ULL) >> 60);
+}
+
 }  // namespace
 
 const StreamStats* InspectorStats::stream(const StreamId& id) const {
@@ -403,15 +421,14 @@ class Inspector::Impl {
     return StatsFor(r.has_namespace, r.ns, r.stream);
   }
 
-  // The hot path's lookup: records come in runs of a few streams, so a handful of recent
-  // entries answer most lookups without hashing.
+  // The hot path's lookup: a sync writes a few streams over and over, so a slot per name's
+  // tail (NameSlot) answers most lookups with one comparison and no hashing.
   StreamStats& StatsFor(bool has_ns, std::string_view ns, std::string_view name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const RecentStream& r : recent_) {
-      if (r.stats != nullptr && Same(r.id->name, name) && r.id->ns.has_value() == has_ns &&
-          (!has_ns || Same(*r.id->ns, ns)))
-        return *r.stats;
-    }
+    RecentStream& r = recent_[NameSlot(name)];
+    if (r.stats != nullptr && Same(r.id->name, name) && r.id->ns.has_value() == has_ns &&
+        (!has_ns || Same(*r.id->ns, ns)))
+      return *r.stats;
     if (has_ns) {
       scratch_id_.ns.emplace(ns);
     } else {
@@ -426,8 +443,7 @@ class Inspector::Impl {
       }
       it = streams_.try_emplace(scratch_id_).first;
     }
-    recent_[recent_next_] = {&it->first, &it->second};
-    recent_next_ = (recent_next_ + 1) % recent_.size();
+    r = {&it->first, &it->second};
     return it->second;
   }
 
@@ -448,8 +464,7 @@ class Inspector::Impl {
   char oversize_last_byte_ ABSL_GUARDED_BY(mu_) = 0;
   std::string oversize_prefix_ ABSL_GUARDED_BY(mu_);
   StreamId scratch_id_ ABSL_GUARDED_BY(mu_);
-  std::array<RecentStream, 8> recent_ ABSL_GUARDED_BY(mu_){};
-  size_t recent_next_ ABSL_GUARDED_BY(mu_) = 0;
+  std::array<RecentStream, 16> recent_ ABSL_GUARDED_BY(mu_){};  // by NameSlot()
   size_t kept_state_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // KeptState::raw sizes, all together
 
   mutable base::Mutex mu_;

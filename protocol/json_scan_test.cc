@@ -10,35 +10,6 @@ namespace {
 
 using internal::ScanKernel;
 
-// A byte-at-a-time restatement of ScanContainer's contract.
-bool SlowScan(std::string_view s, uint64_t* compact) {
-  if (s.empty() || (s[0] != '{' && s[0] != '[')) return false;
-  bool in_string = false, escaped = false, closed = false;
-  int64_t depth = 0;
-  uint64_t ws = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    const bool this_escaped = escaped;
-    escaped = c == '\\' && !this_escaped;  // a backslash escapes the next byte, wherever it is
-    if (c == '"' && !this_escaped) {
-      in_string = !in_string;
-      continue;
-    }
-    if (in_string) continue;
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') ++ws;
-    if (c == '{' || c == '[') ++depth;
-    if (c == '}' || c == ']') {
-      if (--depth == 0) {
-        if (i != s.size() - 1) return false;
-        closed = true;
-      }
-    }
-  }
-  if (!closed || in_string) return false;
-  *compact = s.size() - ws;
-  return true;
-}
-
 // A byte-at-a-time restatement of ScanLeadingContainer's contract: the size of the container
 // `s` starts with, 0 if none closes.
 size_t SlowLeading(std::string_view s, uint64_t* compact, bool* ascii) {
@@ -51,7 +22,7 @@ size_t SlowLeading(std::string_view s, uint64_t* compact, bool* ascii) {
     const char c = s[i];
     if (static_cast<unsigned char>(c) >= 0x80) *ascii = false;
     const bool this_escaped = escaped;
-    escaped = c == '\\' && !this_escaped;
+    escaped = c == '\\' && !this_escaped;  // a backslash escapes the next byte, wherever it is
     if (c == '"' && !this_escaped) {
       in_string = !in_string;
       continue;
@@ -65,6 +36,13 @@ size_t SlowLeading(std::string_view s, uint64_t* compact, bool* ascii) {
     }
   }
   return 0;
+}
+
+// ScanContainer's contract, restated by it: the container closes at the last byte.
+bool SlowScan(std::string_view s, uint64_t* compact) {
+  bool ascii = true;
+  const size_t n = SlowLeading(s, compact, &ascii);
+  return n != 0 && n == s.size();
 }
 
 std::vector<ScanKernel> Kernels() {

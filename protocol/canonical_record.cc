@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cctype>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -123,14 +124,15 @@ __attribute__((always_inline)) inline const char* EmittedAtSuffix(const char* be
 }
 
 // The keys ReadAnyOrderRecord() knows; a key that is none of them sends the line elsewhere.
-enum class Key { kType, kRecord, kStream, kNamespace, kData, kEmittedAt, kOther };
+enum class Key { kType, kRecord, kStream, kNamespace, kData, kEmittedAt, kOther, kUnreadable };
 
 // A key without escapes, then ws ':' ws.
 Key ReadKey(Cursor& c, bool* ascii) {
   std::string_view k;
-  if (!c.SimpleString(&k, ascii)) return Key::kOther;
+  // A key with escapes may be a known one written another way: only the general reader knows.
+  if (!c.SimpleString(&k, ascii)) return Key::kUnreadable;
   c.Whitespace();
-  if (!c.Char(':')) return Key::kOther;
+  if (!c.Char(':')) return Key::kUnreadable;
   c.Whitespace();
   switch (k.size()) {
     case 4:
@@ -149,6 +151,75 @@ Key ReadKey(Cursor& c, bool* ascii) {
       break;
   }
   return Key::kOther;
+}
+
+// A JSON string with its escapes checked (the general reader would refuse a line with a bad
+// one); `c` is on its opening quote. Clears *ascii when it holds bytes >= 0x80.
+bool SkipString(Cursor& c, bool* ascii) {
+  if (!c.Char('"')) return false;
+  while (c.left() > 0) {
+    const auto b = static_cast<unsigned char>(*c.pos());
+    c.Skip(1);
+    if (b == '"') return true;
+    if (b < 0x20) return false;
+    if (b >= 0x80) *ascii = false;
+    if (b != '\\') continue;
+    if (c.left() == 0) return false;
+    const char e = *c.pos();
+    c.Skip(1);
+    if (e == 'u') {
+      for (int i = 0; i < 4; ++i, c.Skip(1)) {
+        if (c.left() == 0 || !std::isxdigit(static_cast<unsigned char>(*c.pos()))) return false;
+      }
+    } else if (std::strchr("\"\\/bfnrt", e) == nullptr || e == '\0') {
+      return false;
+    }
+  }
+  return false;
+}
+
+// A JSON number: '-'? ('0' | [1-9][0-9]*) ('.' [0-9]+)? ([eE] [+-]? [0-9]+)?
+bool SkipNumber(Cursor& c) {
+  const auto digits = [&] {
+    size_t n = 0;
+    for (; c.left() > 0 && *c.pos() >= '0' && *c.pos() <= '9'; ++n) c.Skip(1);
+    return n;
+  };
+  if (!c.Integer()) return false;
+  if (c.Char('.') && digits() == 0) return false;
+  if (c.Char('e') || c.Char('E')) {
+    if (!c.Char('+')) c.Char('-');
+    if (digits() == 0) return false;
+  }
+  return true;
+}
+
+// The value of a record field this reader does not count (`meta`, and whatever a newer
+// protocol adds): checked as the general reader would check it, then passed over.
+bool SkipValue(Cursor& c, const char* line_begin, bool* ascii) {
+  if (c.left() == 0) return false;
+  switch (*c.pos()) {
+    case '{':
+    case '[': {
+      ContainerScan scan;
+      const size_t n = ScanLeadingContainer(std::string_view(c.pos(), c.left()), &scan,
+                                            static_cast<size_t>(c.pos() - line_begin));
+      if (n == 0) return false;
+      if (!scan.ascii) *ascii = false;
+      c.Skip(n);
+      return true;
+    }
+    case '"':
+      return SkipString(c, ascii);
+    case 't':
+      return c.Literal("true");
+    case 'f':
+      return c.Literal("false");
+    case 'n':
+      return c.Literal("null");
+    default:
+      return SkipNumber(c);
+  }
 }
 
 // After a member: ws, then ',' ws (true, *more) or '}' (true, !*more).
@@ -215,6 +286,9 @@ bool ReadAnyOrderRecord(std::string_view line, CanonicalRecord* out) {
             case Key::kEmittedAt:
               if (have_at || !c.Integer()) return false;
               have_at = true;
+              break;
+            case Key::kOther:  // a field no reader counts (meta, ...): any valid value
+              if (!SkipValue(c, begin, &data_ascii)) return false;
               break;
             default:
               return false;

@@ -42,10 +42,11 @@ struct CanonicalRecord {
 //             and '"record":' ws record, once each (':' may have ws around it, here and below)
 //   record := '{' ws field (ws ',' ws field)* ws '}', fields once each: '"stream":' str
 //             (required), '"namespace":' (str | 'null'), '"data":' data (required),
-//             '"emitted_at":' int
-// Keys with escapes, repeated keys and any other key are not in it (the general reader takes
-// those lines, with their first-one-wins rules). Slower than ReadCanonicalRecord() on its
-// shapes; same results on every line both accept.
+//             '"emitted_at":' int; and any other field no reader counts ("meta", ...) with a
+//             JSON value (strings with their escapes checked; containers as `data`)
+// Keys with escapes, repeated known keys and other top-level keys are not in it (the general
+// reader takes those lines, with their first-one-wins rules). Slower than
+// ReadCanonicalRecord() on its shapes; same results on every line both accept.
 [[nodiscard]] bool ReadAnyOrderRecord(std::string_view line, CanonicalRecord* out);
 
 // The inspector's fast path: ReadCanonicalRecord(), else ReadAnyOrderRecord() unless the line

@@ -36,13 +36,27 @@ class Cursor {
     ++p_;
     return true;
   }
+  // [0-9]*: how many it passed.
+  size_t Digits() {
+    const char* const start = p_;
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    return static_cast<size_t>(p_ - start);
+  }
   // '-'? ('0' | [1-9][0-9]*), not followed by a digit ('.' or 'e' after it fail the caller's
   // next token).
   bool Integer() {
     Char('-');
-    const char* const digits = p_;
-    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    return p_ > digits && (*digits != '0' || p_ - digits == 1);
+    const char* const start = p_;
+    const size_t n = Digits();
+    return n > 0 && (*start != '0' || n == 1);
+  }
+  // The bracketed value the cursor is on, scanned (json_scan.h) and passed; `line_begin` is
+  // where the caller's buffer starts, all readable. False, without moving, if it is none.
+  bool Container(const char* line_begin, ContainerScan* scan) {
+    const size_t n = ScanLeadingContainer(std::string_view(p_, left()), scan,
+                                          static_cast<size_t>(p_ - line_begin));
+    p_ += n;
+    return n != 0;
   }
   void Skip(size_t n) { p_ += n; }
   size_t left() const { return static_cast<size_t>(end_ - p_); }
@@ -180,16 +194,11 @@ bool SkipString(Cursor& c, bool* ascii) {
 
 // A JSON number: '-'? ('0' | [1-9][0-9]*) ('.' [0-9]+)? ([eE] [+-]? [0-9]+)?
 bool SkipNumber(Cursor& c) {
-  const auto digits = [&] {
-    size_t n = 0;
-    for (; c.left() > 0 && *c.pos() >= '0' && *c.pos() <= '9'; ++n) c.Skip(1);
-    return n;
-  };
   if (!c.Integer()) return false;
-  if (c.Char('.') && digits() == 0) return false;
+  if (c.Char('.') && c.Digits() == 0) return false;
   if (c.Char('e') || c.Char('E')) {
     if (!c.Char('+')) c.Char('-');
-    if (digits() == 0) return false;
+    if (c.Digits() == 0) return false;
   }
   return true;
 }
@@ -202,11 +211,8 @@ bool SkipValue(Cursor& c, const char* line_begin, bool* ascii) {
     case '{':
     case '[': {
       ContainerScan scan;
-      const size_t n = ScanLeadingContainer(std::string_view(c.pos(), c.left()), &scan,
-                                            static_cast<size_t>(c.pos() - line_begin));
-      if (n == 0) return false;
+      if (!c.Container(line_begin, &scan)) return false;
       if (!scan.ascii) *ascii = false;
-      c.Skip(n);
       return true;
     }
     case '"':
@@ -238,8 +244,8 @@ bool NextMember(Cursor& c, bool* more) {
 bool ReadAnyOrderRecord(std::string_view line, CanonicalRecord* out) {
   const char* const begin = line.data();
   Cursor c(begin, begin + line.size());
-  bool ascii = true;  // of the names and keys; `data` says for itself
-  bool data_ascii = true;
+  bool ascii = true;         // of the names and keys
+  bool values_ascii = true;  // of `data` and the fields passed over
   bool have_type = false, have_record = false;
   *out = CanonicalRecord{};
   c.Whitespace();
@@ -272,14 +278,10 @@ bool ReadAnyOrderRecord(std::string_view line, CanonicalRecord* out) {
               break;
             case Key::kData: {
               ContainerScan scan;
-              const char* const data = c.pos();
-              if (have_data || c.left() == 0 || *data != '{') return false;
-              const size_t n = ScanLeadingContainer(std::string_view(data, c.left()), &scan,
-                                                    static_cast<size_t>(data - begin));
-              if (n == 0) return false;
-              c.Skip(n);
+              if (have_data || c.left() == 0 || *c.pos() != '{' || !c.Container(begin, &scan))
+                return false;
               out->data_bytes = scan.compact_bytes;
-              data_ascii = scan.ascii;
+              values_ascii = values_ascii && scan.ascii;
               have_data = true;
               break;
             }
@@ -288,7 +290,7 @@ bool ReadAnyOrderRecord(std::string_view line, CanonicalRecord* out) {
               have_at = true;
               break;
             case Key::kOther:  // a field no reader counts (meta, ...): any valid value
-              if (!SkipValue(c, begin, &data_ascii)) return false;
+              if (!SkipValue(c, begin, &values_ascii)) return false;
               break;
             default:
               return false;
@@ -305,7 +307,7 @@ bool ReadAnyOrderRecord(std::string_view line, CanonicalRecord* out) {
   }
   c.Whitespace();
   if (c.left() != 0 || !have_type || !have_record) return false;
-  return (ascii && data_ascii) || simdjson::validate_utf8(begin, line.size());
+  return (ascii && values_ascii) || simdjson::validate_utf8(begin, line.size());
 }
 
 namespace {

@@ -212,6 +212,12 @@ TEST(AnyOrderRecordTest, FieldsNoReaderCountsArePassedOverWhenTheirValuesAreVali
     CanonicalRecord r;
     EXPECT_FALSE(ReadAnyOrderRecord(line.view(), &r)) << line.view();
   }
+  // Invalid UTF-8 in a field passed over before `data` is still caught: `data` being ASCII
+  // does not vouch for it.
+  const ExactLine before(R"({"record":{"meta":")" + std::string("\xFF") +
+                         R"(","stream":"s","data":{}},"type":"RECORD"})");
+  CanonicalRecord r;
+  EXPECT_FALSE(ReadAnyOrderRecord(before.view(), &r));
 }
 
 TEST(AnyOrderRecordTest, Utf8IsValidatedWhereverItStands) {

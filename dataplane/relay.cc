@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cinttypes>
@@ -363,13 +364,19 @@ absl::Status Linger(int fd, absl::Duration timeout, int stop_fd) {
 // failure, with the count. No deadline: a reader that keeps reading, however slowly, is never
 // cut off (the orchestrator watches the connector itself).
 absl::Status WaitUntilRead(int fifo_fd, const std::string& fifo, int stop_fd) {
+  // The writer's end of a pipe reports POLLERR once no reader is left; nothing else wakes it
+  // as the pipe drains, so look again, first after 100 us and then twice as long each time, up
+  // to 20 ms. A connector reading its last MiB at speed is seen done within a fraction of a
+  // millisecond (the sync's end waits on this: the connector's EOF, then the sender's), and a
+  // slow one costs 50 looks a second.
+  absl::Duration wait = absl::Microseconds(100);
   for (;;) {
     const uint64_t unread = PipeUnread(fifo_fd);
     if (unread == 0) return absl::OkStatus();
-    // The writer's end of a pipe reports POLLERR once no reader is left; nothing else wakes it
-    // as the pipe drains, so look again every 20 ms.
     pollfd fds[2] = {{fifo_fd, 0, 0}, {stop_fd, POLLIN, 0}};
-    const int n = poll(fds, stop_fd >= 0 ? 2 : 1, 20);
+    const timespec timeout = absl::ToTimespec(wait);
+    wait = std::min(wait * 2, absl::Milliseconds(20));
+    const int n = ppoll(fds, stop_fd >= 0 ? 2 : 1, &timeout, nullptr);
     if (n < 0 && errno != EINTR) return ErrnoError(kExitIo, "poll on the FIFO " + fifo, errno);
     if (n > 0 && (fds[0].revents & (POLLERR | POLLHUP))) {
       const uint64_t left = PipeUnread(fifo_fd);

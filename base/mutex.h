@@ -4,19 +4,22 @@
 // ThreadSanitizer's hooks: a TSan build cannot see it synchronize and reports every access it
 // guards as a race. This one is a std::mutex (pthread, which TSan intercepts) under the
 // annotations, so `ABSL_GUARDED_BY` still checks at compile time and TSan still checks at
-// run time.
+// run time. CondVar waits on it, for a thread that must learn at once what another one set.
 //
 //   base::Mutex mu_;
 //   int count_ ABSL_GUARDED_BY(mu_);
 //   { base::MutexLock lock(&mu_); ++count_; }
 //
-// Thread-safe, as a mutex must be. Neither type can be copied or moved.
+// Thread-safe, as a mutex must be. None of the types can be copied or moved.
 
 #ifndef SLUICE_BASE_MUTEX_H_
 #define SLUICE_BASE_MUTEX_H_
 
 #include <absl/base/thread_annotations.h>
+#include <absl/time/clock.h>
+#include <absl/time/time.h>
 
+#include <condition_variable>
 #include <mutex>
 
 namespace sluice::base {
@@ -31,6 +34,7 @@ class ABSL_LOCKABLE Mutex {
   void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
 
  private:
+  friend class CondVar;
   std::mutex mu_;
 };
 
@@ -43,6 +47,34 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
 
  private:
   Mutex* const mu_;
+};
+
+// Waits until another thread signals, with the same Mutex held.
+//
+//   { base::MutexLock lock(&mu_); while (!ready_ && cv_.WaitUntil(&mu_, deadline)) {} }
+//   { base::MutexLock lock(&mu_); ready_ = true; } cv_.SignalAll();
+class CondVar {
+ public:
+  CondVar() = default;
+  CondVar(const CondVar&) = delete;
+  CondVar& operator=(const CondVar&) = delete;
+
+  // Releases `mu` while it waits, and holds it again on return. False once `deadline` passed;
+  // true when signalled (or woken spuriously): the caller looks at its condition again.
+  bool WaitUntil(Mutex* mu, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (absl::Now() >= deadline) return false;
+    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
+    const bool signalled =
+        deadline == absl::InfiniteFuture()
+            ? (cv_.wait(lock), true)
+            : cv_.wait_until(lock, absl::ToChronoTime(deadline)) == std::cv_status::no_timeout;
+    lock.release();  // still held: the caller's MutexLock unlocks it
+    return signalled;
+  }
+  void SignalAll() { cv_.notify_all(); }
+
+ private:
+  std::condition_variable cv_;
 };
 
 }  // namespace sluice::base

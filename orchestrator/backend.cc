@@ -2,8 +2,7 @@
 
 #include <absl/strings/str_cat.h>
 
-#include <chrono>
-#include <thread>
+#include <algorithm>
 
 #include "base/files.h"
 #include "orchestrator/command.h"
@@ -36,14 +35,18 @@ absl::StatusOr<int> AwaitReportedPort(const ListeningPorts* ports, const Endpoin
                                       absl::Time deadline, const std::function<bool()>& pod_runs) {
   if (ports == nullptr) return absl::FailedPreconditionError("no relay reports ports");
   for (;;) {
-    if (const auto port = ports->ListeningPort(endpoint.pod)) return *port;
+    // The next pod starts the moment this port is known, so wake with the report; look at the
+    // pod between waits of 50 ms.
+    if (const auto port = ports->AwaitListeningPort(
+            endpoint.pod, std::min(deadline, absl::Now() + absl::Milliseconds(50)))) {
+      return *port;
+    }
     const bool runs = pod_runs();
     if (!runs || absl::Now() >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat(endpoint.pod, " did not listen on its port ", endpoint.port,
                        runs ? " in time" : ": its containers exited"));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 

@@ -47,6 +47,8 @@ class ListeningPorts {
  public:
   virtual ~ListeningPorts() = default;
   virtual std::optional<int> ListeningPort(const std::string& pod) const = 0;
+  // The same, waiting for the report until `until` (it returns as soon as the report comes).
+  virtual std::optional<int> AwaitListeningPort(const std::string& pod, absl::Time until) const = 0;
 };
 
 class Backend {

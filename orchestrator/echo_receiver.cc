@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include "base/files.h"
 #include "dataplane/engine.h"
@@ -57,7 +57,8 @@ absl::StatusOr<std::unique_ptr<EchoReceiver>> EchoReceiver::Start(
   if (!keeper.ok()) return keeper.status();
   echo->keeper_ = std::move(*keeper);
   for (;;) {
-    if (const auto port = progress.ListeningPort(relay)) {
+    if (const auto port = progress.AwaitListeningPort(
+            relay, std::min(deadline, absl::Now() + absl::Milliseconds(50)))) {
       echo->address_ = dataplane::Address{options.host, static_cast<uint16_t>(*port)}.ToString();
       return echo;
     }
@@ -65,7 +66,6 @@ absl::StatusOr<std::unique_ptr<EchoReceiver>> EchoReceiver::Start(
       return absl::DeadlineExceededError(
           absl::StrCat("the orchestrator's relay did not listen in time: ", echo->Logs(5)));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 

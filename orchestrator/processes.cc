@@ -3,17 +3,19 @@
 #include <absl/status/statusor.h>
 #include <absl/strings/str_cat.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
-#include <thread>
 
 namespace sluice::orchestrator {
 namespace {
@@ -59,6 +61,17 @@ int ExitCodeOf(int status) {
   _exit(127);
 }
 
+// Sleeps until one of `exit_fds` is readable (its process exited), a signal comes or
+// `deadline`; at most 5 ms when some child has no such fd (`all_have_fd` false).
+void SleepUntilExit(const std::vector<pollfd>& exit_fds, bool all_have_fd, absl::Time deadline) {
+  absl::Duration left = deadline - absl::Now();
+  if (!all_have_fd) left = std::min(left, absl::Milliseconds(5));
+  if (left <= absl::ZeroDuration()) return;
+  std::vector<pollfd> fds = exit_fds;
+  const timespec timeout = absl::ToTimespec(left);
+  ppoll(fds.data(), fds.size(), left == absl::InfiniteDuration() ? nullptr : &timeout, nullptr);
+}
+
 }  // namespace
 
 ProcessGroup::~ProcessGroup() {
@@ -66,7 +79,7 @@ ProcessGroup::~ProcessGroup() {
   for (const Child& c : children_) waitpid(c.pid, nullptr, 0);
 }
 
-absl::StatusOr<pid_t> ProcessGroup::Spawn(const Process& c) {
+absl::StatusOr<ProcessGroup::Child> ProcessGroup::Spawn(const Process& c) {
   if (c.argv.empty()) return absl::InvalidArgumentError(c.name + ": empty command");
   std::vector<char*> argv;
   for (const std::string& a : c.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -90,24 +103,28 @@ absl::StatusOr<pid_t> ProcessGroup::Spawn(const Process& c) {
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   if (pid == 0) Exec(argv, envp, c.stdin_path, c.stdout_path, c.stderr_path, parent);
-  return pid;
+  // Not yet reaped, so the pid is still this child's. (bookworm's <sys/pidfd.h> declares
+  // pidfd_open without C linkage, so the system call is made directly.)
+  const int exit_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  return Child{pid, "", c.name, c.is_main, dataplane::UniqueFd(exit_fd)};
 }
 
 absl::Status ProcessGroup::Start(const ProcessSet& pod, absl::Time init_deadline) {
   for (const Process& c : pod.init_containers) {
-    auto pid = Spawn(c);
-    if (!pid.ok()) return pid.status();
+    auto child = Spawn(c);
+    if (!child.ok()) return child.status();
+    const pid_t pid = child->pid;
     int status = 0;
     for (;;) {
-      const pid_t r = waitpid(*pid, &status, WNOHANG);
-      if (r == *pid) break;
+      const pid_t r = waitpid(pid, &status, WNOHANG);
+      if (r == pid) break;
       if (absl::Now() > init_deadline) {
-        kill(*pid, SIGKILL);
-        waitpid(*pid, &status, 0);
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
         return absl::DeadlineExceededError(
             absl::StrCat(pod.name, ": init container ", c.name, " did not finish in time"));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      SleepUntilExit({{child->exit_fd.get(), POLLIN, 0}}, child->exit_fd.valid(), init_deadline);
     }
     if (const int code = ExitCodeOf(status); code != 0) {
       return absl::FailedPreconditionError(
@@ -115,9 +132,10 @@ absl::Status ProcessGroup::Start(const ProcessSet& pod, absl::Time init_deadline
     }
   }
   for (const Process& c : pod.containers) {
-    auto pid = Spawn(c);
-    if (!pid.ok()) return pid.status();
-    children_.push_back({*pid, pod.name, c.name, c.is_main});
+    auto child = Spawn(c);
+    if (!child.ok()) return child.status();
+    child->pod = pod.name;
+    children_.push_back(std::move(*child));
   }
   return absl::OkStatus();
 }
@@ -136,9 +154,16 @@ std::vector<Exited> ProcessGroup::WaitAny(absl::Time deadline) {
       }
     }
     if (!exited.empty() || children_.empty() || absl::Now() >= deadline) return exited;
-    // Polling keeps signals simple (the caller checks its own flags between calls); 5 ms is
-    // nothing against a sync's length.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Each exit is a step of the sync (the next pod starts, EOF passes on, the verdict is
+    // made), so wake with it. A signal only interrupts the sleep: the caller checks its own
+    // flags between calls, and gives a deadline for that.
+    std::vector<pollfd> exit_fds;
+    bool all_have_fd = true;
+    for (const Child& c : children_) {
+      all_have_fd &= c.exit_fd.valid();
+      if (c.exit_fd.valid()) exit_fds.push_back({c.exit_fd.get(), POLLIN, 0});
+    }
+    SleepUntilExit(exit_fds, all_have_fd, deadline);
   }
 }
 

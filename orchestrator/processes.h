@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/unique_fd.h"
 #include "orchestrator/backend.h"
 
 namespace sluice::orchestrator {
@@ -72,8 +73,11 @@ class ProcessGroup {
     std::string pod;
     std::string container;
     bool is_main;
+    // Readable once the child exited: waits wake with the exit, not at the next look. Invalid
+    // where the kernel has no pidfd_open (before 5.3): those children are looked at every 5 ms.
+    dataplane::UniqueFd exit_fd;
   };
-  absl::StatusOr<pid_t> Spawn(const Process& c);
+  absl::StatusOr<Child> Spawn(const Process& c);
 
   std::vector<Child> children_;
 };

@@ -70,6 +70,7 @@ void SyncProgress::OnReport(const std::string& relay, std::string_view line) {
     uint64_t port = 0;
     if (value["port"].get(port) == simdjson::SUCCESS && port > 0 && port < 65536) {
       r.listening_port = static_cast<int>(port);
+      port_reported_.SignalAll();
     }
   } else if (kind == "summary") {
     // The first is the stream's: a relay run again under the same name (a native sidecar the
@@ -178,9 +179,17 @@ void SyncProgress::OnConnectorMessage(const std::string& who, std::string_view l
 }
 
 std::optional<int> SyncProgress::ListeningPort(const std::string& relay) const {
+  return AwaitListeningPort(relay, absl::InfinitePast());
+}
+
+std::optional<int> SyncProgress::AwaitListeningPort(const std::string& relay,
+                                                    absl::Time until) const {
   base::MutexLock lock(&mu_);
-  const auto it = view_.relays.find(relay);
-  return it == view_.relays.end() ? std::nullopt : it->second.listening_port;
+  for (;;) {
+    const auto it = view_.relays.find(relay);
+    if (it != view_.relays.end() && it->second.listening_port) return it->second.listening_port;
+    if (!port_reported_.WaitUntil(&mu_, until)) return std::nullopt;
+  }
 }
 
 ProgressView SyncProgress::View() const {

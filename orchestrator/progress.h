@@ -80,6 +80,7 @@ class SyncProgress final : public ListeningPorts {
   // The port the relay named `relay` reported it listens on (a pod's listening relay is named
   // after its pod).
   std::optional<int> ListeningPort(const std::string& relay) const override;
+  std::optional<int> AwaitListeningPort(const std::string& relay, absl::Time until) const override;
 
  private:
   struct Pending {
@@ -93,6 +94,7 @@ class SyncProgress final : public ListeningPorts {
 
   const std::string source_relay_;
   mutable base::Mutex mu_;
+  mutable base::CondVar port_reported_;  // signalled when a relay reports its port
   ProgressView view_ ABSL_GUARDED_BY(mu_);
   std::deque<Pending> ledger_ ABSL_GUARDED_BY(mu_);
   size_t ledger_cells_ ABSL_GUARDED_BY(mu_) = 0;

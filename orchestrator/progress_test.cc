@@ -1,9 +1,12 @@
 #include "orchestrator/progress.h"
 
+#include <absl/time/clock.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "protocol/state_key.h"
 
@@ -114,6 +117,31 @@ TEST(SyncProgressTest, CountersAndTheSummaryAreKeptPerRelay) {
   EXPECT_EQ(*r.summary, R"({"relay":{"bytes":100}})");
   p.OnReport(kSource, R"({"summary":{"relay":{"bytes":0}}})");  // the same relay, restarted
   EXPECT_EQ(*p.View().relays.at(kSource).summary, R"({"relay":{"bytes":100}})");
+}
+
+TEST(SyncProgressTest, APortIsKnownOnceItsRelayReportsIt) {
+  SyncProgress p(kSource);
+  EXPECT_EQ(p.ListeningPort("s-destination"), std::nullopt);
+  // Nothing reported: the wait ends at its deadline, empty-handed.
+  EXPECT_EQ(p.AwaitListeningPort("s-destination", absl::Now() + absl::Milliseconds(20)),
+            std::nullopt);
+  p.OnReport("s-destination", R"({"listening":{"port":0}})");  // not a port
+  EXPECT_EQ(p.ListeningPort("s-destination"), std::nullopt);
+  p.OnReport("s-destination", R"({"listening":{"port":41000}})");
+  EXPECT_EQ(p.ListeningPort("s-destination"), 41000);
+  EXPECT_EQ(p.ListeningPort("s-source"), std::nullopt);  // another relay's
+}
+
+TEST(SyncProgressTest, AWaitForAPortEndsWithTheReportNotAtItsDeadline) {
+  SyncProgress p(kSource);
+  // The report comes from the control server's thread while the orchestrator waits. A wait
+  // that nothing wakes would end empty-handed at its deadline: a failure, not a slow pass.
+  std::thread reporter([&] {
+    absl::SleepFor(absl::Milliseconds(30));
+    p.OnReport("s-destination", R"({"listening":{"port":41000}})");
+  });
+  EXPECT_EQ(p.AwaitListeningPort("s-destination", absl::Now() + absl::Seconds(10)), 41000);
+  reporter.join();
 }
 
 }  // namespace

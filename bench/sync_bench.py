@@ -61,7 +61,7 @@ CPU_TARGET = 0.4    # ... with the relays' CPU per GB at most 0.4x the sidecars'
 F_SETPIPE_SZ = 1031
 RELAY_PIPE_BYTES = 1 << 20  # what sluice-relay gives its FIFOs
 VETH_SRC, VETH_DST = "10.213.0.1", "10.213.0.2"  # --net veth: the two pods' addresses
-WORKLOAD = ["--streams=8", "--state_every=1000", "--record_bytes=300"]
+WORKLOAD = ["--streams=8", "--state_every=1000"]
 
 
 def parse_size(text):
@@ -80,7 +80,8 @@ class Sync:
             if not os.path.exists(tool):
                 sys.exit(f"sync_bench: missing {tool}: build first (cmake --build {b})")
         self.args = args
-        self.workload = WORKLOAD + (["--sorted_keys"] if args.shape == "sorted-keys" else [])
+        self.workload = WORKLOAD + [f"--record_bytes={args.record_bytes}"] + (
+            ["--sorted_keys"] if args.shape == "sorted-keys" else [])
         self.inspecting = {"both": ("send", "recv"), "send": ("send",), "recv": ("recv",), "none": ()}[args.inspect]
         self.dir = tempfile.mkdtemp(prefix="sluice-sync-bench-")
         self.truth_path = f"{self.dir}/truth.json"
@@ -373,6 +374,8 @@ def main():
     p.add_argument("--shape", default="canonical", choices=("canonical", "sorted-keys"),
                    help="the records' key order: the Java CDK's, or sorted (Go's encoding/json of "
                         "a map, json.dumps(sort_keys=True))")
+    p.add_argument("--record-bytes", type=int, default=200,
+                   help="the RECORD lines' approximate size (issue 12's targets are for 200 B)")
     p.add_argument("--out", default="bench/results")
     p.add_argument("--sidecar-cpu", type=float, default=None,
                    help="run every relay and sidecar under this CPU limit (0.2: the old sidecars'), "
@@ -388,6 +391,8 @@ def main():
         p.error(f"--bytes {args.bytes!r}: a positive size such as 512M, 1G or 1000000")
     if args.reps < 1:
         p.error("--reps: at least 1")
+    if not 100 <= args.record_bytes <= 1 << 20:
+        p.error(f"--record-bytes {args.record_bytes}: from 100 (a record's envelope) to 1048576")
     unknown = set(args.sources.split(",")) - {"gen", "replay"}
     if unknown:
         p.error(f"--sources: {', '.join(sorted(unknown))} unknown; gen and replay are")
@@ -404,7 +409,7 @@ def main():
 def run(args, sync):
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"# {platform.node()}, {os.cpu_count()} cores, kernel {platform.release()}, {started:%Y-%m-%d %H:%M} UTC")
-    print(f"# records: {args.shape}; relays: --engine={args.engine}, inspecting: {args.inspect}, authenticated"
+    print(f"# records: {args.shape}, ~{args.record_bytes} B; relays: --engine={args.engine}, inspecting: {args.inspect}, authenticated"
           + (f"; every relay and sidecar limited to {args.sidecar_cpu} CPU" if args.sidecar_cpu else "")
           + ("; the two sides in two network namespaces joined by a veth pair (sluice run: not "
              "measured, its local backend runs on loopback)" if args.net == "veth" else ""))
@@ -456,7 +461,8 @@ def run(args, sync):
     path = f"{args.out}/sync-{started:%Y%m%d-%H%M%S}.json"
     with open(path, "w") as f:
         json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()},
-                   "shape": args.shape, "inspect": args.inspect, "sidecar_cpu": args.sidecar_cpu,
+                   "shape": args.shape, "record_bytes": args.record_bytes, "inspect": args.inspect,
+                   "sidecar_cpu": args.sidecar_cpu,
                    "net": args.net,
                    "date": started.isoformat(), "command": " ".join(sys.argv), "results": rows,
                    "ratios": lines}, f, indent=1)

@@ -22,6 +22,10 @@ constexpr size_t kMaxQueued = 10000;            // events waiting for the channe
 constexpr size_t kMaxQueuedBytes = 16 << 20;    // and their bytes
 constexpr size_t kMaxMessageBytes = 4096;       // of a LOG or TRACE message's text
 const absl::Duration kSendTimeout = absl::Seconds(5);
+// How long the first message of a batch waits for others. Each send wakes this thread, the
+// orchestrator's reader and the loopback stack: at 1 GB/s of 200 B records with a STATE every
+// 1000, one send per STATE was 5000 wakeups a second on each side.
+constexpr auto kGather = std::chrono::milliseconds(2);
 
 void Warn(const std::string& relay, const std::string& message) {
   std::fprintf(stderr, "sluice-relay[%s] report channel: %s\n", relay.c_str(), message.c_str());
@@ -76,13 +80,16 @@ void ReportChannel::OnMessage(protocol::MessageType type, std::string_view line,
   item.line.assign(line);
   if (state != nullptr) item.state = *state;
   queued_bytes_ += line.size();
-  cv_.notify_all();
+  // The thread gathering a batch is not woken for each message, only to send before the queue
+  // fills up.
+  if (idle_ || queue_.size() == kMaxQueued / 2) cv_.notify_all();
 }
 
 void ReportChannel::Listening(uint16_t port) {
   std::lock_guard<std::mutex> lock(mu_);
   if (finishing_) return;
   queue_.emplace_back().listening = port;
+  urgent_ = true;
   cv_.notify_all();
 }
 
@@ -93,6 +100,7 @@ void ReportChannel::Finish(const std::string& summary) {
   item.line = summary;
   item.summary = true;
   finishing_ = true;
+  urgent_ = true;
   cv_.notify_all();
   if (!cv_.wait_for(lock, std::chrono::seconds(5), [this] { return done_; })) {
     Warn(relay_, "the orchestrator did not take the summary within 5 s");
@@ -185,28 +193,36 @@ void ReportChannel::Run(std::string secret) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       const absl::Duration wait = std::max(next_counters - absl::Now(), absl::ZeroDuration());
+      idle_ = true;
       cv_.wait_for(lock, std::chrono::nanoseconds(absl::ToInt64Nanoseconds(wait)),
                    [this] { return !queue_.empty() || finishing_; });
+      idle_ = false;
+      cv_.wait_for(lock, kGather, [this] {
+        return queue_.empty() || urgent_ || finishing_ || queue_.size() >= kMaxQueued / 2;
+      });
+      urgent_ = false;
       batch.swap(queue_);
       queued_bytes_ = 0;
       dropped = dropped_;
       finishing = finishing_;
     }
     bool summary_sent = false;
+    std::string lines;  // the batch, in one send
     // Counters first when due, and always before the summary: the last figures are then the
     // summary's.
     if (absl::Now() >= next_counters || finishing) {
-      if (!send("{\"counters\":" + counters_() + "}\n")) return end();
+      lines += "{\"counters\":" + counters_() + "}\n";
       next_counters = absl::Now() + absl::Seconds(1);
     }
     if (dropped != dropped_sent) {
-      if (!send("{\"dropped\":" + std::to_string(dropped) + "}\n")) return end();
+      lines += "{\"dropped\":" + std::to_string(dropped) + "}\n";
       dropped_sent = dropped;
     }
     for (const Item& item : batch) {
-      if (!send(Format(item))) return end();
+      lines += Format(item);
       summary_sent |= item.summary;
     }
+    if (!send(lines)) return end();
     if (summary_sent) return end();
   }
 }

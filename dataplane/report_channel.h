@@ -22,7 +22,7 @@
 // K is protocol::StateKey of the STATE's line. Never in the way of the data: the data path only
 // copies a message into a bounded queue; a full queue drops it and counts it, a channel that
 // cannot connect or stalls is given up (the relay's own work goes on). Messages are sent in
-// batches, at most kGather after the first of each (a STATE every 1000 records is thousands a
+// batches, at most 2 ms after the first of each (a STATE every 1000 records is thousands a
 // second); a port and the summary go at once.
 //
 //   ReportChannel channel(address, "source", "send", counters);

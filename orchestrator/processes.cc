@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 namespace sluice::orchestrator {
 namespace {
@@ -63,13 +64,13 @@ int ExitCodeOf(int status) {
 
 // Sleeps until one of `exit_fds` is readable (its process exited), a signal comes or
 // `deadline`; at most 5 ms when some child has no such fd (`all_have_fd` false).
-void SleepUntilExit(const std::vector<pollfd>& exit_fds, bool all_have_fd, absl::Time deadline) {
+void SleepUntilExit(std::vector<pollfd> exit_fds, bool all_have_fd, absl::Time deadline) {
   absl::Duration left = deadline - absl::Now();
   if (!all_have_fd) left = std::min(left, absl::Milliseconds(5));
   if (left <= absl::ZeroDuration()) return;
-  std::vector<pollfd> fds = exit_fds;
   const timespec timeout = absl::ToTimespec(left);
-  ppoll(fds.data(), fds.size(), left == absl::InfiniteDuration() ? nullptr : &timeout, nullptr);
+  ppoll(exit_fds.data(), exit_fds.size(), left == absl::InfiniteDuration() ? nullptr : &timeout,
+        nullptr);
 }
 
 }  // namespace
@@ -163,7 +164,7 @@ std::vector<Exited> ProcessGroup::WaitAny(absl::Time deadline) {
       all_have_fd &= c.exit_fd.valid();
       if (c.exit_fd.valid()) exit_fds.push_back({c.exit_fd.get(), POLLIN, 0});
     }
-    SleepUntilExit(exit_fds, all_have_fd, deadline);
+    SleepUntilExit(std::move(exit_fds), all_have_fd, deadline);
   }
 }
 

@@ -43,9 +43,9 @@ absl::StatusOr<int> AwaitReportedPort(const ListeningPorts* ports, const Endpoin
     }
     const bool runs = pod_runs();
     if (!runs || absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat(endpoint.pod, " did not listen on its port ", endpoint.port,
-                       runs ? " in time" : ": its containers exited"));
+      return absl::DeadlineExceededError(absl::StrCat(endpoint.pod, " did not listen on its port ",
+                                                      endpoint.port,
+                                                      runs ? " in time" : ": it exited"));
     }
   }
 }

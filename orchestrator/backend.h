@@ -105,8 +105,8 @@ absl::Status WriteSecretVolume(const SecretPlan& secret, const PodPlan& pod,
 
 // Waits until the relay of `endpoint.pod` reports its listening port on its channel, and returns
 // it (on a host network the relay's address is 127.0.0.1:PORT; on a cluster, the pod's IP).
-// Fails at `deadline`, or once `pod_runs` (asked between looks) says the pod's containers all
-// exited.
+// Fails at `deadline`, or once `pod_runs` (asked between looks) says the report can no longer
+// come: the container that serves the port exited (local, podman), or its pod (kubernetes).
 absl::StatusOr<int> AwaitReportedPort(const ListeningPorts* ports, const Endpoint& endpoint,
                                       absl::Time deadline, const std::function<bool()>& pod_runs);
 

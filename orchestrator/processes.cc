@@ -182,7 +182,13 @@ void ProcessGroup::Signal(const std::string& pod, const std::string& container, 
 
 bool ProcessGroup::IsRunning(const std::string& pod, const std::string& container) const {
   for (const Child& c : children_) {
-    if (c.pod == pod && c.container == container) return true;
+    if (c.pod != pod || c.container != container) continue;
+    // Exited but not yet reaped is not running: a relay that died while the start waits for
+    // its port ends the wait at once, not at the start's deadline. WNOWAIT leaves the exit
+    // for WaitAny to report.
+    siginfo_t info{};
+    return waitid(P_PID, static_cast<id_t>(c.pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+           info.si_pid != c.pid;
   }
   return false;
 }

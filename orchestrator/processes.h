@@ -65,6 +65,8 @@ class ProcessGroup {
   void Signal(const std::string& pod, const std::string& container, int sig);
 
   size_t running() const { return children_.size(); }
+  // Whether that process was started and has not exited (an exit WaitAny has not yet reported
+  // counts as one).
   bool IsRunning(const std::string& pod, const std::string& container) const;
 
  private:

@@ -9,7 +9,7 @@ import time
 import unittest
 
 from harness import (ECHOING_DESTINATION, EXIT_DESTINATION, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOURCE,
-                     EXIT_TIMEOUT, EXIT_USAGE, GEN, SLUICE, SyncTest, processes)
+                     EXIT_START, EXIT_TIMEOUT, EXIT_USAGE, GEN, SLUICE, SyncTest, processes)
 
 
 class LocalSyncTest(SyncTest):
@@ -184,6 +184,26 @@ class LocalSyncTest(SyncTest):
         self.assertEqual(code, 24, err)
         self.assertIn("init container init exited 127", err)
         self.assertIn("cannot run /nonexistent/sluice-relay", err)
+
+    def test_a_relay_that_dies_before_it_listens_fails_the_start_at_once(self):
+        # The destination's receiving relay exits beside a connector that keeps running: its port
+        # will never be reported, and the start must not wait for it until its deadline (60 s).
+        relay = os.path.join(os.path.dirname(SLUICE), "..", "dataplane", "sluice-relay")
+        wrapper = self.path("dying-relay")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\n'
+                    'if [ "$1" = recv ] && [ "$2" = --name=test-sync-destination ]; then\n'
+                    '  echo "this relay dies at start" >&2; exit 3\n'
+                    'fi\n'
+                    f'exec {relay} "$@"\n')
+        os.chmod(wrapper, 0o755)
+        spec = self.spec(self.gen("1M"), ["sh", "-c", "cat > /dev/null"])
+        start = time.time()
+        code, err = self.run_sync(spec, timeout=90, extra=(f"--relay={wrapper}",))
+        self.assertEqual(code, EXIT_START, err)
+        self.assertLess(time.time() - start, 30, err)
+        self.assertIn("test-sync-destination did not listen on its port relay: it exited", err)
+        self.assertIn("this relay dies at start", err)
 
     def test_a_bad_spec_is_a_usage_error_that_says_where(self):
         with open(self.path("bad.yaml"), "w") as f:

@@ -5,13 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "base/files.h"
 #include "dataplane/engine.h"
 #include "dataplane/net.h"
+#include "orchestrator/backend.h"
 
 namespace sluice::orchestrator {
 
@@ -56,17 +56,15 @@ absl::StatusOr<std::unique_ptr<EchoReceiver>> EchoReceiver::Start(
       StateKeeper::Start(fifo, options.spec.state_file, options.state_write_interval, observer);
   if (!keeper.ok()) return keeper.status();
   echo->keeper_ = std::move(*keeper);
-  for (;;) {
-    if (const auto port = progress.AwaitListeningPort(
-            relay, std::min(deadline, absl::Now() + absl::Milliseconds(50)))) {
-      echo->address_ = dataplane::Address{options.host, static_cast<uint16_t>(*port)}.ToString();
-      return echo;
-    }
-    if (!echo->group_.IsRunning(PodName(options.spec), "relay-recv") || absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("the orchestrator's relay did not listen in time: ", echo->Logs(5)));
-    }
+  const auto port = AwaitReportedPort(&progress, {relay, "echo"}, deadline, [&] {
+    return echo->group_.IsRunning(PodName(options.spec), "relay-recv");
+  });
+  if (!port.ok()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the orchestrator's relay did not listen in time: ", echo->Logs(5)));
   }
+  echo->address_ = dataplane::Address{options.host, static_cast<uint16_t>(*port)}.ToString();
+  return echo;
 }
 
 EchoReceiver::~EchoReceiver() {

@@ -63,10 +63,12 @@ int ExitCodeOf(int status) {
 }
 
 // Sleeps until one of `exit_fds` is readable (its process exited), a signal comes or
-// `deadline`; at most 5 ms when some child has no such fd (`all_have_fd` false).
-void SleepUntilExit(std::vector<pollfd> exit_fds, bool all_have_fd, absl::Time deadline) {
+// `deadline`; at most 5 ms when some child has no such fd (-1, which poll passes over).
+void SleepUntilExit(std::vector<pollfd> exit_fds, absl::Time deadline) {
   absl::Duration left = deadline - absl::Now();
-  if (!all_have_fd) left = std::min(left, absl::Milliseconds(5));
+  if (std::any_of(exit_fds.begin(), exit_fds.end(), [](const pollfd& p) { return p.fd < 0; })) {
+    left = std::min(left, absl::Milliseconds(5));
+  }
   if (left <= absl::ZeroDuration()) return;
   const timespec timeout = absl::ToTimespec(left);
   ppoll(exit_fds.data(), exit_fds.size(), left == absl::InfiniteDuration() ? nullptr : &timeout,
@@ -125,7 +127,7 @@ absl::Status ProcessGroup::Start(const ProcessSet& pod, absl::Time init_deadline
         return absl::DeadlineExceededError(
             absl::StrCat(pod.name, ": init container ", c.name, " did not finish in time"));
       }
-      SleepUntilExit({{child->exit_fd.get(), POLLIN, 0}}, child->exit_fd.valid(), init_deadline);
+      SleepUntilExit({{child->exit_fd.get(), POLLIN, 0}}, init_deadline);
     }
     if (const int code = ExitCodeOf(status); code != 0) {
       return absl::FailedPreconditionError(
@@ -159,12 +161,8 @@ std::vector<Exited> ProcessGroup::WaitAny(absl::Time deadline) {
     // made), so wake with it. A signal only interrupts the sleep: the caller checks its own
     // flags between calls, and gives a deadline for that.
     std::vector<pollfd> exit_fds;
-    bool all_have_fd = true;
-    for (const Child& c : children_) {
-      all_have_fd &= c.exit_fd.valid();
-      if (c.exit_fd.valid()) exit_fds.push_back({c.exit_fd.get(), POLLIN, 0});
-    }
-    SleepUntilExit(std::move(exit_fds), all_have_fd, deadline);
+    for (const Child& c : children_) exit_fds.push_back({c.exit_fd.get(), POLLIN, 0});
+    SleepUntilExit(std::move(exit_fds), deadline);
   }
 }
 

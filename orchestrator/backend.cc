@@ -12,6 +12,17 @@
 
 namespace sluice::orchestrator {
 
+void PortOwners::Add(const PodPlan& pod) {
+  for (const ContainerPlan& c : pod.containers) {
+    for (const ContainerPort& p : c.ports) owners_[{pod.name, p.name}] = c.name;
+  }
+}
+
+const std::string* PortOwners::Find(const Endpoint& endpoint) const {
+  const auto it = owners_.find(endpoint);
+  return it != owners_.end() ? &it->second : nullptr;
+}
+
 absl::Status WriteSecretVolume(const SecretPlan& secret, const PodPlan& pod,
                                const VolumePlan& volume, const std::string& dir,
                                const std::function<void(const std::string&)>& written) {

@@ -41,6 +41,20 @@ struct Exited {
   int exit_code = 0;  // 128 + signal number when a signal ended it
 };
 
+// The container of each started pod that serves each of its ports, from the pods' plans. The
+// wait for a relay's port ends when that container exits, not only when its whole pod has: a
+// relay that died at start beside a connector still running would otherwise be waited for
+// until the deadline.
+class PortOwners {
+ public:
+  void Add(const PodPlan& pod);
+  // The container that serves `endpoint`, or nullptr when no plan names one.
+  const std::string* Find(const Endpoint& endpoint) const;
+
+ private:
+  std::map<Endpoint, std::string> owners_;
+};
+
 // Where the relays said they listen: on a host network a relay listens on a port the kernel
 // picks and reports it on its channel to the orchestrator, under its pod's name.
 class ListeningPorts {
@@ -106,7 +120,7 @@ absl::Status WriteSecretVolume(const SecretPlan& secret, const PodPlan& pod,
 // Waits until the relay of `endpoint.pod` reports its listening port on its channel, and returns
 // it (on a host network the relay's address is 127.0.0.1:PORT; on a cluster, the pod's IP).
 // Fails at `deadline`, or once `pod_runs` (asked between looks) says the report can no longer
-// come: the container that serves the port exited (local, podman), or its pod (kubernetes).
+// come: the container that serves the port (PortOwners) exited.
 absl::StatusOr<int> AwaitReportedPort(const ListeningPorts* ports, const Endpoint& endpoint,
                                       absl::Time deadline, const std::function<bool()>& pod_runs);
 

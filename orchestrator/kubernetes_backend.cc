@@ -236,6 +236,7 @@ absl::Status KubernetesBackend::StartPod(const SyncPlan& plan, const PodPlan& po
       RenderPod(plan, pod, RenderFlavor::kKubernetes, {.endpoints = endpoints, .workdir = ""});
   if (auto s = Create("pods", pod.name, yaml, deadline); !s.ok()) return s;
   pods_.push_back(pod.name);  // from here on, Delete removes it whatever happens
+  port_owners_.Add(pod);
   {
     base::MutexLock lock(&mu_);
     created_.insert(pod.name);
@@ -296,8 +297,10 @@ std::string KubernetesBackend::NewestWarning(const std::string& pod) {
 absl::StatusOr<std::string> KubernetesBackend::Resolve(const Endpoint& endpoint,
                                                        absl::Time deadline) {
   // The relay listens once it said so on its channel; its pod's IP is in the pod's status.
-  auto port =
-      AwaitReportedPort(options_.ports, endpoint, deadline, [&] { return PodRuns(endpoint.pod); });
+  const std::string* const owner = port_owners_.Find(endpoint);
+  auto port = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
+    return owner != nullptr ? IsRunning(endpoint.pod, *owner) : PodRuns(endpoint.pod);
+  });
   if (!port.ok()) return port.status();
   for (;;) {
     {

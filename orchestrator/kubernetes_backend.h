@@ -103,6 +103,7 @@ class KubernetesBackend final : public Backend {
   std::string selector_;           // sluice.dev/sync-id=ID, URL-encoded
   std::string secret_;             // created, deleted by Delete
   std::vector<std::string> pods_;  // created, in order
+  PortOwners port_owners_;         // of the pods created
   std::vector<Container> all_;     // every container of pods_, for logs
   std::thread watcher_;
   std::atomic<bool> stop_{false};

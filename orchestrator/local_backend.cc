@@ -62,18 +62,15 @@ absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
   for (const ContainerPlan& c : pod.containers) {
     set.containers.push_back(process(c));
     names_.emplace_back(pod.name, c.name);
-    for (const ContainerPort& p : c.ports) port_owners_[{pod.name, p.name}] = c.name;
   }
+  port_owners_.Add(pod);
   return group_.Start(set, deadline);
 }
 
 absl::StatusOr<std::string> LocalBackend::Resolve(const Endpoint& endpoint, absl::Time deadline) {
-  // The wait ends when the container that listens exits, not only when its whole pod has: a
-  // relay that failed to start beside a connector still running would otherwise be waited
-  // for until the deadline.
-  const auto owner = port_owners_.find(endpoint);
+  const std::string* const owner = port_owners_.Find(endpoint);
   auto port = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
-    if (owner != port_owners_.end()) return IsRunning(endpoint.pod, owner->second);
+    if (owner != nullptr) return IsRunning(endpoint.pod, *owner);
     return std::any_of(names_.begin(), names_.end(), [&](const auto& name) {
       return name.first == endpoint.pod && IsRunning(name.first, name.second);
     });

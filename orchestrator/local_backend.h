@@ -50,7 +50,7 @@ class LocalBackend final : public Backend {
   ProcessGroup group_;
   std::vector<std::string> secret_dirs_;                    // filled by StartPod, removed by Delete
   std::vector<std::pair<std::string, std::string>> names_;  // pod, container of every started one
-  std::map<Endpoint, std::string> port_owners_;  // the container that listens on each port
+  PortOwners port_owners_;
   // SIGKILL deadlines of stopped containers: (pod, container) -> when.
   std::map<std::pair<std::string, std::string>, absl::Time> kill_at_;
 };

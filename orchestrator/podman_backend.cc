@@ -80,12 +80,12 @@ absl::Status PodmanBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
   }
   for (const ContainerPlan& c : pod.containers) {
     running_.push_back({pod.name, c.name, c.kind == ContainerKind::kMain});
-    for (const ContainerPort& p : c.ports) port_owners_[{pod.name, p.name}] = c.name;
     if (c.shows_connector_log) {
       // The connector's log lines, as they come (podman logs ends when the container does).
       Podman({"logs", "--follow", running_.back().Qualified()});
     }
   }
+  port_owners_.Add(pod);
   return absl::OkStatus();
 }
 
@@ -105,15 +105,14 @@ void PodmanBackend::Podman(std::vector<std::string> args) {
 
 absl::StatusOr<std::string> PodmanBackend::Resolve(const Endpoint& endpoint, absl::Time deadline) {
   absl::Time next_poll = absl::InfinitePast();
-  // As on the local backend: the wait ends when the container that listens has exited.
-  const auto owner = port_owners_.find(endpoint);
+  const std::string* const owner = port_owners_.Find(endpoint);
   auto port = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
     if (absl::Now() >= next_poll) {  // podman ps costs tens of ms: as often as WaitAny polls
       Poll();
       next_poll = absl::Now() + kPollInterval;
     }
     return std::any_of(running_.begin(), running_.end(), [&](const Container& c) {
-      return c.pod == endpoint.pod && (owner == port_owners_.end() || c.name == owner->second);
+      return c.pod == endpoint.pod && (owner == nullptr || c.name == *owner);
     });
   });
   if (!port.ok()) return port.status();

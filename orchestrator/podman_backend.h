@@ -70,7 +70,7 @@ class PodmanBackend final : public Backend {
   std::vector<std::string> pods_;  // created, in order; removed by Delete
   std::vector<std::string> secret_dirs_;
   std::vector<Container> running_;
-  std::map<Endpoint, std::string> port_owners_;  // the container that listens on each port
+  PortOwners port_owners_;
   std::vector<Container> exited_;
   std::vector<Exited> unreported_;  // seen by a Poll (also Resolve's), not yet by WaitAny
   ProcessGroup background_;         // podman stop and podman logs --follow

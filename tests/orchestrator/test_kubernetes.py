@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -311,6 +312,31 @@ class KubernetesSyncTest(SyncTest):
         self.assert_never_starts(fake, f"k{os.getpid() % 100000}-sched",
                                  {"resources": {"requests": {"cpu": "64"}}},
                                  ["FailedScheduling"])
+
+    def test_a_relay_that_dies_before_it_listens_fails_the_start_at_once(self):
+        # The destination's relay cannot listen, its port (9000 in a cluster) taken on every
+        # address, and exits while its connector runs on: the pod runs, the port is never
+        # reported, and the start must not wait for it until its deadline (60 s).
+        taken = socket.socket()
+        try:
+            taken.bind(("0.0.0.0", 9000))
+            taken.listen()
+        except OSError as e:
+            taken.close()
+            self.skipTest(f"port 9000, the relays' in a cluster, is in use here: {e}")
+        try:
+            fake = self.fake("dies")
+            name = f"k{os.getpid() % 100000}-dies"
+            start = time.monotonic()
+            code, err, report = self.sluice(self.spec(name, {"records_per_stream": 1000}), fake)
+        finally:
+            taken.close()
+        self.assertEqual(code, EXIT_START, err)
+        self.assertLess(time.monotonic() - start, 30, "not failed fast: the start deadline is 60 s")
+        self.assertIn(f"{name}-destination did not listen on its port relay: it exited",
+                      report["reason"])
+        self.assertIn("in use", err)  # the relay's own last words
+        self.assertEqual(fake.leftovers(), [])
 
     def test_sigint_mid_sync_deletes_every_pod_and_the_secret(self):
         fake = self.fake("sigint")

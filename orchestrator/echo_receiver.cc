@@ -60,8 +60,9 @@ absl::StatusOr<std::unique_ptr<EchoReceiver>> EchoReceiver::Start(
     return echo->group_.IsRunning(PodName(options.spec), "relay-recv");
   });
   if (!port.ok()) {
+    // The status says whether the relay exited or the deadline passed.
     return absl::DeadlineExceededError(
-        absl::StrCat("the orchestrator's relay did not listen in time: ", echo->Logs(5)));
+        absl::StrCat("the orchestrator's relay (", port.status().message(), "): ", echo->Logs(5)));
   }
   echo->address_ = dataplane::Address{options.host, static_cast<uint16_t>(*port)}.ToString();
   return echo;

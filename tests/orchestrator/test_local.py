@@ -185,14 +185,14 @@ class LocalSyncTest(SyncTest):
         self.assertIn("init container init exited 127", err)
         self.assertIn("cannot run /nonexistent/sluice-relay", err)
 
-    def test_a_relay_that_dies_before_it_listens_fails_the_start_at_once(self):
-        # The destination's receiving relay exits beside a connector that keeps running: its port
-        # will never be reported, and the start must not wait for it until its deadline (60 s).
+    def start_with_a_dying_relay(self, name):
+        """A sync whose receiving relay started as --name=`name` exits at once, saying so: the
+        exit code, the seconds it took and stderr."""
         relay = os.path.join(os.path.dirname(SLUICE), "..", "dataplane", "sluice-relay")
         wrapper = self.path("dying-relay")
         with open(wrapper, "w") as f:
             f.write('#!/bin/sh\n'
-                    'if [ "$1" = recv ] && [ "$2" = --name=test-sync-destination ]; then\n'
+                    f'if [ "$1" = recv ] && [ "$2" = --name={name} ]; then\n'
                     '  echo "this relay dies at start" >&2; exit 3\n'
                     'fi\n'
                     f'exec {relay} "$@"\n')
@@ -200,9 +200,23 @@ class LocalSyncTest(SyncTest):
         spec = self.spec(self.gen("1M"), ["sh", "-c", "cat > /dev/null"])
         start = time.time()
         code, err = self.run_sync(spec, timeout=90, extra=(f"--relay={wrapper}",))
+        return code, time.time() - start, err
+
+    def test_a_relay_that_dies_before_it_listens_fails_the_start_at_once(self):
+        # The destination's receiving relay exits beside a connector that keeps running: its port
+        # will never be reported, and the start must not wait for it until its deadline (60 s).
+        code, seconds, err = self.start_with_a_dying_relay("test-sync-destination")
         self.assertEqual(code, EXIT_START, err)
-        self.assertLess(time.time() - start, 30, err)
+        self.assertLess(seconds, 30, err)
         self.assertIn("test-sync-destination did not listen on its port relay: it exited", err)
+        self.assertIn("this relay dies at start", err)
+
+    def test_an_orchestrator_relay_that_dies_before_it_listens_says_it_exited(self):
+        code, seconds, err = self.start_with_a_dying_relay("test-sync-echo")
+        self.assertEqual(code, EXIT_START, err)
+        self.assertLess(seconds, 30, err)
+        self.assertIn("the orchestrator's relay (test-sync-echo did not listen on its port echo: "
+                      "it exited)", err)
         self.assertIn("this relay dies at start", err)
 
     def test_a_bad_spec_is_a_usage_error_that_says_where(self):

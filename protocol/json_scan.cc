@@ -116,6 +116,41 @@ __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p)
   return m;
 }
 
+// The same masks from one 512-bit register (AVX-512BW): each compare yields its 64-bit mask
+// directly, where AVX2 needs two movemasks, a shift and an or per mask.
+__attribute__((target("avx512f,avx512bw"))) inline BlockMasks ClassifyVectorAvx512(__m512i v) {
+  // ClassifyAvx2's whitespace table, once per 128-bit lane (pshufb looks up within lanes).
+  // clang-format off
+  alignas(64) static constexpr int8_t kWhitespaceTable[64] = {
+      ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
+      ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
+      ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
+      ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
+  };
+  // clang-format on
+  const __m512i ws_table = _mm512_load_si512(kWhitespaceTable);
+  const __m512i folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+  BlockMasks m;
+  m.quote = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"'));
+  m.backslash = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\\'));
+  m.whitespace = _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(ws_table, v), v);
+  m.open = _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8('{'));
+  m.close = _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8('}'));
+  m.high = _mm512_movepi8_mask(v);
+  return m;
+}
+
+__attribute__((target("avx512f,avx512bw"))) inline BlockMasks ClassifyAvx512(const uint8_t* p) {
+  return ClassifyVectorAvx512(_mm512_loadu_si512(p));
+}
+
+// The last `rest` (< 64) bytes of a span by a masked load: the bytes past them read as NUL
+// (neutral) and are never touched, so nothing before or after the span needs to be readable.
+__attribute__((target("avx512f,avx512bw"))) inline BlockMasks TailAvx512(const uint8_t* p,
+                                                                         size_t rest, size_t) {
+  return ClassifyVectorAvx512(_mm512_maskz_loadu_epi8((uint64_t{1} << rest) - 1, p));
+}
+
 // Shifts every mask right by `shift` bits.
 inline BlockMasks ShiftMasks(BlockMasks m, unsigned shift) {
   m.quote >>= shift;
@@ -127,12 +162,25 @@ inline BlockMasks ShiftMasks(BlockMasks m, unsigned shift) {
   return m;
 }
 
-// Walks `span` block by block. For the tail (< 64 bytes), when the 64 bytes ending at the
-// span's end are readable (`readable_before` bytes precede the span in the caller's buffer),
-// it classifies those and shifts the bytes before the tail out of the masks; otherwise it
-// copies the tail into a zeroed block (NUL is neutral). `on_block(masks, outside_strings,
-// offset)` returns false to stop early.
-template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t), typename F>
+// The masks of the `rest` (< 64) bytes at `p`, the last of a span, with full-block loads: when
+// the 64 bytes ending at the span's end are readable (`readable_before` bytes precede `p` in
+// the caller's buffer), it classifies those and shifts the bytes before the tail out of the
+// masks; otherwise it copies the tail into a zeroed block (NUL is neutral).
+template <BlockMasks (*Classify)(const uint8_t*)>
+inline BlockMasks TailByBlock(const uint8_t* p, size_t rest, size_t readable_before) {
+  if (readable_before + rest >= 64) {
+    return ShiftMasks(Classify(p + rest - 64), static_cast<unsigned>(64 - rest));
+  }
+  alignas(64) uint8_t tail[64] = {};
+  std::memcpy(tail, p, rest);
+  return Classify(tail);
+}
+
+// Walks `span` block by block, the last (< 64 bytes) by `Tail`. `on_block(masks,
+// outside_strings, offset)` returns false to stop early.
+template <BlockMasks (*Classify)(const uint8_t*),
+          BlockMasks (*Tail)(const uint8_t*, size_t, size_t), uint64_t (*PrefixXor)(uint64_t),
+          typename F>
 inline bool ForEachBlock(std::string_view span, size_t readable_before, StringState& state,
                          F&& on_block) {
   const auto* p = reinterpret_cast<const uint8_t*>(span.data());
@@ -145,14 +193,7 @@ inline bool ForEachBlock(std::string_view span, size_t readable_before, StringSt
   if (i < n) {
     const size_t rest = n - i;
     const uint64_t valid = (uint64_t{1} << rest) - 1;
-    BlockMasks m;
-    if (readable_before + i + rest >= 64) {
-      m = ShiftMasks(Classify(p + n - 64), static_cast<unsigned>(64 - rest));
-    } else {
-      alignas(64) uint8_t tail[64] = {};
-      std::memcpy(tail, p + i, rest);
-      m = Classify(tail);
-    }
+    const BlockMasks m = Tail(p + i, rest, readable_before + i);
     if (!on_block(m, ~InStringBits<PrefixXor>(m, state) & valid, i)) return false;
   }
   return true;
@@ -161,7 +202,9 @@ inline bool ForEachBlock(std::string_view span, size_t readable_before, StringSt
 // The container that opens at span[0]: its size, or 0 when it is not one. `Prefix`: it may end
 // before the span does (the rest is not looked at). Otherwise it must end at the span's end, and
 // every fast-path line runs this loop: it keeps to the fewest steps a block (bench/RESULTS.md).
-template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t), bool Prefix>
+template <BlockMasks (*Classify)(const uint8_t*),
+          BlockMasks (*Tail)(const uint8_t*, size_t, size_t), uint64_t (*PrefixXor)(uint64_t),
+          bool Prefix>
 inline size_t ScanContainerImpl(std::string_view span, size_t readable_before,
                                 ContainerScan* result) {
   if (span.empty() || (span[0] != '{' && span[0] != '[')) return 0;
@@ -171,7 +214,7 @@ inline size_t ScanContainerImpl(std::string_view span, size_t readable_before,
   uint64_t whitespace = 0;
   uint64_t high = 0;
   size_t size = 0;  // set when depth comes back to zero
-  const bool ok = ForEachBlock<Classify, PrefixXor>(
+  const bool ok = ForEachBlock<Classify, Tail, PrefixXor>(
       span, readable_before, state, [&](const BlockMasks& m, uint64_t outside, size_t offset) {
         if constexpr (!Prefix) {
           whitespace += std::popcount(m.whitespace & outside);
@@ -213,79 +256,123 @@ inline size_t ScanContainerImpl(std::string_view span, size_t readable_before,
   return size;
 }
 
-template <BlockMasks (*Classify)(const uint8_t*), uint64_t (*PrefixXor)(uint64_t)>
+template <BlockMasks (*Classify)(const uint8_t*),
+          BlockMasks (*Tail)(const uint8_t*, size_t, size_t), uint64_t (*PrefixXor)(uint64_t)>
 inline uint64_t CompactSizeImpl(std::string_view json) {
   StringState state;
   uint64_t whitespace = 0;
-  ForEachBlock<Classify, PrefixXor>(json, 0, state,
-                                    [&](const BlockMasks& m, uint64_t outside, size_t) {
-                                      whitespace += std::popcount(m.whitespace & outside);
-                                      return true;
-                                    });
+  ForEachBlock<Classify, Tail, PrefixXor>(json, 0, state,
+                                          [&](const BlockMasks& m, uint64_t outside, size_t) {
+                                            whitespace += std::popcount(m.whitespace & outside);
+                                            return true;
+                                          });
   return json.size() - whitespace;
 }
 
+// flatten: the classifiers and the carry-less multiply want targets the shared templates
+// between them lack, so they inline only when this caller takes everything in.
+template <bool Prefix>
+__attribute__((target("avx512f,avx512bw,avx2,pclmul"), flatten)) size_t ScanContainerAvx512(
+    std::string_view span, size_t readable_before, ContainerScan* result) {
+  return ScanContainerImpl<ClassifyAvx512, TailAvx512, PrefixXorClmul, Prefix>(
+      span, readable_before, result);
+}
+__attribute__((target("avx512f,avx512bw,avx2,pclmul"), flatten)) uint64_t CompactSizeAvx512(
+    std::string_view json) {
+  return CompactSizeImpl<ClassifyAvx512, TailAvx512, PrefixXorClmul>(json);
+}
 template <bool Prefix>
 __attribute__((target("avx2,pclmul"))) size_t ScanContainerAvx2(std::string_view span,
                                                                 size_t readable_before,
                                                                 ContainerScan* result) {
-  return ScanContainerImpl<ClassifyAvx2, PrefixXorClmul, Prefix>(span, readable_before, result);
+  return ScanContainerImpl<ClassifyAvx2, TailByBlock<ClassifyAvx2>, PrefixXorClmul, Prefix>(
+      span, readable_before, result);
 }
 __attribute__((target("avx2,pclmul"))) uint64_t CompactSizeAvx2(std::string_view json) {
-  return CompactSizeImpl<ClassifyAvx2, PrefixXorClmul>(json);
+  return CompactSizeImpl<ClassifyAvx2, TailByBlock<ClassifyAvx2>, PrefixXorClmul>(json);
 }
 template <bool Prefix>
 size_t ScanContainerPortable(std::string_view span, size_t readable_before, ContainerScan* result) {
-  return ScanContainerImpl<ClassifyPortable, PrefixXorPortable, Prefix>(span, readable_before,
-                                                                        result);
+  return ScanContainerImpl<ClassifyPortable, TailByBlock<ClassifyPortable>, PrefixXorPortable,
+                           Prefix>(span, readable_before, result);
 }
 uint64_t CompactSizePortable(std::string_view json) {
-  return CompactSizeImpl<ClassifyPortable, PrefixXorPortable>(json);
+  return CompactSizeImpl<ClassifyPortable, TailByBlock<ClassifyPortable>, PrefixXorPortable>(json);
 }
 
-bool DetectAvx2() {
+// The fastest kernel this CPU runs, found once.
+ScanKernel DetectKernel() {
   __builtin_cpu_init();  // required before __builtin_cpu_supports during static initialization
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul");
+  if (!__builtin_cpu_supports("pclmul")) return ScanKernel::kPortable;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+    return ScanKernel::kAvx512;
+  }
+  return __builtin_cpu_supports("avx2") ? ScanKernel::kAvx2 : ScanKernel::kPortable;
 }
-const bool kHaveAvx2 = DetectAvx2();
+const ScanKernel kBest = DetectKernel();
+
+template <bool Prefix>
+size_t ScanWith(ScanKernel kernel, std::string_view span, size_t readable_before,
+                ContainerScan* result) {
+  switch (kernel) {
+    case ScanKernel::kAvx512:
+      return ScanContainerAvx512<Prefix>(span, readable_before, result);
+    case ScanKernel::kAvx2:
+      return ScanContainerAvx2<Prefix>(span, readable_before, result);
+    case ScanKernel::kPortable:
+      break;
+  }
+  return ScanContainerPortable<Prefix>(span, readable_before, result);
+}
 
 }  // namespace
 
-bool Avx2Available() { return kHaveAvx2; }
+bool KernelAvailable(ScanKernel kernel) {
+  switch (kernel) {
+    case ScanKernel::kAvx512:
+      return kBest == ScanKernel::kAvx512;
+    case ScanKernel::kAvx2:
+      return kBest != ScanKernel::kPortable;
+    case ScanKernel::kPortable:
+      break;
+  }
+  return true;
+}
 
 bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result,
                        size_t readable_before) {
-  return (kernel == ScanKernel::kAvx2
-              ? ScanContainerAvx2<false>(span, readable_before, result)
-              : ScanContainerPortable<false>(span, readable_before, result)) != 0;
+  return ScanWith<false>(kernel, span, readable_before, result) != 0;
 }
 
 size_t ScanLeadingContainerWith(ScanKernel kernel, std::string_view text, ContainerScan* result,
                                 size_t readable_before) {
-  return kernel == ScanKernel::kAvx2 ? ScanContainerAvx2<true>(text, readable_before, result)
-                                     : ScanContainerPortable<true>(text, readable_before, result);
+  return ScanWith<true>(kernel, text, readable_before, result);
 }
 
 uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {
-  return kernel == ScanKernel::kAvx2 ? CompactSizeAvx2(json) : CompactSizePortable(json);
+  switch (kernel) {
+    case ScanKernel::kAvx512:
+      return CompactSizeAvx512(json);
+    case ScanKernel::kAvx2:
+      return CompactSizeAvx2(json);
+    case ScanKernel::kPortable:
+      break;
+  }
+  return CompactSizePortable(json);
 }
 
 }  // namespace internal
 
 bool ScanContainer(std::string_view span, ContainerScan* result, size_t readable_before) {
-  return (internal::kHaveAvx2
-              ? internal::ScanContainerAvx2<false>(span, readable_before, result)
-              : internal::ScanContainerPortable<false>(span, readable_before, result)) != 0;
+  return internal::ScanWith<false>(internal::kBest, span, readable_before, result) != 0;
 }
 
 size_t ScanLeadingContainer(std::string_view text, ContainerScan* result, size_t readable_before) {
-  return internal::kHaveAvx2 ? internal::ScanContainerAvx2<true>(text, readable_before, result)
-                             : internal::ScanContainerPortable<true>(text, readable_before, result);
+  return internal::ScanWith<true>(internal::kBest, text, readable_before, result);
 }
 
 uint64_t CompactSize(std::string_view json) {
-  return internal::kHaveAvx2 ? internal::CompactSizeAvx2(json)
-                             : internal::CompactSizePortable(json);
+  return internal::CompactSizeWith(internal::kBest, json);
 }
 
 }  // namespace sluice::protocol

@@ -2,8 +2,9 @@
 // open and close outside them, and how many whitespace bytes lie outside them.
 //
 // This is what lets the inspector's fast path count `record.data` exactly without parsing it.
-// The kernel classifies 64 bytes at a time into bitmasks (AVX2 when the CPU has it, portable
-// code otherwise) and resolves backslash runs and quotes with carry-free bit arithmetic.
+// The kernel classifies 64 bytes at a time into bitmasks (AVX-512BW or AVX2 when the CPU has
+// them, portable code otherwise) and resolves backslash runs and quotes with carry-free bit
+// arithmetic.
 //
 //   ContainerScan scan;
 //   if (ScanContainer(R"({"a": [1, "x y"]})", &scan)) { /* scan.compact_bytes == 15 */ }
@@ -43,9 +44,10 @@ struct ContainerScan {
 uint64_t CompactSize(std::string_view json);
 
 namespace internal {
-// The kernels, exposed so tests can check the SIMD one against the portable one.
-enum class ScanKernel { kPortable, kAvx2 };
-bool Avx2Available();
+// The kernels, exposed so tests can check the SIMD ones against the portable one. The public
+// functions above run the fastest one the CPU has: AVX-512BW, else AVX2, else portable.
+enum class ScanKernel { kPortable, kAvx2, kAvx512 };
+bool KernelAvailable(ScanKernel kernel);
 bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result,
                        size_t readable_before = 0);
 size_t ScanLeadingContainerWith(ScanKernel kernel, std::string_view text, ContainerScan* result,

@@ -46,8 +46,10 @@ bool SlowScan(std::string_view s, uint64_t* compact) {
 }
 
 std::vector<ScanKernel> Kernels() {
-  std::vector<ScanKernel> k = {ScanKernel::kPortable};
-  if (internal::Avx2Available()) k.push_back(ScanKernel::kAvx2);
+  std::vector<ScanKernel> k;
+  for (ScanKernel kernel : {ScanKernel::kPortable, ScanKernel::kAvx2, ScanKernel::kAvx512}) {
+    if (internal::KernelAvailable(kernel)) k.push_back(kernel);
+  }
   return k;
 }
 

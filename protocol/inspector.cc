@@ -9,6 +9,10 @@
 #include <cstring>
 #include <memory>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "base/mutex.h"
 #include "protocol/canonical_record.h"
 #include "protocol/line_summary.h"
@@ -96,6 +100,25 @@ inline size_t NameSlot(std::string_view name) {
   return static_cast<size_t>(((v ^ name.size()) * 0x9E3779B97F4A7C15ULL) >> 60);
 }
 
+// The first '\n' in [p, end), or nullptr. Lines of a few hundred bytes end within the first
+// steps of 64 bytes, inline; longer ones go on with memchr, faster over a long run.
+inline const char* FindNewline(const char* p, const char* end) {
+#if defined(__AVX2__)
+  const __m256i nl = _mm256_set1_epi8('\n');
+  for (int step = 0; step < 4 && end - p >= 64; ++step, p += 64) {
+    const __m256i lo =
+        _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), nl);
+    const __m256i hi =
+        _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)), nl);
+    if (_mm256_testz_si256(_mm256_or_si256(lo, hi), _mm256_or_si256(lo, hi))) continue;
+    const uint64_t m = uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(lo))} |
+                       (uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(hi))} << 32);
+    return p + __builtin_ctzll(m);
+  }
+#endif
+  return static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+}
+
 }  // namespace
 
 const StreamStats* InspectorStats::stream(const StreamId& id) const {
@@ -132,8 +155,7 @@ class Inspector::Impl {
     const char* p = chunk.data();
     const char* const end = p + chunk.size();
     while (p < end) {
-      const char* newline =
-          static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      const char* newline = FindNewline(p, end);
       if (newline == nullptr) {
         AppendPartial(p, static_cast<size_t>(end - p));
         break;

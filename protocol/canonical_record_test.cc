@@ -43,6 +43,25 @@ TEST(CanonicalRecordTest, StreamNamesOfEveryLengthAroundTheVectorWidth) {
   }
 }
 
+TEST(CanonicalRecordTest, EveryByteOfTheEnvelopeIsChecked) {
+  // `{"type":"RECORD","record":{`: a reader that matched the envelope by its length or its
+  // shape alone would take lines that are not records.
+  constexpr size_t kEnvelope = 27;
+  for (const std::string& name : {std::string("s"), std::string(40, 'a')}) {
+    const std::string good = Line(name);
+    ASSERT_EQ(good[kEnvelope - 1], '{');
+    CanonicalRecord r;
+    ASSERT_TRUE(ReadCanonicalRecord(ExactLine(good).view(), &r));
+    for (size_t i = 0; i < kEnvelope; ++i) {
+      std::string bad = good;
+      bad[i] = 'x';
+      const ExactLine line(bad);
+      EXPECT_FALSE(ReadCanonicalRecord(line.view(), &r)) << bad;
+      EXPECT_FALSE(ReadRecordFast(line.view(), &r)) << bad;
+    }
+  }
+}
+
 TEST(CanonicalRecordTest, RefusesEscapesAndControlsAtEveryPositionOfTheName) {
   for (size_t n = 1; n <= 40; ++n) {
     for (size_t i = 0; i < n; ++i) {

@@ -8,10 +8,13 @@ Skips, saying why, only where podman cannot run a pod at all."""
 import http.client
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -484,17 +487,24 @@ class DeployManifestsTest(unittest.TestCase):
         # cluster, it stops at the missing kubeconfig (24), not at its arguments (2).
         with open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"job-sync-{os.getpid()}.yaml"), "w") as f:
             f.write(job["ConfigMap"]["data"]["sync.yaml"])
+        # The Job's paths are the pod's: here they go to a directory of the test's own (run as
+        # they are, they left a work directory at /work/sync on the host).
+        scratch = tempfile.mkdtemp(prefix="sluice-job-flags-")
         try:
             rendered = subprocess.run([SLUICE, "render", f.name], capture_output=True, text=True)
             self.assertEqual(rendered.returncode, 0, rendered.stderr)
             env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
             env["HOME"] = "/nonexistent"
-            run = subprocess.run([SLUICE, args[0], f.name, *args[2:]], capture_output=True,
+            flags = [re.sub(r"^--(workdir|report)=.*$", lambda m: f"--{m[1]}={scratch}/{m[1]}", a)
+                     for a in args[2:]]
+            self.assertNotEqual(flags, args[2:], "the Job names its work directory and report")
+            run = subprocess.run([SLUICE, args[0], f.name, *flags], capture_output=True,
                                  text=True, env=env, timeout=60)
             self.assertEqual(run.returncode, EXIT_START, run.stderr)
             self.assertIn("kubeconfig", run.stderr)
         finally:
             os.unlink(f.name)
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def test_the_role_grants_only_what_syncs_use(self):
         role = self.load("rbac.yaml")["Role"]

@@ -84,6 +84,19 @@ inline BlockMasks ClassifyPortable(const uint8_t* p) {
   return m;
 }
 
+// Whitespace by low-nibble lookup (pshufb): each 16-byte lane holds the one whitespace byte with
+// that low nibble (' ' 0x20, '\t' 0x09, '\n' 0x0A, '\r' 0x0D) and 0x80 elsewhere; a byte is
+// whitespace when the lookup returns the byte itself (pshufb yields 0 for bytes >= 0x80). Once
+// per lane, as pshufb looks up within lanes: the AVX2 kernel loads two lanes, AVX-512 all four.
+// clang-format off
+alignas(64) constexpr int8_t kWhitespaceByLowNibble[64] = {
+    ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
+    ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
+    ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
+    ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
+};
+// clang-format on
+
 __attribute__((target("avx2"))) inline uint64_t Bits(__m256i lo, __m256i hi) {
   return uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(lo))} |
          (uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(hi))} << 32);
@@ -92,13 +105,8 @@ __attribute__((target("avx2"))) inline uint64_t Bits(__m256i lo, __m256i hi) {
 __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p) {
   const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
-  // Whitespace by low-nibble lookup: the table holds the one whitespace byte with that low
-  // nibble (' ' 0x20, '\t' 0x09, '\n' 0x0A, '\r' 0x0D) and 0x80 elsewhere; a byte is whitespace
-  // when the lookup returns the byte itself (pshufb yields 0 for bytes >= 0x80).
   const __m256i ws_table =
-      _mm256_setr_epi8(' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128,
-                       '\r', -128, -128, ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t',
-                       '\n', -128, -128, '\r', -128, -128);
+      _mm256_load_si256(reinterpret_cast<const __m256i*>(kWhitespaceByLowNibble));
   const __m256i case_bit = _mm256_set1_epi8(0x20);
   const __m256i lo_folded = _mm256_or_si256(lo, case_bit);
   const __m256i hi_folded = _mm256_or_si256(hi, case_bit);
@@ -119,16 +127,7 @@ __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p)
 // The same masks from one 512-bit register (AVX-512BW): each compare yields its 64-bit mask
 // directly, where AVX2 needs two movemasks, a shift and an or per mask.
 __attribute__((target("avx512f,avx512bw"))) inline BlockMasks ClassifyVectorAvx512(__m512i v) {
-  // ClassifyAvx2's whitespace table, once per 128-bit lane (pshufb looks up within lanes).
-  // clang-format off
-  alignas(64) static constexpr int8_t kWhitespaceTable[64] = {
-      ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
-      ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
-      ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
-      ' ', -128, -128, -128, -128, -128, -128, -128, -128, '\t', '\n', -128, -128, '\r', -128, -128,
-  };
-  // clang-format on
-  const __m512i ws_table = _mm512_load_si512(kWhitespaceTable);
+  const __m512i ws_table = _mm512_load_si512(kWhitespaceByLowNibble);
   const __m512i folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
   BlockMasks m;
   m.quote = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"'));

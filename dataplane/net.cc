@@ -118,12 +118,51 @@ absl::StatusOr<UniqueFd> Listen(const Address& address) {
   return ErrnoError(kExitNoPeer, "cannot listen on " + address.ToString(), last_errno);
 }
 
+absl::StatusOr<UniqueFd> AdoptListener(int fd) {
+  const std::string what = "the listening socket passed as file descriptor " + std::to_string(fd);
+  int domain = 0, type = 0, listening = 0;
+  socklen_t len = sizeof domain;
+  if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) {
+    return ErrnoError(kExitUsage,
+                      what +
+                          " (--listen-fd) is not an open socket: start the relay "
+                          "with that descriptor open, or give --listen=ADDR",
+                      fd < 0 ? EBADF : errno);
+  }
+  len = sizeof type;
+  getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+  len = sizeof listening;
+  getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+  if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_STREAM || listening == 0) {
+    return RelayError(kExitUsage, what +
+                                      " (--listen-fd) is not a TCP socket that listens: bind "
+                                      "and listen before starting the relay, or give "
+                                      "--listen=ADDR");
+  }
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return ErrnoError(kExitIo, "fcntl on " + what, errno);
+  return UniqueFd(fd);
+}
+
 uint16_t LocalPort(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
   if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
+Address LocalAddress(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  char host[INET6_ADDRSTRLEN] = "";
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    const void* addr =
+        ss.ss_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr)
+            : &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
+    inet_ntop(ss.ss_family, addr, host, sizeof host);
+  }
+  return {host, LocalPort(fd)};
 }
 
 int PollTimeoutMillis(absl::Time deadline) {

@@ -31,8 +31,14 @@ absl::StatusOr<Address> ParseAddress(std::string_view text);
 
 // Binds and listens (SO_REUSEADDR). "" listens on every address, IPv6 and IPv4.
 absl::StatusOr<UniqueFd> Listen(const Address& address);
+// Takes over `fd`, a listening socket inherited from the process that started this one (which
+// bound it, so it knew the port before this process ran). Checks that it is a listening TCP
+// socket and marks it close-on-exec; on error, leaves `fd` alone.
+absl::StatusOr<UniqueFd> AdoptListener(int fd);
 // The port a listening socket got (for ":0").
 uint16_t LocalPort(int fd);
+// Its address: the numeric host and the port.
+Address LocalAddress(int fd);
 
 // Waits for one connection until `deadline`; returns early with kExitTerminated when `stop_fd`
 // becomes readable. `peer` receives the peer's address as text.

@@ -254,12 +254,23 @@ absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, i
     }
     return fd;
   }
-  auto address = ParseAddress(c.listen);
-  if (!address.ok()) return address.status();
-  auto listener = Listen(*address);
+  absl::StatusOr<UniqueFd> listener;
+  std::string host;
+  if (c.listen_fd >= 0) {
+    listener = AdoptListener(c.listen_fd);
+  } else {
+    auto address = ParseAddress(c.listen);
+    if (!address.ok()) return address.status();
+    host = address->host;
+    listener = Listen(*address);
+  }
   if (!listener.ok()) return listener.status();
   const uint16_t port = LocalPort(listener->get());
-  Log(c.name, ModeName(c.mode) + ": listening on " + Address{address->host, port}.ToString());
+  Log(c.name, ModeName(c.mode) + ": listening on " +
+                  (c.listen_fd >= 0 ? LocalAddress(listener->get()).ToString() +
+                                          " (file descriptor " + std::to_string(c.listen_fd) +
+                                          ", bound by the process that started the relay)"
+                                    : Address{host, port}.ToString()));
   // For whoever must tell the peer where to connect: the orchestrator, on the channel (or a
   // file, for a relay run by hand).
   if (channel != nullptr) channel->Listening(port);
@@ -393,8 +404,9 @@ absl::Status WaitUntilRead(int fifo_fd, const std::string& fifo, int stop_fd) {
 }
 
 absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
-  if (c.listen.empty() == c.connect.empty()) {
-    return RelayError(kExitUsage, "give exactly one of --listen and --connect");
+  const int ways = int{!c.listen.empty()} + int{c.listen_fd >= 0} + int{!c.connect.empty()};
+  if (ways != 1) {
+    return RelayError(kExitUsage, "give exactly one of --listen, --listen-fd and --connect");
   }
   if (c.fifo.empty()) return RelayError(kExitUsage, "--fifo is required");
   // Fail fast on a missing FIFO, before the peer is kept waiting.

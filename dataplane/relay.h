@@ -35,7 +35,10 @@ struct RelayConfig {
   Mode mode = Mode::kSend;
   std::string name = "connector";  // for logs and metric labels
   std::string fifo;
-  std::string listen;  // exactly one of listen and connect
+  std::string listen;  // exactly one of listen, listen_fd and connect
+  // A listening TCP socket inherited from whoever started the relay, bound already: the
+  // orchestrator's local backend binds it, so the peer's address is known before the relay runs.
+  int listen_fd = -1;
   std::string connect;
   absl::Duration connect_timeout = absl::Seconds(120);  // connect: retry until then
   absl::Duration accept_timeout = absl::Seconds(300);   // listen: wait for a peer until then

@@ -27,14 +27,16 @@ using sluice::dataplane::RelayConfig;
 const RelayConfig kDefaults;
 
 constexpr char kUsage[] = R"(usage:
-  sluice-relay send --fifo=PATH (--listen=ADDR | --connect=ADDR) [options]
-  sluice-relay recv --fifo=PATH (--listen=ADDR | --connect=ADDR) [options]
+  sluice-relay send --fifo=PATH (--listen=ADDR | --listen-fd=N | --connect=ADDR) [options]
+  sluice-relay recv --fifo=PATH (--listen=ADDR | --listen-fd=N | --connect=ADDR) [options]
   sluice-relay logs --fifo=PATH [--name=NAME]
   sluice-relay init [--mode=0620] [--install-entrypoint=PATH] FIFO...
 
 send reads the FIFO (the connector's stdout) and sends it over TCP; recv takes one TCP
 connection and writes it into the FIFO (the connector's stdin). ADDR is host:port,
-[v6addr]:port or :port.
+[v6addr]:port or :port. --listen-fd=N takes a TCP socket that is already bound and listening,
+inherited as file descriptor N (the orchestrator's local backend binds it, so the peer's address
+is known before the relay starts).
 
 options:
   --name=NAME              connector name for logs and metric labels (default: connector)
@@ -68,6 +70,7 @@ options:
 ABSL_FLAG(std::string, name, kDefaults.name, "connector name for logs and metric labels");
 ABSL_FLAG(std::string, fifo, "", "the FIFO");
 ABSL_FLAG(std::string, listen, "", "listen on ADDR");
+ABSL_FLAG(int, listen_fd, -1, "accept on the inherited listening socket N");
 ABSL_FLAG(std::string, connect, "", "connect to ADDR");
 ABSL_FLAG(std::string, engine, "auto", "auto | uring | splice | copy");
 ABSL_FLAG(bool, no_inspect, false, "do not inspect the Airbyte messages");
@@ -150,6 +153,7 @@ int main(int argc, char** argv) {
     allowed = {"name",
                "fifo",
                "listen",
+               "listen_fd",
                "connect",
                "engine",
                "no_inspect",
@@ -208,6 +212,7 @@ int main(int argc, char** argv) {
   c.name = absl::GetFlag(FLAGS_name);
   c.fifo = absl::GetFlag(FLAGS_fifo);
   c.listen = absl::GetFlag(FLAGS_listen);
+  c.listen_fd = absl::GetFlag(FLAGS_listen_fd);
   c.connect = absl::GetFlag(FLAGS_connect);
   const std::string engine_name = absl::GetFlag(FLAGS_engine);
   const auto engine = sluice::dataplane::ParseEngineKind(engine_name);

@@ -42,13 +42,14 @@ def uring_available():
 class Proc:
     """A relay (or helper) process whose stderr goes to a file we can poll."""
 
-    def __init__(self, args, workdir, name, env=None, stdin=None, stdout=None):
+    def __init__(self, args, workdir, name, env=None, stdin=None, stdout=None, pass_fds=()):
         self.log_path = os.path.join(workdir, name + ".log")
         self.log = open(self.log_path, "wb")
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.args = args
-        self.p = subprocess.Popen(args, stderr=self.log, stdin=stdin, stdout=stdout, env=full_env)
+        self.p = subprocess.Popen(args, stderr=self.log, stdin=stdin, stdout=stdout, env=full_env,
+                                  pass_fds=pass_fds)
         self.rusage = None
         self.returncode = None
 
@@ -150,16 +151,20 @@ class RelayTest(unittest.TestCase):
         return p
 
     def relay(self, mode, fifo, name, listen=None, connect=None, engine="auto", extra=(),
-              secret=SECRET, wrapper=()):
+              secret=SECRET, wrapper=(), listen_fd=None, pass_listen_fd=True):
         args = [*wrapper, RELAY, mode, f"--name={name}", f"--fifo={fifo}", f"--engine={engine}",
                 f"--summary={self.path(name + '.json')}", *extra]
-        args.append(f"--listen={listen}" if listen is not None else f"--connect={connect}")
+        if listen_fd is not None:  # inherited: the process keeps the descriptor's number
+            args.append(f"--listen-fd={listen_fd}")
+        else:
+            args.append(f"--listen={listen}" if listen is not None else f"--connect={connect}")
         env = {}
         if secret is None:
             args.append("--insecure-no-auth")
         else:
             env["SLUICE_SECRET"] = secret
-        return self.start(args, name, env=env)
+        return self.start(args, name, env=env,
+                          pass_fds=(listen_fd,) if listen_fd is not None and pass_listen_fd else ())
 
     def summary(self, name):
         with open(self.path(name + ".json")) as f:

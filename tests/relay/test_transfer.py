@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import socket
 import subprocess
 import time
 import unittest
@@ -95,6 +96,39 @@ class TransferTest(RelayTest):
         reader = FifoReader(dst)
         gen, sha_file = self.generate(src, 1 << 20)
         self.assert_delivered(gen, send, recv, reader, sha_file, gen_s=60, relay_s=60, reader_s=60)
+
+    def test_a_listening_socket_passed_as_a_descriptor_takes_the_peer_that_came_first(self):
+        # As the orchestrator's local backend starts pods: it binds the port, so the sending side
+        # starts at once and connects before the receiving relay even runs.
+        src, dst = self.fifos("src_out", "dst_in")
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+        send = self.relay("send", src, "source", connect=f"127.0.0.1:{port}")
+        gen, sha_file = self.generate(src, 1 << 20)
+        time.sleep(0.3)  # the sender connects into the backlog: nobody accepts yet
+        recv = self.relay("recv", dst, "dest", listen_fd=listener.fileno())
+        listener.close()  # the relay holds the only copy
+        self.assertEqual(recv.listening_port(), port)
+        recv.wait_for_log(r"listening on 127\.0\.0\.1:\d+ \(file descriptor \d+")
+        reader = FifoReader(dst)
+        self.assert_delivered(gen, send, recv, reader, sha_file, gen_s=60, relay_s=60, reader_s=60)
+
+    def test_a_listen_fd_that_is_not_a_listening_socket_is_a_usage_error_saying_so(self):
+        (dst,) = self.fifos("dst_in")
+        unbound = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # open, but not listening
+        with open(self.path("a-file"), "w") as regular:
+            cases = [(unbound.fileno(), True, "is not a TCP socket that listens"),
+                     (regular.fileno(), True, "is not an open socket"),
+                     (97, False, "is not an open socket"),  # not passed: closed in the relay
+                     (-1, False, "give exactly one of --listen, --listen-fd and --connect")]
+            for n, (fd, inherited, said) in enumerate(cases):
+                with self.subTest(fd=fd):
+                    recv = self.relay("recv", dst, f"dest{n}", listen_fd=fd, pass_listen_fd=inherited)
+                    self.assertEqual(recv.wait(10), EXIT_USAGE, recv.text())
+                    self.assertIn(said, recv.text())
+        unbound.close()
 
     def test_forcing_uring_where_it_is_blocked_is_a_clear_usage_error(self):
         (src,) = self.fifos("src_out")

@@ -87,8 +87,14 @@ class Backend {
                                 const std::map<Endpoint, std::string>& endpoints,
                                 absl::Time deadline) = 0;
 
-  // The address ("host:port") at which a started pod's port takes connections, once it does.
+  // The address ("host:port") at which a started pod's port takes connections, once it does;
+  // or at once, where the backend bound the port itself (PlanOptions::listen_fd).
   virtual absl::StatusOr<std::string> Resolve(const Endpoint& endpoint, absl::Time deadline) = 0;
+  // Once every pod started: fails when a port Resolve() answered at once was never taken by its
+  // relay (it exited first, or `deadline` passed), saying which.
+  virtual absl::Status AwaitListening(const Endpoint& /*endpoint*/, absl::Time /*deadline*/) {
+    return absl::OkStatus();
+  }
 
   // The exits found by `deadline` (none when nothing ended by then).
   virtual std::vector<Exited> WaitAny(absl::Time deadline) = 0;

@@ -16,8 +16,7 @@
 namespace sluice::orchestrator {
 
 absl::StatusOr<std::unique_ptr<EchoReceiver>> EchoReceiver::Start(
-    const Options& options, const SyncProgress& progress, protocol::InspectorObserver* observer,
-    absl::Time deadline) {
+    const Options& options, protocol::InspectorObserver* observer, absl::Time deadline) {
   std::unique_ptr<EchoReceiver> echo(new EchoReceiver());
   echo->dir_ = options.workdir + "/orchestrator";
   if (mkdir(echo->dir_.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -42,30 +41,44 @@ absl::StatusOr<std::unique_ptr<EchoReceiver>> EchoReceiver::Start(
       "recv",
       "--name=" + relay,
       "--fifo=" + fifo,
-      "--listen=" + dataplane::Address{options.listen_host, 0}.ToString(),
+      absl::StrCat("--listen-fd=", kInheritedListenFd),
       "--report-to=" + options.report_to,
       "--secret-file=" + secret,
       absl::StrCat("--engine=", std::string(dataplane::EngineKindName(options.spec.engine))),
       "--linger-timeout=" + absl::FormatDuration(options.spec.stall_timeout)};
   recv.stderr_path = echo->dir_ + "/relay-recv.log";
+  // Bound here, so that the destination's relay knows where to connect before this one runs:
+  // the pods start without waiting for it. Its own copy is the only one once it started, so a
+  // relay that dies refuses connections instead of leaving them queued.
+  auto listener = dataplane::Listen({options.listen_host, 0});
+  if (!listener.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("the orchestrator's relay: ", listener.status().message()));
+  }
+  recv.listen_fd = listener->get();
+  echo->address_ =
+      dataplane::Address{options.host, dataplane::LocalPort(listener->get())}.ToString();
   set.containers.push_back(std::move(recv));
   if (auto s = echo->group_.Start(set, deadline); !s.ok()) return s;
+  listener->reset();
   // The FIFO exists (the init made it) and the relay opens it only once the destination's relay
   // connects: the keeper reads it from the start.
   auto keeper =
       StateKeeper::Start(fifo, options.spec.state_file, options.state_write_interval, observer);
   if (!keeper.ok()) return keeper.status();
   echo->keeper_ = std::move(*keeper);
-  const auto port = AwaitReportedPort(&progress, {relay, "echo"}, deadline, [&] {
-    return echo->group_.IsRunning(PodName(options.spec), "relay-recv");
-  });
-  if (!port.ok()) {
-    // The status says whether the relay exited or the deadline passed.
-    return absl::DeadlineExceededError(
-        absl::StrCat("the orchestrator's relay (", port.status().message(), "): ", echo->Logs(5)));
-  }
-  echo->address_ = dataplane::Address{options.host, static_cast<uint16_t>(*port)}.ToString();
+  echo->relay_ = relay;
+  echo->pod_ = set.name;
   return echo;
+}
+
+absl::Status EchoReceiver::AwaitListening(const ListeningPorts& ports, absl::Time deadline) {
+  const auto port = AwaitReportedPort(&ports, {relay_, "echo"}, deadline,
+                                      [&] { return group_.IsRunning(pod_, "relay-recv"); });
+  if (port.ok()) return absl::OkStatus();
+  // The status says whether the relay exited or the deadline passed.
+  return absl::DeadlineExceededError(
+      absl::StrCat("the orchestrator's relay (", port.status().message(), "): ", Logs(5)));
 }
 
 EchoReceiver::~EchoReceiver() {

@@ -2,8 +2,9 @@
 // relay receiving the destination's stdout (what it echoes: the STATEs it committed) into a
 // FIFO, read by the StateKeeper, which persists the committed state as it comes.
 //
-//   auto echo = EchoReceiver::Start({...}, &progress, &observer, deadline);
+//   auto echo = EchoReceiver::Start({...}, &observer, deadline);
 //   endpoints[{"orchestrator", "echo"}] = (*echo)->address();
+//   ... start the pods, then: if (auto s = (*echo)->AwaitListening(progress, deadline); ...)
 //   ... watch (*echo)->processes() with the pods ...
 //   StateKeeper::Outcome outcome = (*echo)->Finish();
 //
@@ -45,13 +46,17 @@ class EchoReceiver {
   // The relay's name on its report channel.
   static std::string RelayName(const SyncSpec& spec) { return spec.name + "-echo"; }
 
-  // Starts the relay and the keeper; returns once the relay listens (it reported its port to
-  // `progress`), or fails at `deadline`. `observer` sees the destination's messages.
+  // Binds the relay's port, starts the relay on it and the keeper; returns without waiting
+  // for the relay (address() is known at once), or fails at `deadline` (the init container's).
+  // `observer` sees the destination's messages.
   static absl::StatusOr<std::unique_ptr<EchoReceiver>> Start(const Options& options,
-                                                             const SyncProgress& progress,
                                                              protocol::InspectorObserver* observer,
                                                              absl::Time deadline);
   ~EchoReceiver();
+
+  // Once the relay took its port: it reported it on `ports`. Fails when the relay exited before
+  // (with its last words) or at `deadline`.
+  absl::Status AwaitListening(const ListeningPorts& ports, absl::Time deadline);
 
   // host:port for the destination's relay-stdout.
   const std::string& address() const { return address_; }
@@ -66,6 +71,8 @@ class EchoReceiver {
   EchoReceiver() = default;
   std::string dir_;
   std::string address_;
+  std::string relay_;  // its name on the report channel
+  std::string pod_;    // what names it in group_
   ProcessGroup group_;
   std::unique_ptr<StateKeeper> keeper_;
 };

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/files.h"
+#include "dataplane/net.h"
 
 namespace sluice::orchestrator {
 
@@ -20,6 +21,7 @@ LocalBackend::~LocalBackend() { (void)Delete(); }
 
 PlanOptions LocalBackend::plan_options() const {
   return {.host_network = true,
+          .listen_fd = kInheritedListenFd,
           .relay_command = options_.relay_path,
           .volume_root = options_.workdir + "/pods"};
 }
@@ -45,12 +47,32 @@ absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
   }
   if (auto s = base::MakeDirectories(absl::StrCat(options_.workdir, "/logs/", pod.name)); !s.ok())
     return s;
+  // Each listening relay's port, bound here: its address is known before the relay runs, so
+  // the pods that connect to it start at once. The relay holds the only copy once started.
+  std::vector<dataplane::UniqueFd> listeners;
+  std::map<std::string, int> listener_of;  // container -> its socket
+  for (const ContainerPlan& c : pod.containers) {
+    if (c.ports.empty()) continue;
+    if (c.ports.size() > 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(pod.name, "/", c.name, ": a local container listens on one port at most"));
+    }
+    auto listener = dataplane::Listen({"127.0.0.1", 0});
+    if (!listener.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat(pod.name, "/", c.name, ": ", listener.status().message()));
+    }
+    bound_ports_[{pod.name, c.ports[0].name}] = dataplane::LocalPort(listener->get());
+    listener_of[c.name] = listener->get();
+    listeners.push_back(std::move(*listener));
+  }
   const auto process = [&](const ContainerPlan& c) {
     Process p;
     p.name = c.name;
     for (const std::string& arg : c.command) p.argv.push_back(ResolveEndpoints(arg, endpoints));
     p.env = c.env;
     p.is_main = c.kind == ContainerKind::kMain;
+    if (const auto it = listener_of.find(c.name); it != listener_of.end()) p.listen_fd = it->second;
     // The connector's own stdio is the entrypoint's business; a sidecar's log is a file, except
     // the connector's log lines, which people watch as they come.
     if (!c.shows_connector_log && !p.is_main) p.stderr_path = LogPath(pod.name, c.name);
@@ -68,6 +90,10 @@ absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
 }
 
 absl::StatusOr<std::string> LocalBackend::Resolve(const Endpoint& endpoint, absl::Time deadline) {
+  // The pods share this machine's network.
+  if (const auto it = bound_ports_.find(endpoint); it != bound_ports_.end()) {
+    return absl::StrCat("127.0.0.1:", it->second);
+  }
   const std::string* const owner = port_owners_.Find(endpoint);
   auto port = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
     if (owner != nullptr) return IsRunning(endpoint.pod, *owner);
@@ -76,7 +102,16 @@ absl::StatusOr<std::string> LocalBackend::Resolve(const Endpoint& endpoint, absl
     });
   });
   if (!port.ok()) return port.status();
-  return absl::StrCat("127.0.0.1:", *port);  // the pods share this machine's network
+  return absl::StrCat("127.0.0.1:", *port);
+}
+
+absl::Status LocalBackend::AwaitListening(const Endpoint& endpoint, absl::Time deadline) {
+  if (!bound_ports_.contains(endpoint)) return absl::OkStatus();  // Resolve() waited for it
+  const std::string* const owner = port_owners_.Find(endpoint);
+  auto port = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
+    return owner != nullptr && IsRunning(endpoint.pod, *owner);
+  });
+  return port.status();
 }
 
 std::vector<Exited> LocalBackend::WaitAny(absl::Time deadline) {

@@ -35,6 +35,7 @@ class LocalBackend final : public Backend {
                         const std::map<Endpoint, std::string>& endpoints,
                         absl::Time deadline) override;
   absl::StatusOr<std::string> Resolve(const Endpoint& endpoint, absl::Time deadline) override;
+  absl::Status AwaitListening(const Endpoint& endpoint, absl::Time deadline) override;
   std::vector<Exited> WaitAny(absl::Time deadline) override;
   size_t running() const override { return group_.running(); }
   bool IsRunning(const std::string& pod, const std::string& container) const override;
@@ -51,6 +52,7 @@ class LocalBackend final : public Backend {
   std::vector<std::string> secret_dirs_;                    // filled by StartPod, removed by Delete
   std::vector<std::pair<std::string, std::string>> names_;  // pod, container of every started one
   PortOwners port_owners_;
+  std::map<Endpoint, int> bound_ports_;  // the ports StartPod bound for the listening relays
   // SIGKILL deadlines of stopped containers: (pod, container) -> when.
   std::map<std::pair<std::string, std::string>, absl::Time> kill_at_;
 };

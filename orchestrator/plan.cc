@@ -195,8 +195,9 @@ absl::StatusOr<SyncPlan> MakePlan(const SyncSpec& spec, const PlanInputs& inputs
                         {"sluice.dev/sync-id", inputs.sync_id}};
   plan.secret.data.emplace_back(kSecretRelayKey, inputs.relay_secret);
 
-  const std::string listen =
-      options.host_network ? "--listen=127.0.0.1:0" : absl::StrCat("--listen=0.0.0.0:", kRelayPort);
+  std::string listen = absl::StrCat("--listen=0.0.0.0:", kRelayPort);
+  if (options.host_network) listen = "--listen=127.0.0.1:0";
+  if (options.listen_fd >= 0) listen = absl::StrCat("--listen-fd=", options.listen_fd);
   const ContainerPort relay_port{std::string(kRelayPortName),
                                  options.host_network ? 0 : kRelayPort};
 

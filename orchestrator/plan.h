@@ -138,6 +138,9 @@ struct PlanOptions {
   // Pods share the host's network (podman, local): relays listen on 127.0.0.1, on a port the
   // kernel picks, and report it. Otherwise on 0.0.0.0 and the named containerPort (9000).
   bool host_network = false;
+  // >= 0: listening relays take a socket the backend bound for them, as this file descriptor
+  // (--listen-fd), so the pods that connect to them need not wait for them to start (local).
+  int listen_fd = -1;
   // The relay binary inside the relay image.
   std::string relay_command = "/usr/local/bin/sluice-relay";
   // Where volumes are mounted: "/sluice/VOLUME" in a container. A backend that cannot mount

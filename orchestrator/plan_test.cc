@@ -257,6 +257,31 @@ TEST(PlanTest, HostNetworkRelaysListenOnAPortTheKernelPicks) {
   EXPECT_EQ(listening->ports[0].port, kRelayPort);
 }
 
+// The local backend binds the listening relay's port itself and hands it over as a descriptor:
+// only that relay is told so, and its port stays named for the pods that connect to it.
+TEST(PlanTest, ARelayCanTakeAPortTheBackendBound) {
+  PlanOptions options;
+  options.host_network = true;
+  options.listen_fd = 3;
+  auto plan = MakePlan(Spec("pair"), kInputs, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  int told = 0;
+  for (const PodPlan& pod : plan->pods) {
+    for (const ContainerPlan& c : pod.containers) {
+      const bool takes =
+          std::find(c.command.begin(), c.command.end(), "--listen-fd=3") != c.command.end();
+      EXPECT_EQ(takes, !c.ports.empty()) << pod.name << "/" << c.name;
+      told += takes;
+      for (const std::string& arg : c.command) EXPECT_NE(arg.rfind("--listen=", 0), 0u) << arg;
+    }
+  }
+  EXPECT_EQ(told, 1);
+  const ContainerPlan* relay = plan->pods[0].Find("relay-stdin");
+  ASSERT_NE(relay, nullptr);
+  ASSERT_EQ(relay->ports.size(), 1u);
+  EXPECT_EQ(relay->ports[0].name, kRelayPortName);
+}
+
 TEST(PlanTest, ABadSyncIdIsRefused) {
   PlanInputs inputs = kInputs;
   inputs.sync_id = "Has Spaces";

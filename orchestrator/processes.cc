@@ -31,7 +31,7 @@ int ExitCodeOf(int status) {
 // the parent.
 [[noreturn]] void Exec(const std::vector<char*>& argv, const std::vector<char*>& envp,
                        const std::string& stdin_path, const std::string& stdout_path,
-                       const std::string& stderr_path, pid_t parent) {
+                       const std::string& stderr_path, int listen_fd, pid_t parent) {
   // Pods do not outlive the orchestrator, even one killed with SIGKILL; and the orchestrator's
   // signal handlers are not the container's (a SIGTERM must end a child blocked opening a FIFO).
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -39,6 +39,15 @@ int ExitCodeOf(int status) {
   if (getppid() != parent) _exit(137);  // the orchestrator died before the line above
   signal(SIGTERM, SIG_DFL);
   signal(SIGINT, SIG_DFL);
+  // First, so that the descriptors opened below do not take its number. dup2 leaves the copy
+  // without close-on-exec; a descriptor that already has the number needs the flag cleared.
+  if (listen_fd >= 0 &&
+      (listen_fd == kInheritedListenFd ? fcntl(listen_fd, F_SETFD, 0)
+                                       : dup2(listen_fd, kInheritedListenFd)) < 0) {
+    dprintf(STDERR_FILENO, "sluice: cannot pass a listening socket to a container: %s\n",
+            std::strerror(errno));
+    _exit(126);
+  }
   const auto redirect = [](const std::string& path, int flags, int target) {
     if (path.empty()) return;
     const int fd = open(path.c_str(), flags | O_CLOEXEC, 0640);
@@ -105,7 +114,7 @@ absl::StatusOr<ProcessGroup::Child> ProcessGroup::Spawn(const Process& c) {
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  if (pid == 0) Exec(argv, envp, c.stdin_path, c.stdout_path, c.stderr_path, parent);
+  if (pid == 0) Exec(argv, envp, c.stdin_path, c.stdout_path, c.stderr_path, c.listen_fd, parent);
   // Not yet reaped, so the pid is still this child's. (bookworm's <sys/pidfd.h> declares
   // pidfd_open without C linkage, so the system call is made directly.)
   const int exit_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));

@@ -36,7 +36,13 @@ struct Process {
   std::string stdout_path;
   std::string stderr_path;
   bool is_main = false;  // the connector itself, as opposed to a sidecar
+  // A listening socket the process inherits as file descriptor kInheritedListenFd, or -1: one
+  // the orchestrator bound for a relay (`--listen-fd`). The caller closes its own copy.
+  int listen_fd = -1;
 };
+
+// Where a process finds Process::listen_fd.
+inline constexpr int kInheritedListenFd = 3;
 
 struct ProcessSet {
   std::string name;  // names them in Exited::pod

@@ -180,31 +180,40 @@ Watched Watch(const SyncSpec& spec, const SyncOptions& options, const SyncPods& 
   return w;
 }
 
-// Starts the plan's pods in order, each once the endpoints it names are up (resolved into
-// `endpoints`, which holds the orchestrator's own). Cancelled when interrupted.
+// Starts the plan's pods in order, each once the endpoints it names are known (resolved into
+// `endpoints`, which holds the orchestrator's own), and returns once they take connections.
+// Cancelled when interrupted.
 absl::Status StartPods(const SyncPlan& plan, Backend& backend, absl::Time deadline,
                        const volatile std::sig_atomic_t* interrupted,
                        std::map<Endpoint, std::string>* endpoints) {
+  // A port that was never taken, with the last words of the container that should have.
+  const auto not_listening = [&](const Endpoint& e, const absl::Status& why) {
+    std::string log;
+    if (const PodPlan* named = plan.Find(e.pod)) {
+      for (const ContainerPlan& c : named->containers) {
+        for (const ContainerPort& p : c.ports) {
+          if (p.name == e.port) log = backend.Logs(e.pod, c.name, 5);
+        }
+      }
+    }
+    return absl::UnavailableError(absl::StrCat(why.message(), log.empty() ? "" : ": ", log));
+  };
+  std::vector<Endpoint> resolved;
   for (const PodPlan& pod : plan.pods) {
     if (*interrupted) return absl::CancelledError("interrupted while the pods started");
     for (const Endpoint& e : pod.endpoints) {
       if (endpoints->contains(e)) continue;
       auto address = backend.Resolve(e, deadline);
-      if (!address.ok()) {
-        std::string log;  // the listening container's last words
-        if (const PodPlan* named = plan.Find(e.pod)) {
-          for (const ContainerPlan& c : named->containers) {
-            for (const ContainerPort& p : c.ports) {
-              if (p.name == e.port) log = backend.Logs(e.pod, c.name, 5);
-            }
-          }
-        }
-        return absl::UnavailableError(
-            absl::StrCat(address.status().message(), log.empty() ? "" : ": ", log));
-      }
+      if (!address.ok()) return not_listening(e, address.status());
       (*endpoints)[e] = *address;
+      resolved.push_back(e);
     }
     if (auto s = backend.StartPod(plan, pod, *endpoints, deadline); !s.ok()) return s;
+  }
+  // Where the backend bound a port itself, the pods that connect to it did not wait for its
+  // relay: a relay that died at start is a failed start all the same.
+  for (const Endpoint& e : resolved) {
+    if (auto s = backend.AwaitListening(e, deadline); !s.ok()) return not_listening(e, s);
   }
   return absl::OkStatus();
 }
@@ -367,7 +376,7 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
                                    .host = *host,
                                    .listen_host = listen_host,
                                    .state_write_interval = options.state_write_interval},
-                                  progress, &echoes, start_deadline);
+                                  &echoes, start_deadline);
   if (!echo.ok()) return start_failed(std::string(echo.status().message()));
 
   // The pods, in the plan's order: each once the endpoints it names are up.
@@ -380,6 +389,11 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
       Log(std::string(s.message()));
       return finish({kSyncInterrupted, "interrupted"}, std::nullopt, std::nullopt, nullptr, "");
     }
+    return start_failed(std::string(s.message()));
+  }
+  // The pods did not wait for the orchestrator's relay, whose port was bound for it: now it
+  // must have taken it.
+  if (auto s = (*echo)->AwaitListening(progress, start_deadline); !s.ok()) {
     return start_failed(std::string(s.message()));
   }
   Log(absl::StrCat("sync ", spec.name, ": pods started; the destination listens at ",

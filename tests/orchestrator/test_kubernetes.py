@@ -223,7 +223,8 @@ class KubernetesSyncTest(SyncTest):
         watches = [r for r in fake.requests() if r["watch"]]
         self.assertGreater(len(watches), 2, watches)
         lists = [r for r in fake.requests() if r["verb"] == "list" and r["resource"] == "pods"]
-        self.assertEqual(len(lists), 1, "a watch that ended is watched again, not listed again")
+        self.assertEqual(len(lists), 1,
+                         f"a watch that ended is watched again, not listed again: {lists}\n{err}")
         self.assertEqual(fake.leftovers(), [])
 
     def test_410_gone_lists_the_pods_again(self):

@@ -56,12 +56,44 @@ from charts import bar_chart
 
 TARGET = 0.90
 CGROUP_CPU = "/sys/fs/cgroup/cpu"
+CGROUP_TAG = "sync-bench"
 SOCAT_TARGET = 3.0  # issue 12: the whole sync at least 3x the socat pods
 CPU_TARGET = 0.4    # ... with the relays' CPU per GB at most 0.4x the sidecars'
 F_SETPIPE_SZ = 1031
 RELAY_PIPE_BYTES = 1 << 20  # what sluice-relay gives its FIFOs
 VETH_SRC, VETH_DST = "10.213.0.1", "10.213.0.2"  # --net veth: the two pods' addresses
 WORKLOAD = ["--streams=8", "--state_every=1000"]
+
+
+def cpu_limit(cpu, tag):
+    """A command prefix that runs what follows in a cgroup (v1 cpu) of its own, limited to `cpu`
+    of a CPU, as pods' sidecars run under a CPU limit: ["sh", "-c", SCRIPT, "limited"]. The cgroups
+    are named sluice-TAG-PID; remove_cgroups(tag) removes them once their processes exited."""
+    if not os.path.isdir(CGROUP_CPU) or not os.access(CGROUP_CPU, os.W_OK):
+        sys.exit(f"{os.path.basename(sys.argv[0])}: --sidecar-cpu needs the cgroup v1 cpu controller "
+                 f"at {CGROUP_CPU}, writable (root)")
+    script = (f'd={CGROUP_CPU}/sluice-{tag}-$$ && mkdir $d && echo 100000 > $d/cpu.cfs_period_us '
+              f'&& echo {int(cpu * 100000)} > $d/cpu.cfs_quota_us && echo $$ > $d/cgroup.procs '
+              '&& exec "$@"')
+    return ["sh", "-c", script, "limited"]
+
+
+def limited_relay(relay, limit, path):
+    """A script at `path` that runs `relay` with its arguments under `limit` (cpu_limit()): for
+    `sluice run --relay=`, so that each relay it starts gets a cgroup of its own."""
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\nexec {' '.join(limit[:2])} '{limit[2]}' limited {relay} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def remove_cgroups(tag):
+    """The cgroups cpu_limit(_, tag) made, once their processes exited."""
+    for d in glob.glob(f"{CGROUP_CPU}/sluice-{tag}-*"):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
 
 
 def parse_size(text):
@@ -100,18 +132,9 @@ class Sync:
         if args.net == "veth":
             self.make_veth()
         if args.sidecar_cpu is not None:
-            if not os.path.isdir(CGROUP_CPU) or not os.access(CGROUP_CPU, os.W_OK):
-                sys.exit(f"sync_bench: --sidecar-cpu needs the cgroup v1 cpu controller at {CGROUP_CPU}, "
-                         "writable (root)")
-            quota = int(args.sidecar_cpu * 100000)
-            script = (f'd={CGROUP_CPU}/sluice-sync-bench-$$ && mkdir $d && echo 100000 > $d/cpu.cfs_period_us '
-                      f'&& echo {quota} > $d/cpu.cfs_quota_us && echo $$ > $d/cgroup.procs && exec "$@"')
-            self.limit = ["sh", "-c", script, "limited"]
+            self.limit = cpu_limit(args.sidecar_cpu, CGROUP_TAG)
             # sluice run starts its relays itself: through this wrapper, each gets its own.
-            self.limited_relay = f"{self.dir}/limited-relay"
-            with open(self.limited_relay, "w") as f:
-                f.write(f"#!/bin/sh\nexec {' '.join(self.limit[:2])} '{script}' limited {self.relay} \"$@\"\n")
-            os.chmod(self.limited_relay, 0o755)
+            self.limited_relay = limited_relay(self.relay, self.limit, f"{self.dir}/limited-relay")
 
     def make_veth(self):
         tag = os.getpid() % 100000
@@ -141,11 +164,7 @@ class Sync:
 
     def cleanup_cgroups(self):
         """The cgroups the limited processes made, once they exited."""
-        for d in glob.glob(f"{CGROUP_CPU}/sluice-sync-bench-*"):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+        remove_cgroups(CGROUP_TAG)
 
     def source_cmd(self, source):
         if source == "gen":

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""What a sync costs besides its bytes: `sluice run` of three lines, timed over and over.
+
+The sync: `cat` of two RECORDs and a STATE as the source, sluice-inspect as the destination,
+the local backend. Its wall time is nearly all the fixed cost every sync pays: starting the
+orchestrator and the pods (init containers, relays, connectors), their handshakes, and their
+ends. Each run is timed from `sluice run`'s start to its exit, and must succeed.
+
+With --against, a second build's `sluice` runs alternately with the first, so both see the
+same machine: the way to measure a change to the start or the end of a sync.
+
+  python3 bench/start_bench.py --build build/release
+  python3 bench/start_bench.py --build build/release --against /tmp/before --sidecar-cpu 0.2
+
+Prints the median [min-max] wall time of each build (and the ratio of medians) and writes
+bench/results/start-<date>.json.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from sync_bench import cpu_limit, limited_relay, remove_cgroups
+
+LINES = [
+    '{"type":"RECORD","record":{"stream":"s","data":{"a":1},"emitted_at":1}}',
+    '{"type":"RECORD","record":{"stream":"s","data":{"a":2},"emitted_at":1}}',
+    '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"s"},'
+    '"stream_state":{"c":2}}}}',
+]
+CGROUP_TAG = "start-bench"
+
+
+class Build:
+    def __init__(self, path, args, work):
+        self.path = path
+        self.sluice = f"{path}/orchestrator/sluice"
+        self.relay = f"{path}/dataplane/sluice-relay"
+        inspect = f"{path}/dataplane/sluice-inspect"
+        for tool in (self.sluice, self.relay, inspect):
+            if not os.access(tool, os.X_OK):
+                sys.exit(f"start_bench: missing {tool}: build first (cmake --build {path})")
+        self.work = tempfile.mkdtemp(dir=work)
+        self.spec = f"{self.work}/sync.json"  # YAML takes JSON
+        with open(self.spec, "w") as f:
+            json.dump({"name": "start", "source": {"command": ["cat", f"{work}/in.jsonl"]},
+                       "destination": {"command": [inspect, f"--json={self.work}/dest.json"]}}, f)
+        self.extra = []
+        if args.sidecar_cpu is not None:
+            limit = cpu_limit(args.sidecar_cpu, CGROUP_TAG)
+            self.extra = [f"--relay={limited_relay(self.relay, limit, f'{self.work}/limited-relay')}"]
+        self.seconds = []
+
+    def run_once(self):
+        shutil.rmtree(f"{self.work}/run", ignore_errors=True)
+        start = time.monotonic()
+        p = subprocess.run([self.sluice, "run", self.spec, f"--workdir={self.work}/run",
+                            f"--report={self.work}/report.json", *self.extra],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        seconds = time.monotonic() - start
+        remove_cgroups(CGROUP_TAG)
+        if p.returncode != 0:
+            sys.exit(f"start_bench: {self.sluice} run exited {p.returncode}:\n{p.stderr}")
+        with open(f"{self.work}/dest.json") as f:
+            records = json.load(f)["types"]["RECORD"]["count"]
+        if records != 2:
+            sys.exit(f"start_bench: the destination counted {records} records, not 2")
+        self.seconds.append(seconds)
+
+    def summary(self):
+        ms = [s * 1000 for s in self.seconds]
+        return {"build": self.path, "runs": len(ms), "median_ms": statistics.median(ms),
+                "min_ms": min(ms), "max_ms": max(ms), "ms": ms}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build", default="build/release")
+    p.add_argument("--against", default=None, help="a second build, run alternately with --build")
+    p.add_argument("--runs", type=int, default=20, help="runs of each build")
+    p.add_argument("--sidecar-cpu", type=float, default=None,
+                   help="run every relay under this CPU limit (0.2: the old sidecars'), each in a "
+                        "cgroup of its own (cgroup v1, root)")
+    p.add_argument("--out", default="bench/results")
+    args = p.parse_args()
+    if args.runs < 1:
+        p.error("--runs: at least 1")
+    if args.sidecar_cpu is not None and not 0 < args.sidecar_cpu <= os.cpu_count():
+        p.error(f"--sidecar-cpu: a share of a CPU, above 0 and at most {os.cpu_count()}")
+    work = tempfile.mkdtemp(prefix="sluice-start-bench-")
+    try:
+        with open(f"{work}/in.jsonl", "w") as f:
+            f.write("\n".join(LINES) + "\n")
+        builds = [Build(args.build, args, work)]
+        if args.against:
+            builds.append(Build(args.against, args, work))
+        started = datetime.datetime.now(datetime.timezone.utc)
+        print(f"# {platform.node()}, {os.cpu_count()} cores, kernel {platform.release()}, "
+              f"{started:%Y-%m-%d %H:%M} UTC; a sync of {len(LINES)} lines, local backend"
+              + (f"; every relay limited to {args.sidecar_cpu} CPU" if args.sidecar_cpu else ""))
+        for i in range(args.runs):
+            for b in builds if i % 2 == 0 else reversed(builds):  # drift cancels
+                b.run_once()
+        rows = [b.summary() for b in builds]
+        for r in rows:
+            print(f"{r['build']}: {r['median_ms']:.1f} ms [{r['min_ms']:.1f}-{r['max_ms']:.1f}], "
+                  f"{r['runs']} runs")
+        if len(rows) == 2:
+            print(f"{rows[0]['build']} / {rows[1]['build']}: "
+                  f"{rows[0]['median_ms'] / rows[1]['median_ms']:.2f}x the wall time (medians)")
+        os.makedirs(args.out, exist_ok=True)
+        path = f"{args.out}/start-{started:%Y%m%d-%H%M%S}.json"
+        with open(path, "w") as f:
+            json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(),
+                                   "kernel": platform.release()},
+                       "sidecar_cpu": args.sidecar_cpu, "date": started.isoformat(),
+                       "command": " ".join(sys.argv), "results": rows}, f, indent=1)
+        print(f"table: {path}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        remove_cgroups(CGROUP_TAG)
+
+
+if __name__ == "__main__":
+    main()

@@ -255,9 +255,10 @@ absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, i
     return fd;
   }
   absl::StatusOr<UniqueFd> listener;
-  std::string host;
+  std::string host;  // as given, or as bound by whoever passed the socket
   if (c.listen_fd >= 0) {
     listener = AdoptListener(c.listen_fd);
+    if (listener.ok()) host = LocalAddress(listener->get()).host;
   } else {
     auto address = ParseAddress(c.listen);
     if (!address.ok()) return address.status();
@@ -266,11 +267,10 @@ absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, i
   }
   if (!listener.ok()) return listener.status();
   const uint16_t port = LocalPort(listener->get());
-  Log(c.name, ModeName(c.mode) + ": listening on " +
-                  (c.listen_fd >= 0 ? LocalAddress(listener->get()).ToString() +
-                                          " (file descriptor " + std::to_string(c.listen_fd) +
+  Log(c.name, ModeName(c.mode) + ": listening on " + Address{host, port}.ToString() +
+                  (c.listen_fd >= 0 ? " (file descriptor " + std::to_string(c.listen_fd) +
                                           ", bound by the process that started the relay)"
-                                    : Address{host, port}.ToString()));
+                                    : ""));
   // For whoever must tell the peer where to connect: the orchestrator, on the channel (or a
   // file, for a relay run by hand).
   if (channel != nullptr) channel->Listening(port);

@@ -49,8 +49,7 @@ absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
     return s;
   // Each listening relay's port, bound here: its address is known before the relay runs, so
   // the pods that connect to it start at once. The relay holds the only copy once started.
-  std::vector<dataplane::UniqueFd> listeners;
-  std::map<std::string, int> listener_of;  // container -> its socket
+  std::map<std::string, dataplane::UniqueFd> listeners;  // by container
   for (const ContainerPlan& c : pod.containers) {
     if (c.ports.empty()) continue;
     if (c.ports.size() > 1) {
@@ -63,8 +62,7 @@ absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
           absl::StrCat(pod.name, "/", c.name, ": ", listener.status().message()));
     }
     bound_ports_[{pod.name, c.ports[0].name}] = dataplane::LocalPort(listener->get());
-    listener_of[c.name] = listener->get();
-    listeners.push_back(std::move(*listener));
+    listeners[c.name] = std::move(*listener);
   }
   const auto process = [&](const ContainerPlan& c) {
     Process p;
@@ -72,7 +70,8 @@ absl::Status LocalBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
     for (const std::string& arg : c.command) p.argv.push_back(ResolveEndpoints(arg, endpoints));
     p.env = c.env;
     p.is_main = c.kind == ContainerKind::kMain;
-    if (const auto it = listener_of.find(c.name); it != listener_of.end()) p.listen_fd = it->second;
+    if (const auto it = listeners.find(c.name); it != listeners.end())
+      p.listen_fd = it->second.get();
     // The connector's own stdio is the entrypoint's business; a sidecar's log is a file, except
     // the connector's log lines, which people watch as they come.
     if (!c.shows_connector_log && !p.is_main) p.stderr_path = LogPath(pod.name, c.name);
@@ -94,24 +93,24 @@ absl::StatusOr<std::string> LocalBackend::Resolve(const Endpoint& endpoint, absl
   if (const auto it = bound_ports_.find(endpoint); it != bound_ports_.end()) {
     return absl::StrCat("127.0.0.1:", it->second);
   }
-  const std::string* const owner = port_owners_.Find(endpoint);
-  auto port = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
-    if (owner != nullptr) return IsRunning(endpoint.pod, *owner);
-    return std::any_of(names_.begin(), names_.end(), [&](const auto& name) {
-      return name.first == endpoint.pod && IsRunning(name.first, name.second);
-    });
-  });
+  auto port = AwaitReport(endpoint, deadline);
   if (!port.ok()) return port.status();
   return absl::StrCat("127.0.0.1:", *port);
 }
 
 absl::Status LocalBackend::AwaitListening(const Endpoint& endpoint, absl::Time deadline) {
   if (!bound_ports_.contains(endpoint)) return absl::OkStatus();  // Resolve() waited for it
+  return AwaitReport(endpoint, deadline).status();
+}
+
+absl::StatusOr<int> LocalBackend::AwaitReport(const Endpoint& endpoint, absl::Time deadline) {
   const std::string* const owner = port_owners_.Find(endpoint);
-  auto port = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
-    return owner != nullptr && IsRunning(endpoint.pod, *owner);
+  return AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
+    if (owner != nullptr) return IsRunning(endpoint.pod, *owner);
+    return std::any_of(names_.begin(), names_.end(), [&](const auto& name) {
+      return name.first == endpoint.pod && IsRunning(name.first, name.second);
+    });
   });
-  return port.status();
 }
 
 std::vector<Exited> LocalBackend::WaitAny(absl::Time deadline) {

@@ -46,6 +46,9 @@ class LocalBackend final : public Backend {
 
  private:
   std::string LogPath(const std::string& pod, const std::string& container) const;
+  // The port `endpoint`'s relay reported, waiting until it does, the container serving it exits
+  // (or, before the pod is known, every container of its pod) or `deadline` passes.
+  absl::StatusOr<int> AwaitReport(const Endpoint& endpoint, absl::Time deadline);
 
   const BackendOptions options_;
   ProcessGroup group_;

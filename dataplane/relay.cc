@@ -240,10 +240,18 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
 // and keeps waiting for the right one until its deadline.
 absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, int stop_fd,
                                    std::string* peer, ReportChannel* channel) {
-  if (!c.connect.empty()) {
-    auto address = ParseAddress(c.connect);
+  if (!c.connect.empty() || c.connect_reported) {
+    const absl::Time deadline = absl::Now() + c.connect_timeout;
+    std::string where = c.connect;
+    if (c.connect_reported) {
+      Log(c.name, ModeName(c.mode) + ": waiting for the orchestrator to name the peer");
+      auto named = channel->AwaitPeer(deadline, stop_fd);
+      if (!named.ok()) return named.status();
+      where = *std::move(named);
+    }
+    auto address = ParseAddress(where);
     if (!address.ok()) return address.status();
-    auto fd = Connect(*address, absl::Now() + c.connect_timeout, stop_fd);
+    auto fd = Connect(*address, deadline, stop_fd);
     if (!fd.ok()) return fd.status();
     *peer = address->ToString();
     if (secret != nullptr) {
@@ -404,9 +412,16 @@ absl::Status WaitUntilRead(int fifo_fd, const std::string& fifo, int stop_fd) {
 }
 
 absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
-  const int ways = int{!c.listen.empty()} + int{c.listen_fd >= 0} + int{!c.connect.empty()};
+  const int ways = int{!c.listen.empty()} + int{c.listen_fd >= 0} + int{!c.connect.empty()} +
+                   int{c.connect_reported};
   if (ways != 1) {
-    return RelayError(kExitUsage, "give exactly one of --listen, --listen-fd and --connect");
+    return RelayError(
+        kExitUsage, "give exactly one of --listen, --listen-fd, --connect and --connect-reported");
+  }
+  if (c.connect_reported && !p.channel) {
+    return RelayError(kExitUsage,
+                      "--connect-reported takes the peer's address from the report channel: give "
+                      "--report-to=ADDR (the orchestrator's), or --connect=ADDR instead");
   }
   if (c.fifo.empty()) return RelayError(kExitUsage, "--fifo is required");
   // Fail fast on a missing FIFO, before the peer is kept waiting.
@@ -416,7 +431,10 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
     auto loaded = LoadSecret(c.secret_file, c.secret_env);
     if (!loaded.ok()) return loaded.status();
     secret = std::move(*loaded);
-    if (p.channel) p.channel->Start(secret->bytes());
+    if (p.channel) {
+      if (c.connect_reported) p.channel->ExpectPeer();
+      p.channel->Start(secret->bytes());
+    }
   } else {
     Log(c.name, "WARNING: --insecure-no-auth: any peer that reaches the port is accepted");
   }

@@ -35,12 +35,16 @@ struct RelayConfig {
   Mode mode = Mode::kSend;
   std::string name = "connector";  // for logs and metric labels
   std::string fifo;
-  std::string listen;  // exactly one of listen, listen_fd and connect
+  std::string listen;  // exactly one of listen, listen_fd, connect and connect_reported
   // A listening TCP socket inherited from whoever started the relay, bound already: the
   // orchestrator's local backend binds it, so the peer's address is known before the relay runs.
   int listen_fd = -1;
   std::string connect;
-  absl::Duration connect_timeout = absl::Seconds(120);  // connect: retry until then
+  // Connect to the address the orchestrator names on the report channel: the relay can start
+  // before its peer's pod has an address. Needs report_to (and so the secret).
+  bool connect_reported = false;
+  // connect: retry until then (with connect_reported, the wait for the address counts too)
+  absl::Duration connect_timeout = absl::Seconds(120);
   absl::Duration accept_timeout = absl::Seconds(300);   // listen: wait for a peer until then
   absl::Duration handshake_timeout = absl::Seconds(10);
   absl::Duration linger_timeout = absl::Seconds(60);  // send: wait for the peer's close

@@ -27,8 +27,10 @@ using sluice::dataplane::RelayConfig;
 const RelayConfig kDefaults;
 
 constexpr char kUsage[] = R"(usage:
-  sluice-relay send --fifo=PATH (--listen=ADDR | --listen-fd=N | --connect=ADDR) [options]
-  sluice-relay recv --fifo=PATH (--listen=ADDR | --listen-fd=N | --connect=ADDR) [options]
+  sluice-relay send --fifo=PATH (--listen=ADDR | --listen-fd=N | --connect=ADDR
+                                | --connect-reported) [options]
+  sluice-relay recv --fifo=PATH (--listen=ADDR | --listen-fd=N | --connect=ADDR
+                                | --connect-reported) [options]
   sluice-relay logs --fifo=PATH [--name=NAME]
   sluice-relay init [--mode=0620] [--install-entrypoint=PATH] FIFO...
 
@@ -36,7 +38,9 @@ send reads the FIFO (the connector's stdout) and sends it over TCP; recv takes o
 connection and writes it into the FIFO (the connector's stdin). ADDR is host:port,
 [v6addr]:port or :port. --listen-fd=N takes a TCP socket that is already bound and listening,
 inherited as file descriptor N (the orchestrator's local backend binds it, so the peer's address
-is known before the relay starts).
+is known before the relay starts). --connect-reported waits for the orchestrator to name the
+peer on the report channel (--report-to), then connects: the orchestrator can start a pod before
+its peer's pod has an address.
 
 options:
   --name=NAME              connector name for logs and metric labels (default: connector)
@@ -51,7 +55,8 @@ options:
   --secret-file=PATH       the per-sync secret, from a file
   --secret-env=NAME        ... or from this environment variable (default: SLUICE_SECRET)
   --insecure-no-auth       no handshake: for interop with plain TCP peers such as socat
-  --connect-timeout=DUR    connect: retry until then (default: 120s)
+  --connect-timeout=DUR    connect: retry until then (default: 120s; with --connect-reported,
+                           waiting for the address counts too)
   --accept-timeout=DUR     listen: wait for a peer, and for the FIFO's reader, until then (300s)
   --linger-timeout=DUR     send: wait for the peer to close after EOF (default: 60s)
   --drain-timeout=DUR      SIGTERM: time to deliver bytes in flight (default: 10s)
@@ -72,6 +77,8 @@ ABSL_FLAG(std::string, fifo, "", "the FIFO");
 ABSL_FLAG(std::string, listen, "", "listen on ADDR");
 ABSL_FLAG(int, listen_fd, -1, "accept on the inherited listening socket N");
 ABSL_FLAG(std::string, connect, "", "connect to ADDR");
+ABSL_FLAG(bool, connect_reported, false,
+          "connect to the address the orchestrator names on the report channel");
 ABSL_FLAG(std::string, engine, "auto", "auto | uring | splice | copy");
 ABSL_FLAG(bool, no_inspect, false, "do not inspect the Airbyte messages");
 ABSL_FLAG(std::string, metrics_addr, "", "serve Prometheus metrics on ADDR");
@@ -155,6 +162,7 @@ int main(int argc, char** argv) {
                "listen",
                "listen_fd",
                "connect",
+               "connect_reported",
                "engine",
                "no_inspect",
                "metrics_addr",
@@ -214,6 +222,7 @@ int main(int argc, char** argv) {
   c.listen = absl::GetFlag(FLAGS_listen);
   c.listen_fd = absl::GetFlag(FLAGS_listen_fd);
   c.connect = absl::GetFlag(FLAGS_connect);
+  c.connect_reported = absl::GetFlag(FLAGS_connect_reported);
   const std::string engine_name = absl::GetFlag(FLAGS_engine);
   const auto engine = sluice::dataplane::ParseEngineKind(engine_name);
   if (!engine) {

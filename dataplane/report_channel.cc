@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <simdjson.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 
 #include "dataplane/relay_error.h"
@@ -111,6 +113,79 @@ void ReportChannel::Finish(const std::string& summary) {
   thread_.join();
 }
 
+void ReportChannel::ExpectPeer() { expect_peer_ = true; }
+
+absl::StatusOr<std::string> ReportChannel::AwaitPeer(absl::Time deadline, int stop_fd) {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (peer_) return *peer_;
+    if (done_) {
+      return RelayError(kExitConnectFailed,
+                        "the report channel ended before the orchestrator named the peer (" +
+                            (ended_why_.empty() ? std::string("it finished") : ended_why_) +
+                            "): nothing to connect to");
+    }
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
+      return RelayError(kExitConnectFailed,
+                        "the orchestrator did not name the peer in time (see --connect-timeout)");
+    }
+    // The relay's stop pipe cannot wake a condition variable: look at it between short waits.
+    cv_.wait_for(lock, std::chrono::milliseconds(20));
+    if (stop_fd >= 0) {
+      lock.unlock();
+      const bool stopped = WaitFor(stop_fd, POLLIN, absl::Now(), -1);
+      lock.lock();
+      if (stopped) {
+        return RelayError(kExitTerminated,
+                          "terminated while waiting for the orchestrator to name the peer");
+      }
+    }
+  }
+}
+
+bool ReportChannel::ReadPeer(int fd) {
+  std::string pending;
+  char buf[4096];
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finishing_) return true;  // the relay gave up first: its summary still goes
+    }
+    if (!WaitFor(fd, POLLIN, absl::Now() + absl::Milliseconds(100), stop_read_.get())) {
+      if (WaitFor(stop_read_.get(), POLLIN, absl::Now(), -1)) {
+        Ended("stopped while waiting for the orchestrator to name the peer");
+        return false;
+      }
+      continue;
+    }
+    const ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) {
+      Ended("the orchestrator closed the report channel before it named the peer");
+      return false;
+    }
+    pending.append(buf, static_cast<size_t>(n));
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
+      // {"peer":{"address":"HOST:PORT"}}; other lines are for a later version of this relay.
+      simdjson::dom::parser parser;
+      std::string_view address;
+      if (parser.parse(pending.data(), nl).at_pointer("/peer/address").get(address) !=
+          simdjson::SUCCESS) {
+        continue;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      peer_ = std::string(address);
+      cv_.notify_all();
+      return true;
+    }
+    if (pending.size() > 4096) {
+      Ended("the orchestrator sent a line of more than 4 KiB where it should name the peer");
+      return false;
+    }
+  }
+}
+
 std::string ReportChannel::Format(const Item& item) {
   using protocol::JsonString;
   if (item.listening) return "{\"listening\":{\"port\":" + std::to_string(*item.listening) + "}}\n";
@@ -147,18 +222,19 @@ std::string ReportChannel::Format(const Item& item) {
          ",\"failure_type\":" + JsonString(note->failure_type) + "}}\n";
 }
 
+void ReportChannel::Ended(const std::string& why) {
+  if (!why.empty()) Warn(relay_, why);
+  std::lock_guard<std::mutex> lock(mu_);
+  done_ = true;
+  ended_why_ = why;
+  queue_.clear();
+  cv_.notify_all();
+}
+
 void ReportChannel::Run(std::string secret) {
-  const auto end = [this] {
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ = true;
-    queue_.clear();
-    cv_.notify_all();
-  };
   auto fd = Connect(orchestrator_, absl::Now() + absl::Seconds(30), stop_read_.get());
-  if (!fd.ok()) {
-    Warn(relay_, "cannot reach the orchestrator: " + std::string(fd.status().message()));
-    return end();
-  }
+  if (!fd.ok())
+    return Ended("cannot reach the orchestrator: " + std::string(fd.status().message()));
   // Reports are small lines the orchestrator waits for (a listening port holds up the next
   // pod): Nagle's algorithm held each one until the previous was acknowledged, and delayed
   // acknowledgements made that about 40 ms a line.
@@ -168,22 +244,20 @@ void ReportChannel::Run(std::string secret) {
     const Secret key(std::move(secret));
     if (auto s = ClientHandshake(fd->get(), key, absl::Now() + absl::Seconds(10), stop_read_.get());
         !s.ok()) {
-      Warn(relay_, "the orchestrator refused us: " + std::string(s.message()));
-      return end();
+      return Ended("the orchestrator refused us: " + std::string(s.message()));
     }
   }
   const auto send = [&](const std::string& line) {
     if (line.empty()) return true;
-    if (SendAllBefore(fd->get(), line, absl::Now() + kSendTimeout, stop_read_.get()) == 0) {
-      return true;
-    }
-    Warn(relay_, "the orchestrator stopped taking reports; the relay goes on without them");
-    return false;
+    return SendAllBefore(fd->get(), line, absl::Now() + kSendTimeout, stop_read_.get()) == 0;
   };
+  constexpr char kStopped[] =
+      "the orchestrator stopped taking reports; the relay goes on without them";
   if (!send("{\"hello\":{\"relay\":" + protocol::JsonString(relay_) +
             ",\"mode\":" + protocol::JsonString(mode_) + "}}\n")) {
-    return end();
+    return Ended(kStopped);
   }
+  if (expect_peer_ && !ReadPeer(fd->get())) return;
   absl::Time next_counters = absl::Now();
   uint64_t dropped_sent = 0;
   for (;;) {
@@ -222,8 +296,8 @@ void ReportChannel::Run(std::string secret) {
       lines += Format(item);
       summary_sent |= item.summary;
     }
-    if (!send(lines)) return end();
-    if (summary_sent) return end();
+    if (!send(lines)) return Ended(kStopped);
+    if (summary_sent) return Ended("");
   }
 }
 

@@ -3,8 +3,13 @@
 // sync's secret (the handshake of dataplane/auth.h, the relay as the client). It works wherever
 // the pods run, as long as they reach the orchestrator; nothing goes through files.
 //
-// Wire, after the handshake: JSON lines, relay -> orchestrator only.
+// Wire, after the handshake: JSON lines, relay -> orchestrator, and one line the other way
+// for a relay that connects to a peer whose address is not known when it starts:
 //
+//   orchestrator -> relay:
+//   {"peer":{"address":"HOST:PORT"}}                where to connect (ExpectPeer, AwaitPeer)
+//
+//   relay -> orchestrator:
 //   {"hello":{"relay":NAME,"mode":"send"|"recv"}}
 //   {"listening":{"port":N}}                        a listening relay's bound port (on a host
 //                                                   network the kernel picks it: the peer's
@@ -36,6 +41,7 @@
 #ifndef SLUICE_DATAPLANE_REPORT_CHANNEL_H_
 #define SLUICE_DATAPLANE_REPORT_CHANNEL_H_
 
+#include <absl/status/statusor.h>
 #include <absl/time/time.h>
 
 #include <condition_variable>
@@ -62,8 +68,16 @@ class ReportChannel final : public protocol::InspectorObserver {
   ReportChannel(const ReportChannel&) = delete;
   ReportChannel& operator=(const ReportChannel&) = delete;
 
+  // Before Start: the orchestrator will name this relay's peer on the channel. The channel
+  // then reads that line before it reports anything but its hello.
+  void ExpectPeer();
+
   // Connects (retrying for up to 30 s) and authenticates on its own thread, then reports.
   void Start(std::string secret);
+
+  // After ExpectPeer and Start: the peer's address as the orchestrator named it. An error when
+  // the channel ended first (it says why), at `deadline`, or when `stop_fd` becomes readable.
+  absl::StatusOr<std::string> AwaitPeer(absl::Time deadline, int stop_fd);
 
   void OnMessage(protocol::MessageType type, std::string_view line,
                  const protocol::StateEvent* state) override;
@@ -85,6 +99,9 @@ class ReportChannel final : public protocol::InspectorObserver {
   };
 
   void Run(std::string secret);
+  // Reads lines from the orchestrator until it names the peer. False when the channel ended.
+  bool ReadPeer(int fd);
+  void Ended(const std::string& why);
   static std::string Format(const Item& item);
 
   const Address orchestrator_;
@@ -99,6 +116,9 @@ class ReportChannel final : public protocol::InspectorObserver {
   bool done_ = false;              // guarded by mu_: the thread has ended
   bool idle_ = false;              // guarded by mu_: the thread waits for a first item
   bool urgent_ = false;            // guarded by mu_: a port is queued, or the summary
+  bool expect_peer_ = false;       // set before the thread starts
+  std::optional<std::string> peer_;  // guarded by mu_: as the orchestrator named it
+  std::string ended_why_;            // guarded by mu_: why the thread ended early, for AwaitPeer
   UniqueFd stop_read_, stop_write_;
   std::thread thread_;
 };

@@ -24,30 +24,41 @@ std::string StreamState(int cursor) {
          std::to_string(cursor) + "}}}}";
 }
 
-// The orchestrator's end: accepts the channel, checks its handshake, and reads until the relay
-// closes. `reads` counts the recv calls that returned bytes.
+// The orchestrator's end: accepts the channel, checks its handshake, sends `reply` (if any)
+// once the hello arrived, and reads until the relay closes, or closes first when `hang_up`.
+// `reads` counts the recv calls that returned bytes.
 struct Orchestrator {
   UniqueFd listener;
   std::string received;
   int reads = 0;
   std::thread thread;
 
-  Orchestrator() {
+  explicit Orchestrator(std::string reply = "", bool hang_up = false) {
     auto l = Listen({"127.0.0.1", 0});
     EXPECT_TRUE(l.ok()) << l.status();
     listener = std::move(*l);
-    thread = std::thread([this] {
+    thread = std::thread([this, reply = std::move(reply), hang_up] {
       std::string peer;
       auto fd = AcceptOne(listener.get(), absl::Now() + absl::Seconds(10), -1, &peer);
       ASSERT_TRUE(fd.ok()) << fd.status();
       const Secret secret(kSecret);
       ASSERT_TRUE(ServerHandshake(fd->get(), secret, absl::Now() + absl::Seconds(10), -1).ok());
       char buf[1 << 16];
+      bool replied = reply.empty() && !hang_up;
       for (ssize_t n; (n = recv(fd->get(), buf, sizeof buf, 0)) > 0;) {
         received.append(buf, static_cast<size_t>(n));
         ++reads;
+        if (!replied && received.find('\n') != std::string::npos) {
+          replied = true;
+          if (hang_up) return;
+          ASSERT_EQ(SendAllBefore(fd->get(), reply, absl::Now() + absl::Seconds(5), -1), 0);
+        }
       }
     });
+  }
+  // After a failed assertion too: the relay's end has closed by then.
+  ~Orchestrator() {
+    if (thread.joinable()) thread.join();
   }
   Address address() const { return {"127.0.0.1", LocalPort(listener.get())}; }
 };
@@ -94,6 +105,58 @@ TEST(ReportChannelTest, EveryStateArrivesInOrderAndTheSummaryLast) {
   EXPECT_EQ(last, R"({"summary":{"relay":{"bytes":1}}})");
   // Batched: far fewer arrivals than messages (one send each made about one read each).
   EXPECT_LT(orchestrator.reads, kStates / 4) << orchestrator.reads << " reads";
+}
+
+TEST(ReportChannelTest, TheOrchestratorNamesThePeer) {
+  // A line this relay does not know comes first.
+  Orchestrator orchestrator(R"({"later":{"x":1}})"
+                            "\n"
+                            R"({"peer":{"address":"10.1.2.3:9001"}})"
+                            "\n");
+  {
+    ReportChannel channel(orchestrator.address(), "src", "send", [] { return std::string("{}"); });
+    channel.ExpectPeer();
+    channel.Start(kSecret);
+    auto peer = channel.AwaitPeer(absl::Now() + absl::Seconds(10), -1);
+    ASSERT_TRUE(peer.ok()) << peer.status();
+    EXPECT_EQ(*peer, "10.1.2.3:9001");
+    channel.Finish(R"({"relay":{"bytes":0}})");
+  }
+  orchestrator.thread.join();
+  EXPECT_TRUE(orchestrator.received.starts_with(R"({"hello":{"relay":"src","mode":"send"}})"))
+      << orchestrator.received;
+  EXPECT_NE(orchestrator.received.find(R"({"summary":{"relay":{"bytes":0}}})"), std::string::npos)
+      << orchestrator.received;
+}
+
+TEST(ReportChannelTest, AChannelThatEndsBeforeNamingThePeerSaysSo) {
+  Orchestrator orchestrator("", /*hang_up=*/true);
+  ReportChannel channel(orchestrator.address(), "src", "send", [] { return std::string("{}"); });
+  channel.ExpectPeer();
+  channel.Start(kSecret);
+  auto peer = channel.AwaitPeer(absl::Now() + absl::Seconds(10), -1);
+  orchestrator.thread.join();
+  ASSERT_FALSE(peer.ok());
+  EXPECT_NE(peer.status().message().find("closed the report channel before it named the peer"),
+            std::string::npos)
+      << peer.status();
+}
+
+TEST(ReportChannelTest, APeerNeverNamedEndsAtTheDeadlineAndTheSummaryStillGoes) {
+  Orchestrator orchestrator;  // reads, never replies
+  {
+    ReportChannel channel(orchestrator.address(), "src", "send", [] { return std::string("{}"); });
+    channel.ExpectPeer();
+    channel.Start(kSecret);
+    auto peer = channel.AwaitPeer(absl::Now() + absl::Milliseconds(300), -1);
+    ASSERT_FALSE(peer.ok());
+    EXPECT_NE(peer.status().message().find("did not name the peer in time"), std::string::npos)
+        << peer.status();
+    channel.Finish(R"({"relay":{"bytes":0}})");
+  }
+  orchestrator.thread.join();
+  EXPECT_NE(orchestrator.received.find(R"({"summary":{"relay":{"bytes":0}}})"), std::string::npos)
+      << orchestrator.received;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@ Binaries come from the environment (set by CTest): SLUICE_RELAY, SLUICE_GEN, SLU
 """
 
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -156,6 +157,8 @@ class RelayTest(unittest.TestCase):
                 f"--summary={self.path(name + '.json')}", *extra]
         if listen_fd is not None:  # inherited: the process keeps the descriptor's number
             args.append(f"--listen-fd={listen_fd}")
+        elif connect == "reported":  # the address comes on the report channel (extra names it)
+            args.append("--connect-reported")
         else:
             args.append(f"--listen={listen}" if listen is not None else f"--connect={connect}")
         env = {}
@@ -206,6 +209,47 @@ class RelayTest(unittest.TestCase):
         self.assertEqual(inspector["bytes"], truth["bytes"])
         self.assertEqual(inspector["types"]["RECORD"]["count"], truth["records"])
         self.assertEqual(inspector["non_protocol"]["count"], 0)
+
+
+class FakeOrchestrator:
+    """The orchestrator's end of one relay's report channel: proves the secret as the relay's
+    server (dataplane/auth.h), then names the peer (`peer`, if any) once the relay said hello,
+    and keeps what the relay sends; with `hang_up`, closes right after the hello instead."""
+
+    def __init__(self, peer=None, hang_up=False, secret=SECRET):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.received = b""
+        self._peer, self._hang_up, self._secret = peer, hang_up, secret.encode()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _proof(self, role, a, b):
+        return hmac.new(self._secret, role + a + b, hashlib.sha256).digest()
+
+    def _serve(self):
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.settimeout(30)
+            f = conn.makefile("rb")
+            assert f.read(9) == b"SLUICE/1\n"
+            theirs, mine = f.read(32), os.urandom(32)
+            conn.sendall(b"SLUICE/1\n" + mine + self._proof(b"server", theirs, mine))
+            if f.read(32) != self._proof(b"client", mine, theirs):
+                return
+            conn.sendall(b"\x01")
+            self.received = f.readline()  # the hello
+            if self._hang_up:
+                return
+            if self._peer is not None:
+                conn.sendall(json.dumps({"peer": {"address": self._peer}}).encode() + b"\n")
+            for line in f:
+                self.received += line
+
+    def join(self, timeout):
+        self._thread.join(timeout)
+        self.listener.close()
+        return self.received.decode(errors="replace")
 
 
 def free_port():

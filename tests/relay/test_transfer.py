@@ -7,7 +7,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (EXIT_OK, EXIT_USAGE, GEN, NO_URING, RELAY, RelayTest, FifoReader, uring_available)
+from harness import (EXIT_CONNECT_FAILED, EXIT_OK, EXIT_USAGE, GEN, NO_URING, RELAY, FakeOrchestrator,
+                     FifoReader, RelayTest, uring_available)
 
 GIB = 1 << 30
 
@@ -122,13 +123,48 @@ class TransferTest(RelayTest):
             cases = [(unbound.fileno(), True, "is not a TCP socket that listens"),
                      (regular.fileno(), True, "is not an open socket"),
                      (97, False, "is not an open socket"),  # not passed: closed in the relay
-                     (-1, False, "give exactly one of --listen, --listen-fd and --connect")]
+                     (-1, False, "give exactly one of --listen, --listen-fd, --connect and "
+                                 "--connect-reported")]
             for n, (fd, inherited, said) in enumerate(cases):
                 with self.subTest(fd=fd):
                     recv = self.relay("recv", dst, f"dest{n}", listen_fd=fd, pass_listen_fd=inherited)
                     self.assertEqual(recv.wait(10), EXIT_USAGE, recv.text())
                     self.assertIn(said, recv.text())
         unbound.close()
+
+    def test_a_relay_connects_where_the_orchestrator_names_its_peer(self):
+        # As the podman and kubernetes backends start pods: the sender starts before the
+        # receiver's address exists, and learns it on its report channel.
+        src, dst = self.fifos("src_out", "dst_in")
+        recv = self.relay("recv", dst, "dest", listen="127.0.0.1:0")
+        orchestrator = FakeOrchestrator(peer=f"127.0.0.1:{recv.listening_port()}")
+        send = self.relay("send", src, "source", connect="reported",
+                          extra=(f"--report-to=127.0.0.1:{orchestrator.port}",))
+        reader = FifoReader(dst)
+        gen, sha_file = self.generate(src, 1 << 20)
+        self.assert_delivered(gen, send, recv, reader, sha_file, gen_s=60, relay_s=60, reader_s=60)
+        send.wait_for_log(r"waiting for the orchestrator to name the peer")
+        reported = orchestrator.join(10)
+        self.assertIn('"hello":{"relay":"source","mode":"send"}', reported)
+        self.assertIn('"summary":', reported)
+
+    def test_a_relay_whose_peer_is_never_named_fails_saying_why(self):
+        (src,) = self.fifos("src_out")
+        cases = [(FakeOrchestrator(hang_up=True), EXIT_CONNECT_FAILED,
+                  "closed the report channel before it named the peer"),
+                 (FakeOrchestrator(), EXIT_CONNECT_FAILED, "did not name the peer in time"),
+                 (None, EXIT_USAGE, "--connect-reported takes the peer's address from the report "
+                                    "channel: give --report-to=ADDR")]
+        for n, (orchestrator, code, said) in enumerate(cases):
+            with self.subTest(said=said):
+                extra = ("--connect-timeout=1s",)
+                if orchestrator is not None:
+                    extra += (f"--report-to=127.0.0.1:{orchestrator.port}",)
+                send = self.relay("send", src, f"source{n}", connect="reported", extra=extra)
+                self.assertEqual(send.wait(20), code, send.text())
+                self.assertIn(said, send.text())
+                if orchestrator is not None:
+                    orchestrator.join(10)
 
     def test_forcing_uring_where_it_is_blocked_is_a_clear_usage_error(self):
         (src,) = self.fifos("src_out")

@@ -82,10 +82,14 @@ class Backend {
 
   // Creates `pod` with its endpoint placeholders replaced by `endpoints`, and starts it: it
   // returns once the init containers finished and the containers started, or fails (naming
-  // the pod, the container and why) at `deadline`.
+  // the pod, the container and why) at `deadline`. A backend may instead return once the start
+  // is under way, so that the next pod starts beside it; AwaitStarted then waits for both.
   virtual absl::Status StartPod(const SyncPlan& plan, const PodPlan& pod,
                                 const std::map<Endpoint, std::string>& endpoints,
                                 absl::Time deadline) = 0;
+  // After StartPod of every pod: returns once every pod started, or fails as StartPod would
+  // have. The same for a backend whose StartPod waits.
+  virtual absl::Status AwaitStarted(absl::Time /*deadline*/) { return absl::OkStatus(); }
 
   // The address ("host:port") at which a started pod's port takes connections, once it does;
   // or at once, where the backend bound the port itself (PlanOptions::listen_fd).

@@ -1,5 +1,6 @@
 #include "orchestrator/control_server.h"
 
+#include <absl/strings/str_cat.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -9,11 +10,13 @@
 #include <cerrno>
 #include <cstring>
 #include <list>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "dataplane/auth.h"
 #include "dataplane/unique_fd.h"
+#include "protocol/report.h"
 
 namespace sluice::orchestrator {
 
@@ -41,6 +44,12 @@ class ControlServer::Impl {
 
   uint16_t port() const { return dataplane::LocalPort(listener_.get()); }
 
+  void NamePeer(const std::string& relay, const std::string& address) {
+    std::lock_guard<std::mutex> lock(mu_);
+    peers_[relay] = address;
+    for (Connection& c : connections_) SendPeer(c);
+  }
+
   void Drain(absl::Time deadline) {
     while (absl::Now() < deadline) {
       {
@@ -58,7 +67,21 @@ class ControlServer::Impl {
     UniqueFd fd;
     std::thread thread;
     std::atomic<bool> done{false};
+    std::string relay;       // guarded by mu_: as it said hello ("" until then)
+    bool peer_sent = false;  // guarded by mu_
   };
+
+  // Names the connection's relay its peer, when it said hello and the peer is known. A relay
+  // that cannot take the line within 5 s is past waiting for it.
+  void SendPeer(Connection& c) {
+    if (c.relay.empty() || c.peer_sent || c.done) return;
+    const auto it = peers_.find(c.relay);
+    if (it == peers_.end()) return;
+    c.peer_sent = true;
+    const std::string line =
+        absl::StrCat("{\"peer\":{\"address\":", protocol::JsonString(it->second), "}}\n");
+    dataplane::SendAllBefore(c.fd.get(), line, absl::Now() + absl::Seconds(5), stop_read_.get());
+  }
 
   void Accept() {
     for (;;) {
@@ -79,13 +102,14 @@ class ControlServer::Impl {
       Connection& c = connections_.emplace_back();
       c.fd = std::move(*fd);
       c.thread = std::thread([this, &c] {
-        Serve(c.fd.get());
+        Serve(c);
         c.done = true;
       });
     }
   }
 
-  void Serve(int fd) {
+  void Serve(Connection& c) {
+    const int fd = c.fd.get();
     const dataplane::Secret secret(secret_);
     if (!dataplane::ServerHandshake(fd, secret, absl::Now() + absl::Seconds(10), stop_read_.get()).ok()) {
       return;
@@ -112,6 +136,9 @@ class ControlServer::Impl {
             const size_t start = at + 9, end = line.find('"', start);
             if (end != std::string_view::npos) relay = std::string(line.substr(start, end - start));
           }
+          std::lock_guard<std::mutex> lock(mu_);
+          c.relay = relay;
+          SendPeer(c);
         } else {
           progress_->OnReport(relay, line);
         }
@@ -127,6 +154,7 @@ class ControlServer::Impl {
   const UniqueFd stop_read_, stop_write_;
   std::mutex mu_;
   std::list<Connection> connections_;  // guarded by mu_
+  std::map<std::string, std::string> peers_;  // guarded by mu_: relay -> its peer's address
   std::thread accepter_;
 };
 
@@ -145,6 +173,9 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(
 ControlServer::ControlServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ControlServer::~ControlServer() = default;
 uint16_t ControlServer::port() const { return impl_->port(); }
+void ControlServer::NamePeer(const std::string& relay, const std::string& address) {
+  impl_->NamePeer(relay, address);
+}
 void ControlServer::Drain(absl::Time deadline) { impl_->Drain(deadline); }
 
 }  // namespace sluice::orchestrator

@@ -246,41 +246,64 @@ absl::Status KubernetesBackend::StartPod(const SyncPlan& plan, const PodPlan& po
       all_.push_back(k);
     }
   }
-  // Started: a container of it runs (or already ended).
+  starting_.push_back(pod.name);  // AwaitStarted waits for it, beside the next pod's start
+  return absl::OkStatus();
+}
+
+absl::Status KubernetesBackend::AwaitStarted(absl::Time deadline) {
+  // Started: a container of it runs (or already ended). Every pod is looked at in each round,
+  // so a pod that will never start is told at once, whichever it is.
   for (;;) {
-    std::string never, state = "not yet seen";
+    std::string never_pod, never, waiting_pod, state;
     {
       base::MutexLock lock(&mu_);
-      if (gone_.contains(pod.name)) {
-        return absl::AbortedError(absl::StrCat("pod ", pod.name, " was deleted as it started"));
-      }
-      if (const auto it = seen_.find(pod.name); it != seen_.end()) {
-        const KubePod& p = it->second;
-        for (const KubeContainer& c : p.containers) {
-          if (!c.init && c.state != KubeContainer::State::kWaiting &&
-              c.state != KubeContainer::State::kUnknown) {
-            return absl::OkStatus();
+      for (auto it = starting_.begin(); it != starting_.end();) {
+        const std::string& pod = *it;
+        if (gone_.contains(pod)) {
+          return absl::AbortedError(absl::StrCat("pod ", pod, " was deleted as it started"));
+        }
+        std::string pod_state = "not yet seen";
+        bool started = false;
+        if (const auto seen = seen_.find(pod); seen != seen_.end()) {
+          const KubePod& p = seen->second;
+          for (const KubeContainer& c : p.containers) {
+            started |= !c.init && c.state != KubeContainer::State::kWaiting &&
+                       c.state != KubeContainer::State::kUnknown;
+          }
+          started |= p.phase == "Succeeded" || p.phase == "Failed";
+          if (!started && never.empty()) {
+            never = NeverStarts(p);
+            if (!never.empty()) never_pod = pod;
+          }
+          pod_state = absl::StrCat("phase ", p.phase.empty() ? "unknown" : p.phase);
+          for (const KubeContainer& c : p.containers) {
+            if (c.state == KubeContainer::State::kWaiting && !c.reason.empty()) {
+              absl::StrAppend(&pod_state, ", ", c.name, " waiting: ", c.reason);
+            }
           }
         }
-        if (p.phase == "Succeeded" || p.phase == "Failed") return absl::OkStatus();
-        never = NeverStarts(p);
-        state = absl::StrCat("phase ", p.phase.empty() ? "unknown" : p.phase);
-        for (const KubeContainer& c : p.containers) {
-          if (c.state == KubeContainer::State::kWaiting && !c.reason.empty()) {
-            absl::StrAppend(&state, ", ", c.name, " waiting: ", c.reason);
-          }
+        if (started) {
+          it = starting_.erase(it);
+          continue;
         }
+        if (waiting_pod.empty()) {
+          waiting_pod = pod;
+          state = pod_state;
+        }
+        ++it;
       }
+      if (starting_.empty()) return absl::OkStatus();
     }
     if (!never.empty() || absl::Now() >= deadline) {
-      const std::string event = NewestWarning(pod.name);
+      const std::string& pod = never.empty() ? waiting_pod : never_pod;
+      const std::string event = NewestWarning(pod);
       const std::string why = absl::StrCat(
           never.empty() ? "did not start in time (" + state + ")" : "will never start: " + never,
           event.empty() ? "" : "; its newest warning: " + event);
-      return never.empty() ? absl::DeadlineExceededError(absl::StrCat("pod ", pod.name, " ", why))
+      return never.empty() ? absl::DeadlineExceededError(absl::StrCat("pod ", pod, " ", why))
                            : absl::FailedPreconditionError(
-                                 absl::StrCat("pod ", pod.name, " ", why, " (kubectl describe pod ",
-                                              pod.name, " -n ", namespace_, ")"));
+                                 absl::StrCat("pod ", pod, " ", why, " (kubectl describe pod ", pod,
+                                              " -n ", namespace_, ")"));
     }
     Pause(kPoll);
   }
@@ -296,6 +319,7 @@ std::string KubernetesBackend::NewestWarning(const std::string& pod) {
 
 absl::StatusOr<std::string> KubernetesBackend::Resolve(const Endpoint& endpoint,
                                                        absl::Time deadline) {
+  if (auto s = AwaitStarted(deadline); !s.ok()) return s;  // a port of a pod still starting
   // The relay listens once it said so on its channel; its pod's IP is in the pod's status.
   const std::string* const owner = port_owners_.Find(endpoint);
   auto port = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {

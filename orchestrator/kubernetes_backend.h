@@ -1,11 +1,14 @@
 // The kubernetes backend: the plan's pods through the API server (kube_client.h), the
 // manifests `sluice render --backend=kubernetes` prints (render.h, flavour kKubernetes).
 //
-// - Start: the Secret, then each pod (POST, as JSON). A pod has started once a container of it
-//   runs; one whose status says it never will (PodScheduled False, a container waiting on
-//   ErrImagePull, ImagePullBackOff, InvalidImageName, CreateContainerConfigError or
-//   CreateContainerError) fails the start at once, naming the pod, the reason and the newest
-//   Warning event. 409 AlreadyExists: a sync of that name runs; nothing is taken over.
+// - Start: the Secret, then every pod (POST, as JSON), one after the other without waiting:
+//   the source's relay learns the destination's address on its report channel
+//   (PlanOptions::peers_on_channel), so the pods are scheduled and pulled side by side.
+//   AwaitStarted waits for them all. A pod has started once a container of it runs; one whose
+//   status says it never will (PodScheduled False, a container waiting on ErrImagePull,
+//   ImagePullBackOff, InvalidImageName, CreateContainerConfigError or CreateContainerError) fails
+//   the start at once, naming the pod, the reason and the newest Warning event. 409 AlreadyExists:
+//   a sync of that name runs; nothing is taken over.
 // - Endpoints: a relay's pod IP and the port it reported listening on, on its channel.
 // - Watch: a thread lists the sync's pods (label sluice.dev/sync-id) and watches from the list's
 //   resourceVersion with bookmarks; when a stream ends it watches again from the last version
@@ -40,6 +43,7 @@
 #include "orchestrator/backend.h"
 #include "orchestrator/kube_client.h"
 #include "orchestrator/kube_objects.h"
+#include "orchestrator/render.h"
 
 namespace sluice::orchestrator {
 
@@ -50,12 +54,15 @@ class KubernetesBackend final : public Backend {
   ~KubernetesBackend() override;
 
   std::string_view name() const override { return "kubernetes"; }
-  PlanOptions plan_options() const override { return {}; }  // pod IPs, port 9000
+  PlanOptions plan_options() const override {  // pod IPs, port 9000
+    return RenderPlanOptions(RenderFlavor::kKubernetes);
+  }
   absl::StatusOr<std::string> OrchestratorHost() const override;
   absl::Status CreateSecret(const SyncPlan& plan) override;
   absl::Status StartPod(const SyncPlan& plan, const PodPlan& pod,
                         const std::map<Endpoint, std::string>& endpoints,
                         absl::Time deadline) override;
+  absl::Status AwaitStarted(absl::Time deadline) override;
   absl::StatusOr<std::string> Resolve(const Endpoint& endpoint, absl::Time deadline) override;
   std::vector<Exited> WaitAny(absl::Time deadline) override;
   size_t running() const override;
@@ -103,6 +110,7 @@ class KubernetesBackend final : public Backend {
   std::string selector_;           // sluice.dev/sync-id=ID, URL-encoded
   std::string secret_;             // created, deleted by Delete
   std::vector<std::string> pods_;  // created, in order
+  std::vector<std::string> starting_;  // created, not yet seen started (AwaitStarted)
   PortOwners port_owners_;         // of the pods created
   std::vector<Container> all_;     // every container of pods_, for logs
   std::thread watcher_;

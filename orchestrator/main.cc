@@ -169,9 +169,8 @@ int Render(const sluice::base::ParsedFlags& parsed) {
     return sluice::orchestrator::kSyncStartFailed;
   }
   if (const std::string id = absl::GetFlag(FLAGS_sync_id); !id.empty()) inputs->sync_id = id;
-  sluice::orchestrator::PlanOptions plan_options;
-  plan_options.host_network = *flavor == sluice::orchestrator::RenderFlavor::kPodman;
-  auto plan = sluice::orchestrator::MakePlan(*spec, *inputs, plan_options);
+  auto plan = sluice::orchestrator::MakePlan(*spec, *inputs,
+                                             sluice::orchestrator::RenderPlanOptions(*flavor));
   if (!plan.ok()) {
     std::fprintf(stderr, "sluice: %s\n", std::string(plan.status().message()).c_str());
     return sluice::orchestrator::kSyncUsage;

@@ -228,10 +228,18 @@ absl::StatusOr<SyncPlan> MakePlan(const SyncSpec& spec, const PlanInputs& inputs
   source.Main(spec.source, *source_call, /*has_stdin=*/false, &plan.secret);
   const Endpoint peer{destination_name, std::string(kRelayPortName)};
   source.Transfer("relay-stdout", "send", source.name(), "stdout",
-                  absl::StrCat("--connect=", peer.Placeholder()), spec.inspect);
+                  options.peers_on_channel ? std::string("--connect-reported")
+                                           : absl::StrCat("--connect=", peer.Placeholder()),
+                  spec.inspect);
   source.last().command.push_back("--report-messages");
   source.Logs();
-  plan.pods.push_back(source.Build({{std::string(kOrchestrator), "report"}, peer}));
+  const std::string source_name = source.name();
+  if (options.peers_on_channel) {
+    plan.pods.push_back(source.Build({{std::string(kOrchestrator), "report"}}));
+    plan.pods.back().reported_peers.emplace_back(source_name, peer);
+  } else {
+    plan.pods.push_back(source.Build({{std::string(kOrchestrator), "report"}, peer}));
+  }
   return plan;
 }
 

@@ -19,7 +19,10 @@
 // backend resolves once the pod it names is up (a pod IP on Kubernetes, 127.0.0.1 and the port
 // the relay reported on a host network); `orchestrator/report` and `orchestrator/echo` are the
 // orchestrator's own, resolved by it. Pods are listed in start order: a pod's endpoints name
-// only pods before it.
+// only pods before it. Where the backend asks (PlanOptions::peers_on_channel), the source's
+// relay is not given the destination's address at all: it starts with --connect-reported, and
+// the orchestrator names the address on the relay's report channel once it resolves, so the
+// source's pod need not wait for the destination's to run.
 //
 //   absl::StatusOr<SyncPlan> plan = MakePlan(spec, inputs, PlanOptions{});
 //
@@ -103,6 +106,10 @@ struct PodPlan {
   std::vector<ContainerPlan> init_containers;
   std::vector<ContainerPlan> containers;  // main first, then the relays
   std::vector<Endpoint> endpoints;        // what its commands name, to resolve before it starts
+  // Relays that connect where the orchestrator says on their report channel, once the pod
+  // started and the endpoint resolved (--connect-reported): the name each relay says hello
+  // with, and the endpoint to name to it.
+  std::vector<std::pair<std::string, Endpoint>> reported_peers;
   const ContainerPlan* Find(std::string_view container) const;
   friend bool operator==(const PodPlan&, const PodPlan&) = default;
 };
@@ -141,6 +148,10 @@ struct PlanOptions {
   // >= 0: listening relays take a socket the backend bound for them, as this file descriptor
   // (--listen-fd), so the pods that connect to them need not wait for them to start (local).
   int listen_fd = -1;
+  // Relays that connect to a pod's relay learn its address on their report channel, after
+  // their own pod started (--connect-reported): where an address is known only once a pod
+  // runs (podman, Kubernetes), the pods then start without waiting for one another.
+  bool peers_on_channel = false;
   // The relay binary inside the relay image.
   std::string relay_command = "/usr/local/bin/sluice-relay";
   // Where volumes are mounted: "/sluice/VOLUME" in a container. A backend that cannot mount

@@ -43,8 +43,9 @@ TEST(PlanTest, ExampleSpecsRenderToTheExpectedManifests) {
     for (const auto& [flavor, flavor_name] : {std::pair{RenderFlavor::kKubernetes, "kubernetes"},
                                               std::pair{RenderFlavor::kPodman, "podman"}}) {
       SCOPED_TRACE(std::string(name) + " " + flavor_name);
-      const SyncPlan plan = Plan(name, flavor == RenderFlavor::kPodman);
-      const std::string yaml = RenderManifests(plan, flavor, {});
+      auto plan = MakePlan(Spec(name), kInputs, RenderPlanOptions(flavor));
+      ASSERT_TRUE(plan.ok()) << plan.status();
+      const std::string yaml = RenderManifests(*plan, flavor, {});
       const std::string path = kTestdata + "/" + name + "." + flavor_name + ".yaml";
       if (update) {
         ASSERT_TRUE(base::WriteFileAtomically(path, yaml).ok());
@@ -280,6 +281,40 @@ TEST(PlanTest, ARelayCanTakeAPortTheBackendBound) {
   ASSERT_NE(relay, nullptr);
   ASSERT_EQ(relay->ports.size(), 1u);
   EXPECT_EQ(relay->ports[0].name, kRelayPortName);
+}
+
+TEST(PlanTest, APeerNamedOnTheChannelIsNotWaitedForBeforeItsPodStarts) {
+  PlanOptions options;
+  options.peers_on_channel = true;
+  auto plan = MakePlan(Spec("pair"), kInputs, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->pods.size(), 2u);
+  const PodPlan& destination = plan->pods[0];
+  const PodPlan& source = plan->pods[1];
+  // Only the orchestrator's own endpoints stand between the source's pod and its start.
+  for (const Endpoint& e : source.endpoints) EXPECT_EQ(e.pod, kOrchestrator) << e.Placeholder();
+  const ContainerPlan* relay = source.Find("relay-stdout");
+  ASSERT_NE(relay, nullptr);
+  EXPECT_NE(std::find(relay->command.begin(), relay->command.end(), "--connect-reported"),
+            relay->command.end());
+  for (const std::string& arg : relay->command) EXPECT_NE(arg.rfind("--connect=", 0), 0u) << arg;
+  // The orchestrator names the destination's relay port to the relay that says hello as the
+  // source's (its --name).
+  ASSERT_EQ(source.reported_peers.size(), 1u);
+  EXPECT_EQ(source.reported_peers[0].first, source.name);
+  EXPECT_NE(std::find(relay->command.begin(), relay->command.end(), "--name=" + source.name),
+            relay->command.end());
+  EXPECT_EQ(source.reported_peers[0].second,
+            (Endpoint{destination.name, std::string(kRelayPortName)}));
+  EXPECT_TRUE(destination.reported_peers.empty());
+
+  // Without the option the source's relay is given the address, resolved before it starts.
+  auto waited = MakePlan(Spec("pair"), kInputs, {});
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  EXPECT_TRUE(waited->pods[1].reported_peers.empty());
+  EXPECT_NE(std::find(waited->pods[1].endpoints.begin(), waited->pods[1].endpoints.end(),
+                      (Endpoint{destination.name, std::string(kRelayPortName)})),
+            waited->pods[1].endpoints.end());
 }
 
 TEST(PlanTest, ABadSyncIdIsRefused) {

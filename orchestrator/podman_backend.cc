@@ -39,11 +39,7 @@ void GiveToPods(const std::string& path) {
 
 PodmanBackend::~PodmanBackend() { (void)Delete(); }
 
-PlanOptions PodmanBackend::plan_options() const {
-  PlanOptions options;
-  options.host_network = true;  // two syncs at once differ in ports the kernel picked
-  return options;
-}
+PlanOptions PodmanBackend::plan_options() const { return RenderPlanOptions(RenderFlavor::kPodman); }
 
 // The Secret's keys are written into each pod's secret directories as the pod starts.
 absl::Status PodmanBackend::CreateSecret(const SyncPlan&) { return absl::OkStatus(); }
@@ -68,25 +64,44 @@ absl::Status PodmanBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
   if (auto s = base::WriteFileAtomically(file, yaml, 0600); !s.ok()) return s;
 
   pods_.push_back(pod.name);  // from here on, Delete removes it whatever happens
-  auto played = RunCommand({options_.podman, "kube", "play", file}, deadline);
-  if (!played.ok()) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(pod.name, ": `podman kube play` did not finish in time"));
-  }
-  if (played->exit_code != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(pod.name, ": `podman kube play ", file,
-                                                      "` exited ", played->exit_code, ": ",
-                                                      base::LastLines(played->output, 5)));
-  }
-  for (const ContainerPlan& c : pod.containers) {
-    running_.push_back({pod.name, c.name, c.kind == ContainerKind::kMain});
-    if (c.shows_connector_log) {
-      // The connector's log lines, as they come (podman logs ends when the container does).
-      Podman({"logs", "--follow", running_.back().Qualified()});
-    }
-  }
-  port_owners_.Add(pod);
+  // It takes most of a second, mostly waiting on the runtime: the next pod's starts beside it.
+  plays_.push_back(
+      {.pod = pod,
+       .file = file,
+       .result = std::async(std::launch::async, [podman = options_.podman, file, deadline] {
+         return RunCommand({podman, "kube", "play", file}, deadline);
+       })});
   return absl::OkStatus();
+}
+
+absl::Status PodmanBackend::AwaitStarted(absl::Time) {
+  absl::Status first;  // every play is waited for; the first failure is the one told
+  for (Play& play : std::exchange(plays_, {})) {
+    const absl::StatusOr<CommandResult> played = play.result.get();
+    const PodPlan& pod = play.pod;
+    absl::Status s;
+    if (!played.ok()) {
+      s = absl::DeadlineExceededError(
+          absl::StrCat(pod.name, ": `podman kube play` did not finish in time"));
+    } else if (played->exit_code != 0) {
+      s = absl::FailedPreconditionError(absl::StrCat(pod.name, ": `podman kube play ", play.file,
+                                                     "` exited ", played->exit_code, ": ",
+                                                     base::LastLines(played->output, 5)));
+    }
+    if (!s.ok()) {
+      if (first.ok()) first = s;
+      continue;
+    }
+    for (const ContainerPlan& c : pod.containers) {
+      running_.push_back({pod.name, c.name, c.kind == ContainerKind::kMain});
+      if (c.shows_connector_log) {
+        // The connector's log lines, as they come (podman logs ends when the container does).
+        Podman({"logs", "--follow", running_.back().Qualified()});
+      }
+    }
+    port_owners_.Add(pod);
+  }
+  return first;
 }
 
 void PodmanBackend::Podman(std::vector<std::string> args) {
@@ -104,6 +119,7 @@ void PodmanBackend::Podman(std::vector<std::string> args) {
 }
 
 absl::StatusOr<std::string> PodmanBackend::Resolve(const Endpoint& endpoint, absl::Time deadline) {
+  if (auto s = AwaitStarted(deadline); !s.ok()) return s;  // a port of a pod still starting
   absl::Time next_poll = absl::InfinitePast();
   const std::string* const owner = port_owners_.Find(endpoint);
   auto port = AwaitReportedPort(options_.ports, endpoint, deadline, [&] {
@@ -205,6 +221,7 @@ void PodmanBackend::SaveLogs() {
 }
 
 absl::Status PodmanBackend::Delete() {
+  (void)AwaitStarted(absl::Now());  // a pod still starting is removed too; its error was told
   absl::Status status;
   if (!pods_.empty()) {
     SaveLogs();

@@ -1,6 +1,9 @@
 // The podman backend: the plan's pods as real containers, through `podman kube play` of the
 // manifests `sluice render --backend=podman` prints (render.h, flavour kPodman).
 //
+// - Start: `podman kube play` of every pod at once (StartPod returns while it runs,
+//   AwaitStarted waits for them all): a relay that connects to another pod learns its address
+//   on its report channel (PlanOptions::peers_on_channel), so no pod waits for another.
 // - Network: pods share the host's network, relays listen on 127.0.0.1 on ports the kernel
 //   picks and report them, so syncs at once never collide.
 // - Secrets: podman 4.3 (Debian bookworm) crashes on secret volumes in `kube play`, so a secret
@@ -21,6 +24,7 @@
 #ifndef SLUICE_ORCHESTRATOR_PODMAN_BACKEND_H_
 #define SLUICE_ORCHESTRATOR_PODMAN_BACKEND_H_
 
+#include <future>
 #include <map>
 #include <set>
 #include <string>
@@ -29,6 +33,7 @@
 #include <vector>
 
 #include "orchestrator/backend.h"
+#include "orchestrator/command.h"
 #include "orchestrator/processes.h"
 
 namespace sluice::orchestrator {
@@ -44,6 +49,7 @@ class PodmanBackend final : public Backend {
   absl::Status StartPod(const SyncPlan& plan, const PodPlan& pod,
                         const std::map<Endpoint, std::string>& endpoints,
                         absl::Time deadline) override;
+  absl::Status AwaitStarted(absl::Time deadline) override;
   absl::StatusOr<std::string> Resolve(const Endpoint& endpoint, absl::Time deadline) override;
   std::vector<Exited> WaitAny(absl::Time deadline) override;
   size_t running() const override { return running_.size(); }
@@ -64,10 +70,18 @@ class PodmanBackend final : public Backend {
   // running_ to exited_, and their exits to unreported_, for the next WaitAny.
   void Poll();
   void Podman(std::vector<std::string> args);  // in the background; reaped by WaitAny
+
+  // A `podman kube play` under way, on a thread of its own.
+  struct Play {
+    PodPlan pod;
+    std::string file;  // the manifest
+    std::future<absl::StatusOr<CommandResult>> result;
+  };
   void SaveLogs();
 
   const BackendOptions options_;
   std::vector<std::string> pods_;  // created, in order; removed by Delete
+  std::vector<Play> plays_;        // started by StartPod, not yet awaited
   std::vector<std::string> secret_dirs_;
   std::vector<Container> running_;
   PortOwners port_owners_;

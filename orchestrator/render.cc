@@ -15,6 +15,15 @@ std::optional<RenderFlavor> ParseRenderFlavor(std::string_view name) {
   return std::nullopt;
 }
 
+PlanOptions RenderPlanOptions(RenderFlavor flavor) {
+  PlanOptions options;
+  // podman: pods on the host's network, two syncs at once differing in the ports the kernel
+  // picked. Both: a relay's address is known once its pod runs, so peers are named late.
+  options.host_network = flavor == RenderFlavor::kPodman;
+  options.peers_on_channel = true;
+  return options;
+}
+
 std::string SecretDirectory(const std::string& workdir, const std::string& pod,
                             const std::string& volume) {
   return absl::StrCat(workdir, "/secrets/", pod, "/", volume);

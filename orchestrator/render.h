@@ -41,6 +41,10 @@ struct RenderBindings {
   std::string workdir;                        // kPodman: the backend's work directory
 };
 
+// The plan options of the backend that plays `flavor`'s manifests: its plan_options(), and
+// what `sluice render` plans with, so that it prints what that backend runs.
+PlanOptions RenderPlanOptions(RenderFlavor flavor);
+
 // All the manifests: the Secret (kKubernetes), then every pod.
 std::string RenderManifests(const SyncPlan& plan, RenderFlavor flavor,
                             const RenderBindings& bindings);

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -182,10 +183,12 @@ Watched Watch(const SyncSpec& spec, const SyncOptions& options, const SyncPods& 
 
 // Starts the plan's pods in order, each once the endpoints it names are known (resolved into
 // `endpoints`, which holds the orchestrator's own), and returns once they take connections.
-// Cancelled when interrupted.
-absl::Status StartPods(const SyncPlan& plan, Backend& backend, absl::Time deadline,
-                       const volatile std::sig_atomic_t* interrupted,
-                       std::map<Endpoint, std::string>* endpoints) {
+// A relay that connects where the orchestrator says is told by `name_peer` once all pods
+// started and its peer's endpoint resolved. Cancelled when interrupted.
+absl::Status StartPods(
+    const SyncPlan& plan, Backend& backend, absl::Time deadline,
+    const volatile std::sig_atomic_t* interrupted, std::map<Endpoint, std::string>* endpoints,
+    const std::function<void(const std::string& relay, const std::string& address)>& name_peer) {
   // A port that was never taken, with the last words of the container that should have.
   const auto not_listening = [&](const Endpoint& e, const absl::Status& why) {
     std::string log;
@@ -209,6 +212,19 @@ absl::Status StartPods(const SyncPlan& plan, Backend& backend, absl::Time deadli
       resolved.push_back(e);
     }
     if (auto s = backend.StartPod(plan, pod, *endpoints, deadline); !s.ok()) return s;
+  }
+  if (auto s = backend.AwaitStarted(deadline); !s.ok()) return s;
+  for (const PodPlan& pod : plan.pods) {
+    for (const auto& [relay, e] : pod.reported_peers) {
+      if (*interrupted) return absl::CancelledError("interrupted while the pods started");
+      if (!endpoints->contains(e)) {
+        auto address = backend.Resolve(e, deadline);
+        if (!address.ok()) return not_listening(e, address.status());
+        (*endpoints)[e] = *address;
+        resolved.push_back(e);
+      }
+      name_peer(relay, endpoints->at(e));
+    }
   }
   // Where the backend bound a port itself, the pods that connect to it did not wait for its
   // relay: a relay that died at start is a failed start all the same.
@@ -384,7 +400,11 @@ int RunSync(const SyncSpec& spec, const SyncOptions& options,
   std::map<Endpoint, std::string> endpoints = {
       {{std::string(kOrchestrator), "report"}, report_to},
       {{std::string(kOrchestrator), "echo"}, (*echo)->address()}};
-  if (auto s = StartPods(*plan, *backend, start_deadline, interrupted, &endpoints); !s.ok()) {
+  const auto name_peer = [&control](const std::string& relay, const std::string& address) {
+    (*control)->NamePeer(relay, address);
+  };
+  if (auto s = StartPods(*plan, *backend, start_deadline, interrupted, &endpoints, name_peer);
+      !s.ok()) {
     if (s.code() == absl::StatusCode::kCancelled) {
       Log(std::string(s.message()));
       return finish({kSyncInterrupted, "interrupted"}, std::nullopt, std::nullopt, nullptr, "");

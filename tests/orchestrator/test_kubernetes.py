@@ -301,15 +301,23 @@ class KubernetesSyncTest(SyncTest):
                                         fake)
         self.assertEqual(code, EXIT_START, err)
         self.assertLess(time.monotonic() - start, 45, "not failed fast: the start deadline is 60 s")
-        self.assertIn(f"pod {name}-destination will never start", report["reason"])
+        # Both pods have the relay that cannot start, and start side by side: the first seen
+        # failing is named.
+        self.assertRegex(report["reason"], f"pod {name}-(destination|source) will never start")
         self.assertTrue(any(r in report["reason"] for r in reasons), report["reason"])
         self.assertEqual(fake.leftovers(), [])
 
     def test_a_pod_whose_image_cannot_be_pulled_fails_the_start_at_once(self):
         fake = self.fake("pull")
-        self.assert_never_starts(fake, f"k{os.getpid() % 100000}-pull",
-                                 {"image": "localhost/sluice-relay:not-built"},
+        name = f"k{os.getpid() % 100000}-pull"
+        self.assert_never_starts(fake, name, {"image": "localhost/sluice-relay:not-built"},
                                  ["ErrImagePull", "ImagePullBackOff"])
+        # The source's pod did not wait for the destination's to run (its relay learns the
+        # address on its report channel): both were created (and assert_never_starts saw both
+        # deleted).
+        created = [r for r in fake.requests()
+                   if r["method"] == "POST" and r["resource"] == "pods" and r["status"] == 201]
+        self.assertEqual(len(created), 2, created)
 
     def test_a_pod_that_cannot_be_scheduled_fails_the_start_at_once(self):
         fake = self.fake("sched")

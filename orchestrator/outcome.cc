@@ -90,17 +90,17 @@ std::string Engine(const MaybeSummary& s) {
 // By role, not by time: one failure brings the others within milliseconds (a destination that
 // stops reading makes its relay exit, which resets the source relay's connection, which leaves
 // the source writing into a FIFO nobody reads), and polling cannot order them. The source first
-// (its end cuts the destination's input short), then the destination (or its input relay
-// finding it stopped reading), then a relay, then a relay whose peer relay vanished (the other
-// end failed first), then a connector killed by SIGPIPE (its reader was gone). Every exit code is
-// in the report.
+// (its end cuts the destination's input short), then the destination, then its input relay
+// finding it stopped reading (the destination's fault too, but a destination that exited
+// non-zero says more: disk full, not "bytes it never read"), then a relay, then a relay whose
+// peer relay vanished (the other end failed first), then a connector killed by SIGPIPE (its
+// reader was gone). Every exit code is in the report.
 int Blame(const Exited& e, const SyncPods& pods) {
-  if (e.is_main && e.exit_code == 128 + SIGPIPE) return 4;
+  if (e.is_main && e.exit_code == 128 + SIGPIPE) return 5;
   if (e.is_main) return e.pod == pods.source ? 0 : 1;
-  // The destination's input relay saying the destination stopped reading: the destination's.
-  if (e.container == "relay-stdin" && e.exit_code == dataplane::kExitReaderGone) return 1;
-  if (e.exit_code == dataplane::kExitPeerLost) return 3;
-  return 2;
+  if (e.container == "relay-stdin" && e.exit_code == dataplane::kExitReaderGone) return 2;
+  if (e.exit_code == dataplane::kExitPeerLost) return 4;
+  return 3;
 }
 
 Verdict Judge(const SyncSpec& spec, const std::optional<Exited>& cause, const SyncPods& pods,

@@ -38,6 +38,14 @@ TEST(OutcomeTest, BlameNamesTheCauseNotItsConsequences) {
   EXPECT_EQ(Cause({Exit("s-source", "relay-stdout", dataplane::kExitPeerLost),
                    Exit("s-destination", "relay-stdin", dataplane::kExitReaderGone)}),
             "s-destination/relay-stdin");
+  // A destination that failed (its disk full) stopped reading because of it: its own exit
+  // names the cause, whichever exit was seen first.
+  EXPECT_EQ(Cause({Exit("s-destination", "relay-stdin", dataplane::kExitReaderGone),
+                   Exit("s-destination", "main", 1)}),
+            "s-destination/main");
+  EXPECT_EQ(Cause({Exit("s-destination", "main", 1),
+                   Exit("s-destination", "relay-stdin", dataplane::kExitReaderGone)}),
+            "s-destination/main");
 }
 
 dataplane::RelaySummary Summary(std::string_view input, bool complete) {

@@ -6,11 +6,19 @@ the local backend. Its wall time is nearly all the fixed cost every sync pays: s
 orchestrator and the pods (init containers, relays, connectors), their handshakes, and their
 ends. Each run is timed from `sluice run`'s start to its exit, and must succeed.
 
+With --backend=podman the pods are real containers: the test connectors' image (two records of
+one stream) and the relay's, built by deploy/images/build.sh. --backend=kubernetes runs the same
+pods through the API server of --kubeconfig (here: tests/kube_fake's, which runs them with
+podman; see bench/RESULTS.md for how it was started). A change to the orchestrator can be
+measured with --against as long as both builds run the relay in that image.
+
 With --against, a second build's `sluice` runs alternately with the first, so both see the
 same machine: the way to measure a change to the start or the end of a sync.
 
   python3 bench/start_bench.py --build build/release
   python3 bench/start_bench.py --build build/release --against /tmp/before --sidecar-cpu 0.2
+  python3 bench/start_bench.py --build build/release --against /tmp/before --backend podman
+  python3 bench/start_bench.py --build build/release --backend kubernetes --kubeconfig KUBECONFIG
 
 Prints the median [min-max] wall time of each build (and the ratio of medians) and writes
 bench/results/start-<date>.json.
@@ -37,6 +45,17 @@ LINES = [
     '"stream_state":{"c":2}}}}',
 ]
 CGROUP_TAG = "start-bench"
+CONNECTORS = "localhost/sluice-test-connectors:dev"
+PODMAN_SPEC = {
+    "name": "startbench",
+    "source": {"image": CONNECTORS, "command": ["sluice-test-source"],
+               "config": {"streams": ["s0"], "records_per_stream": 2}},
+    "destination": {"image": CONNECTORS, "command": ["sluice-test-destination"],
+                    "config": {"destination_path": "/tmp"}},
+    "catalog": {"streams": [{"stream": {"name": "s0", "json_schema": {},
+                                        "supported_sync_modes": ["full_refresh"]},
+                             "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]},
+}
 
 
 class Build:
@@ -50,13 +69,22 @@ class Build:
                 sys.exit(f"start_bench: missing {tool}: build first (cmake --build {path})")
         self.work = tempfile.mkdtemp(dir=work)
         self.spec = f"{self.work}/sync.json"  # YAML takes JSON
+        self.backend = args.backend
         with open(self.spec, "w") as f:
-            json.dump({"name": "start", "source": {"command": ["cat", f"{work}/in.jsonl"]},
-                       "destination": {"command": [inspect, f"--json={self.work}/dest.json"]}}, f)
-        self.extra = []
+            if self.backend == "local":
+                json.dump({"name": "start", "source": {"command": ["cat", f"{work}/in.jsonl"]},
+                           "destination": {"command": [inspect, f"--json={self.work}/dest.json"]}},
+                          f)
+            else:
+                json.dump(PODMAN_SPEC, f)
+        self.extra = [f"--backend={self.backend}"]
+        if self.backend == "kubernetes":
+            self.extra += [f"--kubeconfig={args.kubeconfig}",
+                           f"--advertise-address={args.advertise_address}"]
         if args.sidecar_cpu is not None:
             limit = cpu_limit(args.sidecar_cpu, CGROUP_TAG)
-            self.extra = [f"--relay={limited_relay(self.relay, limit, f'{self.work}/limited-relay')}"]
+            self.extra.append(
+                f"--relay={limited_relay(self.relay, limit, f'{self.work}/limited-relay')}")
         self.seconds = []
 
     def run_once(self):
@@ -69,8 +97,12 @@ class Build:
         remove_cgroups(CGROUP_TAG)
         if p.returncode != 0:
             sys.exit(f"start_bench: {self.sluice} run exited {p.returncode}:\n{p.stderr}")
-        with open(f"{self.work}/dest.json") as f:
-            records = json.load(f)["types"]["RECORD"]["count"]
+        if self.backend == "local":
+            with open(f"{self.work}/dest.json") as f:
+                records = json.load(f)["types"]["RECORD"]["count"]
+        else:
+            with open(f"{self.work}/report.json") as f:
+                records = sum(s["records_delivered"] for s in json.load(f)["streams"])
         if records != 2:
             sys.exit(f"start_bench: the destination counted {records} records, not 2")
         self.seconds.append(seconds)
@@ -89,12 +121,27 @@ def main():
     p.add_argument("--sidecar-cpu", type=float, default=None,
                    help="run every relay under this CPU limit (0.2: the old sidecars'), each in a "
                         "cgroup of its own (cgroup v1, root)")
+    p.add_argument("--backend", default="local", choices=("local", "podman", "kubernetes"))
+    p.add_argument("--kubeconfig", default=None, help="kubernetes: the cluster's kubeconfig")
+    p.add_argument("--advertise-address", default="127.0.0.1",
+                   help="kubernetes: where the pods reach this machine (default: 127.0.0.1)")
     p.add_argument("--out", default="bench/results")
     args = p.parse_args()
     if args.runs < 1:
         p.error("--runs: at least 1")
     if args.sidecar_cpu is not None and not 0 < args.sidecar_cpu <= os.cpu_count():
         p.error(f"--sidecar-cpu: a share of a CPU, above 0 and at most {os.cpu_count()}")
+    if args.backend == "kubernetes" and not args.kubeconfig:
+        p.error("--backend=kubernetes needs --kubeconfig")
+    if args.backend != "local":
+        if args.sidecar_cpu is not None:
+            p.error("--sidecar-cpu: with the local backend only (pods have their own limits, "
+                    "in the spec's relay.resources)")
+    if args.backend == "podman":
+        for image in (CONNECTORS, "localhost/sluice-relay:dev"):
+            if subprocess.run(["podman", "image", "exists", image]).returncode != 0:
+                p.error(f"--backend=podman: no image {image}: build it with "
+                        f"deploy/images/build.sh {args.build}")
     work = tempfile.mkdtemp(prefix="sluice-start-bench-")
     try:
         with open(f"{work}/in.jsonl", "w") as f:
@@ -104,7 +151,9 @@ def main():
             builds.append(Build(args.against, args, work))
         started = datetime.datetime.now(datetime.timezone.utc)
         print(f"# {platform.node()}, {os.cpu_count()} cores, kernel {platform.release()}, "
-              f"{started:%Y-%m-%d %H:%M} UTC; a sync of {len(LINES)} lines, local backend"
+              f"{started:%Y-%m-%d %H:%M} UTC; "
+              + (f"a sync of {len(LINES)} lines, local backend" if args.backend == "local"
+                 else f"the test connectors' two records, {args.backend} backend")
               + (f"; every relay limited to {args.sidecar_cpu} CPU" if args.sidecar_cpu else ""))
         for i in range(args.runs):
             for b in builds if i % 2 == 0 else reversed(builds):  # drift cancels
@@ -121,7 +170,8 @@ def main():
         with open(path, "w") as f:
             json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(),
                                    "kernel": platform.release()},
-                       "sidecar_cpu": args.sidecar_cpu, "date": started.isoformat(),
+                       "backend": args.backend, "sidecar_cpu": args.sidecar_cpu,
+                       "date": started.isoformat(),
                        "command": " ".join(sys.argv), "results": rows}, f, indent=1)
         print(f"table: {path}")
     finally:

@@ -2,6 +2,7 @@
 
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <simdjson.h>
 #include <sys/stat.h>
@@ -24,6 +25,11 @@ namespace {
 
 constexpr uid_t kPodUser = 65532;  // render.h: the pods' runAsUser and fsGroup
 constexpr absl::Duration kPollInterval = absl::Milliseconds(250);
+// With `podman events` telling when a container died, `podman ps` (tens of ms of CPU each) runs
+// when one did, and this often besides, in case an event is missed.
+constexpr absl::Duration kPollIntervalWithEvents = absl::Seconds(2);
+constexpr absl::Duration kEventCheck = absl::Milliseconds(10);
+constexpr char kEventsProcess[] = "events";
 constexpr absl::Duration kCommandTimeout = absl::Seconds(60);
 
 // The pods run as uid 65532: a secret volume's files must be theirs (a root podman; a rootless
@@ -63,6 +69,7 @@ absl::Status PodmanBackend::StartPod(const SyncPlan& plan, const PodPlan& pod,
                                      {.endpoints = endpoints, .workdir = options_.workdir});
   if (auto s = base::WriteFileAtomically(file, yaml, 0600); !s.ok()) return s;
 
+  if (events_path_.empty()) WatchEvents();
   pods_.push_back(pod.name);  // from here on, Delete removes it whatever happens
   // It takes most of a second, mostly waiting on the runtime: the next pod's starts beside it.
   plays_.push_back(
@@ -163,15 +170,60 @@ void PodmanBackend::Poll() {
   }
 }
 
+void PodmanBackend::WatchEvents() {
+  events_path_ = options_.workdir + "/podman-events.jsonl";
+  Process p;
+  p.name = kEventsProcess;
+  p.argv = {options_.podman, "events", "--format", "json", "--filter", "event=died"};
+  p.stdout_path = events_path_;
+  ProcessSet set;
+  set.name = "podman";
+  set.containers.push_back(std::move(p));
+  events_running_ = background_.Start(set, absl::Now()).ok();
+}
+
+bool PodmanBackend::ContainerDied() {
+  if (!events_running_) return false;
+  const int fd = open(events_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[16384];
+  ssize_t n;
+  while ((n = pread(fd, buf, sizeof buf, static_cast<off_t>(events_read_))) > 0) {
+    events_pending_.append(buf, static_cast<size_t>(n));
+    events_read_ += static_cast<size_t>(n);
+  }
+  close(fd);
+  // {"ContainerExitCode":N,"ID":...,"Name":"POD-CONTAINER","Status":"died",...}: only a wake-up;
+  // the exit code is read from `podman ps`, as without events.
+  bool ours = false;
+  for (size_t nl; (nl = events_pending_.find('\n')) != std::string::npos;) {
+    const std::string_view line(events_pending_.data(), nl);
+    for (const std::string& pod : pods_) {
+      ours |= line.find(absl::StrCat("\"Name\":\"", pod, "-")) != std::string_view::npos;
+    }
+    events_pending_.erase(0, nl + 1);
+  }
+  return ours;
+}
+
 std::vector<Exited> PodmanBackend::WaitAny(absl::Time deadline) {
   for (;;) {
-    background_.WaitAny(absl::Now());  // reaps podman stop and logs
-    const absl::Time polled = absl::Now();
-    Poll();
+    // Reaps podman stop and logs; `podman events` ending (no event log here) brings back the
+    // polling of before.
+    for (const Exited& e : background_.WaitAny(absl::Now())) {
+      if (e.container == kEventsProcess) events_running_ = false;
+    }
+    const absl::Duration interval = events_running_ ? kPollIntervalWithEvents : kPollInterval;
+    if (ContainerDied() || absl::Now() >= last_poll_ + interval) {
+      last_poll_ = absl::Now();
+      Poll();
+    }
     if (!unreported_.empty() || running_.empty() || absl::Now() >= deadline) {
       return std::exchange(unreported_, {});
     }
-    const absl::Time next = std::min(deadline, polled + kPollInterval);
+    const absl::Time next =
+        std::min({deadline, last_poll_ + interval,
+                  events_running_ ? absl::Now() + kEventCheck : absl::InfiniteFuture()});
     std::this_thread::sleep_for(
         absl::ToChronoNanoseconds(std::max(next - absl::Now(), absl::ZeroDuration())));
   }

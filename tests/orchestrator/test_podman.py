@@ -121,6 +121,12 @@ class PodmanSyncTest(SyncTest):
             template = re.sub(r"\$\{endpoint:[^}]*\}", "\0", doc)
             pattern = re.escape(template).replace("\0", r"127\.0\.0\.1:[0-9]+")
             self.assertIsNotNone(re.fullmatch(pattern, played), f"{pod}:\n{played}\nrendered:\n{doc}")
+        # The backend heard the containers die from `podman events` (it then reads their exit
+        # codes from `podman ps`, as it always did): both connectors are in what it heard.
+        with open(os.path.join(workdir, "podman-events.jsonl")) as f:
+            died = {json.loads(line).get("Name") for line in f if line.strip()}
+        for pod in ("source", "destination"):
+            self.assertIn(f"{name}-{pod}-main", died)
 
     def assert_fails_cleanly(self, name, spec, expected, within):
         start = time.monotonic()

@@ -6,7 +6,8 @@
 //
 //   auto backend = MakeBackend(BackendKind::kPodman, {.workdir = dir, .ports = &progress});
 //   (*backend)->CreateSecret(plan);
-//   (*backend)->StartPod(plan, plan.pods[0], endpoints, deadline);
+//   (*backend)->StartPod(plan, plan.pods[0], endpoints, deadline);   // each pod, in order
+//   (*backend)->AwaitStarted(deadline);
 //   auto address = (*backend)->Resolve({plan.pods[0].name, "relay"}, deadline);
 //   ... (*backend)->WaitAny(deadline) until running() == 0 ...
 //   (*backend)->Delete();

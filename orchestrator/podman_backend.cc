@@ -2,6 +2,7 @@
 
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
+#include <absl/strings/str_split.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <simdjson.h>
@@ -18,6 +19,7 @@
 
 #include "base/files.h"
 #include "orchestrator/command.h"
+#include "orchestrator/cri_log.h"
 #include "orchestrator/render.h"
 
 namespace sluice::orchestrator {
@@ -31,6 +33,7 @@ constexpr absl::Duration kPollIntervalWithEvents = absl::Seconds(2);
 constexpr absl::Duration kEventCheck = absl::Milliseconds(10);
 constexpr char kEventsProcess[] = "events";
 constexpr absl::Duration kCommandTimeout = absl::Seconds(60);
+constexpr uintmax_t kMaxLogFileBytes = 16 << 20;  // read whole; larger ones go to `podman logs`
 
 // The pods run as uid 65532: a secret volume's files must be theirs (a root podman; a rootless
 // one maps uids and cannot give them away).
@@ -260,15 +263,44 @@ std::string PodmanBackend::Logs(const std::string& pod, const std::string& conta
 }
 
 void PodmanBackend::SaveLogs() {
+  std::vector<const Container*> containers;
   for (const auto* list : {&exited_, &running_}) {
-    for (const Container& c : *list) {
-      auto logs =
-          RunCommand({options_.podman, "logs", c.Qualified()}, absl::Now() + kCommandTimeout);
-      if (!logs.ok()) continue;
-      const std::string dir = absl::StrCat(options_.workdir, "/logs/", c.pod);
-      if (!base::MakeDirectories(dir, 0700).ok()) continue;
-      (void)base::WriteFileAtomically(absl::StrCat(dir, "/", c.name, ".log"), logs->output);
+    for (const Container& c : *list) containers.push_back(&c);
+  }
+  if (containers.empty()) return;
+  // One `podman container inspect` says where each log file is, and the files are read here:
+  // one `podman logs` per container took 0.35-0.47 s at the end of every sync. A log of another
+  // driver, or a file too large to read whole, is asked of `podman logs`, as before.
+  std::map<std::string, std::string> files;  // container -> its k8s-file log
+  std::vector<std::string> args = {options_.podman, "container", "inspect", "--format",
+                                   "{{.Name}}\t{{.HostConfig.LogConfig.Type}}\t"
+                                   "{{.HostConfig.LogConfig.Path}}"};
+  for (const Container* c : containers) args.push_back(c->Qualified());
+  if (auto inspected = RunCommand(args, absl::Now() + kCommandTimeout);
+      inspected.ok() && inspected->exit_code == 0) {
+    const std::vector<std::string> lines =
+        absl::StrSplit(inspected->output, '\n', absl::SkipEmpty());
+    for (const std::string& line : lines) {
+      const std::vector<std::string> f = absl::StrSplit(line, '\t');
+      if (f.size() == 3 && f[1] == "k8s-file") files[f[0]] = f[2];
     }
+  }
+  for (const Container* c : containers) {
+    std::optional<std::string> text;
+    if (const auto it = files.find(c->Qualified()); it != files.end()) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(it->second, ec);
+      if (!ec && size <= kMaxLogFileBytes) text = CriLogText(base::ReadFile(it->second));
+    }
+    if (!text) {
+      auto logs =
+          RunCommand({options_.podman, "logs", c->Qualified()}, absl::Now() + kCommandTimeout);
+      if (!logs.ok()) continue;
+      text = std::move(logs->output);
+    }
+    const std::string dir = absl::StrCat(options_.workdir, "/logs/", c->pod);
+    if (!base::MakeDirectories(dir, 0700).ok()) continue;
+    (void)base::WriteFileAtomically(absl::StrCat(dir, "/", c->name, ".log"), *text);
   }
 }
 

@@ -14,7 +14,8 @@
 //   (every 250 ms where `podman events` cannot run).
 // - Logs: the connector's log lines (the relay-stderr sidecar) are followed live onto the
 //   orchestrator's stderr; every container's log is saved into WORKDIR/logs/POD/CONTAINER.log
-//   before its pod is removed.
+//   before its pod is removed: read from podman's k8s-file log files (cri_log.h), which one
+//   `podman container inspect` finds, or through `podman logs` for another log driver.
 // - Delete: `podman pod rm --force` of every pod it created, after their exits were read; the
 //   destructor does the same for the paths that end early (a failure, SIGINT).
 //

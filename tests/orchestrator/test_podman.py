@@ -127,6 +127,14 @@ class PodmanSyncTest(SyncTest):
             died = {json.loads(line).get("Name") for line in f if line.strip()}
         for pod in ("source", "destination"):
             self.assertIn(f"{name}-{pod}-main", died)
+        # Every container's log was saved as the container wrote it (read from podman's log
+        # files, without their "TIME STREAM TAG" prefixes).
+        for pod, relay, said in (("source", "relay-stdout", "send done:"),
+                                 ("destination", "relay-stdin", "recv done:")):
+            with open(os.path.join(workdir, "logs", f"{name}-{pod}", f"{relay}.log")) as f:
+                saved = f.read()
+            self.assertRegex(saved, rf"(?m)^sluice-relay\[[^]]+\] {said}", saved)
+            self.assertNotRegex(saved, r"(?m)^\S+ std(out|err) [FP] ", saved)
 
     def assert_fails_cleanly(self, name, spec, expected, within):
         start = time.monotonic()

@@ -49,8 +49,10 @@ class Proc:
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.args = args
+        # A group of its own: a pipeline's children (the generator behind `bash -c`) go with it
+        # when a failed test ends it, instead of staying blocked on a FIFO nobody reads.
         self.p = subprocess.Popen(args, stderr=self.log, stdin=stdin, stdout=stdout, env=full_env,
-                                  pass_fds=pass_fds)
+                                  pass_fds=pass_fds, start_new_session=True)
         self.rusage = None
         self.returncode = None
 
@@ -84,7 +86,7 @@ class Proc:
                 self.log.close()
                 return self.returncode
             if time.time() > deadline:
-                self.p.kill()
+                self.kill_group()
                 raise AssertionError(f"{self.args[:2]} did not exit within {timeout} s:\n{self.text()}")
             time.sleep(0.01)
 
@@ -93,6 +95,13 @@ class Proc:
 
     def kill(self, sig=signal.SIGKILL):
         self.p.send_signal(sig)
+
+    def kill_group(self):
+        """SIGKILL to the process and whatever it started."""
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class FifoReader:
@@ -132,8 +141,8 @@ class RelayTest(unittest.TestCase):
 
     def tearDown(self):
         for p in self.procs:
+            p.kill_group()  # also what a finished pipeline left behind
             if p.p.poll() is None:
-                p.p.kill()
                 p.p.wait()
         if not getattr(self, "_keep", False):
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -46,7 +46,7 @@ LINES = [
 ]
 CGROUP_TAG = "start-bench"
 CONNECTORS = "localhost/sluice-test-connectors:dev"
-PODMAN_SPEC = {
+CONTAINERS_SPEC = {  # for podman and kubernetes
     "name": "startbench",
     "source": {"image": CONNECTORS, "command": ["sluice-test-source"],
                "config": {"streams": ["s0"], "records_per_stream": 2}},
@@ -76,7 +76,7 @@ class Build:
                            "destination": {"command": [inspect, f"--json={self.work}/dest.json"]}},
                           f)
             else:
-                json.dump(PODMAN_SPEC, f)
+                json.dump(CONTAINERS_SPEC, f)
         self.extra = [f"--backend={self.backend}"]
         if self.backend == "kubernetes":
             self.extra += [f"--kubeconfig={args.kubeconfig}",
@@ -133,10 +133,9 @@ def main():
         p.error(f"--sidecar-cpu: a share of a CPU, above 0 and at most {os.cpu_count()}")
     if args.backend == "kubernetes" and not args.kubeconfig:
         p.error("--backend=kubernetes needs --kubeconfig")
-    if args.backend != "local":
-        if args.sidecar_cpu is not None:
-            p.error("--sidecar-cpu: with the local backend only (pods have their own limits, "
-                    "in the spec's relay.resources)")
+    if args.backend != "local" and args.sidecar_cpu is not None:
+        p.error("--sidecar-cpu: with the local backend only (pods have their own limits, "
+                "in the spec's relay.resources)")
     if args.backend == "podman":
         for image in (CONNECTORS, "localhost/sluice-relay:dev"):
             if subprocess.run(["podman", "image", "exists", image]).returncode != 0:

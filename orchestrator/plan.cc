@@ -234,12 +234,10 @@ absl::StatusOr<SyncPlan> MakePlan(const SyncSpec& spec, const PlanInputs& inputs
   source.last().command.push_back("--report-messages");
   source.Logs();
   const std::string source_name = source.name();
-  if (options.peers_on_channel) {
-    plan.pods.push_back(source.Build({{std::string(kOrchestrator), "report"}}));
-    plan.pods.back().reported_peers.emplace_back(source_name, peer);
-  } else {
-    plan.pods.push_back(source.Build({{std::string(kOrchestrator), "report"}, peer}));
-  }
+  std::vector<Endpoint> source_endpoints = {{std::string(kOrchestrator), "report"}};
+  if (!options.peers_on_channel) source_endpoints.push_back(peer);
+  plan.pods.push_back(source.Build(std::move(source_endpoints)));
+  if (options.peers_on_channel) plan.pods.back().reported_peers.emplace_back(source_name, peer);
   return plan;
 }
 

@@ -202,14 +202,19 @@ absl::Status StartPods(
     return absl::UnavailableError(absl::StrCat(why.message(), log.empty() ? "" : ": ", log));
   };
   std::vector<Endpoint> resolved;
+  // Into `endpoints`, once: a pod's endpoint and a relay's reported peer may be the same.
+  const auto resolve = [&](const Endpoint& e) -> absl::Status {
+    if (endpoints->contains(e)) return absl::OkStatus();
+    auto address = backend.Resolve(e, deadline);
+    if (!address.ok()) return not_listening(e, address.status());
+    (*endpoints)[e] = *address;
+    resolved.push_back(e);
+    return absl::OkStatus();
+  };
   for (const PodPlan& pod : plan.pods) {
     if (*interrupted) return absl::CancelledError("interrupted while the pods started");
     for (const Endpoint& e : pod.endpoints) {
-      if (endpoints->contains(e)) continue;
-      auto address = backend.Resolve(e, deadline);
-      if (!address.ok()) return not_listening(e, address.status());
-      (*endpoints)[e] = *address;
-      resolved.push_back(e);
+      if (auto s = resolve(e); !s.ok()) return s;
     }
     if (auto s = backend.StartPod(plan, pod, *endpoints, deadline); !s.ok()) return s;
   }
@@ -217,12 +222,7 @@ absl::Status StartPods(
   for (const PodPlan& pod : plan.pods) {
     for (const auto& [relay, e] : pod.reported_peers) {
       if (*interrupted) return absl::CancelledError("interrupted while the pods started");
-      if (!endpoints->contains(e)) {
-        auto address = backend.Resolve(e, deadline);
-        if (!address.ok()) return not_listening(e, address.status());
-        (*endpoints)[e] = *address;
-        resolved.push_back(e);
-      }
+      if (auto s = resolve(e); !s.ok()) return s;
       name_peer(relay, endpoints->at(e));
     }
   }

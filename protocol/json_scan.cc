@@ -268,8 +268,9 @@ inline uint64_t CompactSizeImpl(std::string_view json) {
   return json.size() - whitespace;
 }
 
-// flatten: the classifiers and the carry-less multiply want targets the shared templates
-// between them lack, so they inline only when this caller takes everything in.
+// flatten, on every kernel: the classifiers and the carry-less multiply want targets the shared
+// templates between them lack, so they inline only when this caller takes everything in.
+// Without it the AVX2 kernel called PrefixXorClmul once a block (bench/RESULTS.md).
 template <bool Prefix>
 __attribute__((target("avx512f,avx512bw,avx2,pclmul"), flatten)) size_t ScanContainerAvx512(
     std::string_view span, size_t readable_before, ContainerScan* result) {
@@ -281,13 +282,13 @@ __attribute__((target("avx512f,avx512bw,avx2,pclmul"), flatten)) uint64_t Compac
   return CompactSizeImpl<ClassifyAvx512, TailAvx512, PrefixXorClmul>(json);
 }
 template <bool Prefix>
-__attribute__((target("avx2,pclmul"))) size_t ScanContainerAvx2(std::string_view span,
-                                                                size_t readable_before,
-                                                                ContainerScan* result) {
+__attribute__((target("avx2,pclmul"), flatten)) size_t ScanContainerAvx2(std::string_view span,
+                                                                         size_t readable_before,
+                                                                         ContainerScan* result) {
   return ScanContainerImpl<ClassifyAvx2, TailByBlock<ClassifyAvx2>, PrefixXorClmul, Prefix>(
       span, readable_before, result);
 }
-__attribute__((target("avx2,pclmul"))) uint64_t CompactSizeAvx2(std::string_view json) {
+__attribute__((target("avx2,pclmul"), flatten)) uint64_t CompactSizeAvx2(std::string_view json) {
   return CompactSizeImpl<ClassifyAvx2, TailByBlock<ClassifyAvx2>, PrefixXorClmul>(json);
 }
 template <bool Prefix>

@@ -5,7 +5,9 @@
 #include <cctype>
 #include <cstring>
 
-#if defined(__SSE2__)
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -312,6 +314,36 @@ bool ReadAnyOrderRecord(std::string_view line, CanonicalRecord* out) {
 
 namespace {
 
+#if defined(__AVX2__)
+// The envelope's opening exactly as the CDKs write it, without spaces (Java) and with one after
+// each ':' and ',' (Python): `size` bytes of `text` are compared, the rest is padding.
+struct EnvelopeOpening {
+  alignas(32) char text[32];
+  size_t size;
+};
+constexpr EnvelopeOpening kOpenings[] = {
+    {"{\"type\":\"RECORD\",\"record\":{", 27},
+    {"{\"type\": \"RECORD\", \"record\": {", 30},
+};
+
+// How many bytes of the line one of kOpenings takes, or 0: a 32-byte compare each, 27 fewer
+// instructions a line than the literals one by one (callgrind, bench/RESULTS.md). Every other
+// spacing, and every line that is not a RECORD, goes the literal way.
+inline size_t ReadOpening(const char* begin, const char* end) {
+  if (end - begin < 32) return 0;
+  const __m256i line = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(begin));
+  for (const EnvelopeOpening& o : kOpenings) {
+    const __m256i text = _mm256_load_si256(reinterpret_cast<const __m256i*>(o.text));
+    const auto same = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(line, text)));
+    const uint32_t want = (uint32_t{1} << o.size) - 1;
+    if ((same & want) == want) return o.size;
+  }
+  return 0;
+}
+#else
+inline size_t ReadOpening(const char*, const char*) { return 0; }
+#endif
+
 // ReadCanonicalRecord(); *other_type set when the line starts as the CDKs write every message
 // and its type is not RECORD (the first "type" key is the one that counts).
 // Inlined into both callers: a call more costs 3% at 100 B lines (bench/RESULTS.md).
@@ -320,16 +352,20 @@ __attribute__((always_inline)) inline bool ReadCanonical(std::string_view line,
   const char* const begin = line.data();
   const char* const end = begin + line.size();
   Cursor c(begin, end);
-  if (!c.Literal("{\"type\":")) return false;
-  c.OptionalSpace();
-  if (!c.Literal("\"RECORD\",")) {
-    *other_type = !c.Literal("\"RECORD\"");
-    return false;
+  if (const size_t opening = ReadOpening(begin, end); opening != 0) {
+    c.Skip(opening);
+  } else {
+    if (!c.Literal("{\"type\":")) return false;
+    c.OptionalSpace();
+    if (!c.Literal("\"RECORD\",")) {
+      *other_type = !c.Literal("\"RECORD\"");
+      return false;
+    }
+    c.OptionalSpace();
+    if (!c.Literal("\"record\":")) return false;
+    c.OptionalSpace();
+    if (!c.Literal("{")) return false;
   }
-  c.OptionalSpace();
-  if (!c.Literal("\"record\":")) return false;
-  c.OptionalSpace();
-  if (!c.Literal("{")) return false;
 
   bool have_stream = false;
   bool have_namespace = false;

@@ -311,18 +311,34 @@ ScanKernel DetectKernel() {
 }
 const ScanKernel kBest = DetectKernel();
 
+
+// The kernel behind ScanContainer() and ScanLeadingContainer(), picked once: every fast-path
+// line calls it, and a switch on the kernel there cost a call frame more each time.
+using ScanFunction = size_t (*)(std::string_view, size_t, ContainerScan*);
 template <bool Prefix>
-size_t ScanWith(ScanKernel kernel, std::string_view span, size_t readable_before,
-                ContainerScan* result) {
+ScanFunction PickScan(ScanKernel kernel) {
   switch (kernel) {
     case ScanKernel::kAvx512:
-      return ScanContainerAvx512<Prefix>(span, readable_before, result);
+      return ScanContainerAvx512<Prefix>;
     case ScanKernel::kAvx2:
-      return ScanContainerAvx2<Prefix>(span, readable_before, result);
+      return ScanContainerAvx2<Prefix>;
     case ScanKernel::kPortable:
       break;
   }
-  return ScanContainerPortable<Prefix>(span, readable_before, result);
+  return ScanContainerPortable<Prefix>;
+}
+const ScanFunction kScanWhole = PickScan<false>(kBest);
+const ScanFunction kScanLeading = PickScan<true>(kBest);
+
+// For a static initializer elsewhere that scans before this file's have run.
+template <bool Prefix>
+size_t ScanBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result) {
+  return PickScan<Prefix>(DetectKernel())(span, readable_before, result);
+}
+template <bool Prefix>
+inline ScanFunction Scan() {
+  const ScanFunction f = Prefix ? kScanLeading : kScanWhole;
+  return __builtin_expect(f != nullptr, 1) ? f : ScanBeforeInit<Prefix>;
 }
 
 }  // namespace
@@ -341,12 +357,12 @@ bool KernelAvailable(ScanKernel kernel) {
 
 bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result,
                        size_t readable_before) {
-  return ScanWith<false>(kernel, span, readable_before, result) != 0;
+  return PickScan<false>(kernel)(span, readable_before, result) != 0;
 }
 
 size_t ScanLeadingContainerWith(ScanKernel kernel, std::string_view text, ContainerScan* result,
                                 size_t readable_before) {
-  return ScanWith<true>(kernel, text, readable_before, result);
+  return PickScan<true>(kernel)(text, readable_before, result);
 }
 
 uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {
@@ -364,11 +380,11 @@ uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {
 }  // namespace internal
 
 bool ScanContainer(std::string_view span, ContainerScan* result, size_t readable_before) {
-  return internal::ScanWith<false>(internal::kBest, span, readable_before, result) != 0;
+  return internal::Scan<false>()(span, readable_before, result) != 0;
 }
 
 size_t ScanLeadingContainer(std::string_view text, ContainerScan* result, size_t readable_before) {
-  return internal::ScanWith<true>(internal::kBest, text, readable_before, result);
+  return internal::Scan<true>()(text, readable_before, result);
 }
 
 uint64_t CompactSize(std::string_view json) {

@@ -31,6 +31,8 @@ class Cursor {
     if (p_ < end_ && *p_ == ' ') ++p_;
   }
   void Whitespace() {
+    // Every JSON whitespace byte is <= ' ': most calls, between compact tokens, end here.
+    if (p_ < end_ && static_cast<unsigned char>(*p_) > ' ') return;
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\r' || *p_ == '\n')) ++p_;
   }
   bool Char(char c) {
@@ -41,6 +43,20 @@ class Cursor {
   // [0-9]*: how many it passed.
   size_t Digits() {
     const char* const start = p_;
+#if defined(__SSE2__)
+    // 16 bytes at once: a millisecond timestamp has 13 digits.
+    while (end_ - p_ >= 16) {
+      const __m128i v = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p_)),
+                                     _mm_set1_epi8('0'));
+      const auto digit = static_cast<unsigned>(
+          _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(9)), v)));
+      if (digit != 0xffffu) {
+        p_ += __builtin_ctz(~digit);
+        return static_cast<size_t>(p_ - start);
+      }
+      p_ += 16;
+    }
+#endif
     while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
     return static_cast<size_t>(p_ - start);
   }
@@ -231,7 +247,7 @@ bool SkipValue(Cursor& c, const char* line_begin, bool* ascii) {
 }
 
 // After a member: ws, then ',' ws (true, *more) or '}' (true, !*more).
-bool NextMember(Cursor& c, bool* more) {
+__attribute__((always_inline)) inline bool NextMember(Cursor& c, bool* more) {
   c.Whitespace();
   if (c.Char(',')) {
     c.Whitespace();

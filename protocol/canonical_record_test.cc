@@ -239,6 +239,33 @@ TEST(AnyOrderRecordTest, FieldsNoReaderCountsArePassedOverWhenTheirValuesAreVali
   EXPECT_FALSE(ReadAnyOrderRecord(before.view(), &r));
 }
 
+// emitted_at's digits are read 16 at a time where 16 bytes are left: every length around that
+// step, with the line ending right after them or further on, and a leading zero refused.
+TEST(AnyOrderRecordTest, EmittedAtOfEveryLengthAndPlace) {
+  for (size_t digits = 1; digits <= 40; ++digits) {
+    for (const bool at_end : {true, false}) {
+      for (const bool leading_zero : {false, true}) {
+        std::string n;
+        for (size_t i = 0; i < digits; ++i) n.push_back(static_cast<char>('1' + i % 9));
+        n[digits / 2] = '0';
+        if (leading_zero) n[0] = '0';
+        const std::string record = R"({"stream":"s","data":{"a":1},"emitted_at":)" + n + "}";
+        const ExactLine line(at_end ? R"({"type":"RECORD","record":)" + record + "}"
+                                    : R"({"record":)" + record + R"(,"type":"RECORD"})");
+        CanonicalRecord r;
+        EXPECT_EQ(ReadAnyOrderRecord(line.view(), &r), !leading_zero || digits == 1)
+            << line.view();
+        const ExactLine minus(at_end ? R"({"type":"RECORD","record":{"emitted_at":-)" + n +
+                                           R"(,"stream":"s","data":{}}})"
+                                     : R"({"record":{"stream":"s","data":{},"emitted_at":-)" +
+                                           n + R"(},"type":"RECORD"})");
+        EXPECT_EQ(ReadAnyOrderRecord(minus.view(), &r), !leading_zero || digits == 1)
+            << minus.view();
+      }
+    }
+  }
+}
+
 TEST(AnyOrderRecordTest, Utf8IsValidatedWhereverItStands) {
   for (const std::string where : {"stream", "namespace", "data"}) {
     for (const std::string bytes : {"\xC3\xA9", "\xFF"}) {

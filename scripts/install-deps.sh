@@ -13,6 +13,7 @@ packages=(
   libboost-dev liburing-dev libssl-dev libyaml-cpp-dev
   # Tests and benchmarks: socat is the competitor and an interop peer.
   socat coreutils procps iproute2 python3 gnuplot-nox openssl
+  valgrind  # bench/inspector_ab.py counts instructions with callgrind
   # Container images and real pods (deploy/): podman with runc.
   podman runc catatonit  # catatonit: the pause process of the pods `podman kube play` makes
 )

@@ -30,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 
+from tables import write_table
+
 SHAPES = {"canonical": [], "spaced": ["--spaced"], "sorted-keys": ["--sorted_keys"]}
 
 
@@ -149,14 +151,9 @@ def main():
             print(f"instructions a line ({args.shape}, {args.record_bytes} B, {lines} lines, "
                   f"sluice-inspect under callgrind): build {per_line[0]:.0f}, against "
                   f"{per_line[1]:.0f}, ratio {instructions['ratio']:.3f}x")
-        os.makedirs(args.out, exist_ok=True)
-        path = f"{args.out}/inspector-ab-{started:%Y%m%d-%H%M%S}.json"
-        with open(path, "w") as f:
-            json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(),
-                                   "kernel": platform.release()},
-                       "date": started.isoformat(), "command": " ".join(sys.argv),
-                       "builds": {"build": args.build, "against": args.against},
-                       "results": rows, "instructions": instructions}, f, indent=1)
+        path = write_table(args.out, "inspector-ab", started,
+                           {"builds": {"build": args.build, "against": args.against},
+                            "results": rows, "instructions": instructions})
         print(f"table: {path}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

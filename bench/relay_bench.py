@@ -36,6 +36,7 @@ import threading
 import time
 
 from charts import bar_chart
+from tables import write_table
 
 WORKLOADS = {
     # name: (sluice-gen flags, relay flags)
@@ -385,13 +386,9 @@ def main():
         print("\n# the harness issue's targets (inspection on, the engine auto picks)")
         for line in goals:
             print(line)
-    os.makedirs(args.out, exist_ok=True)
-    stem = f"{args.out}/relay-{started:%Y%m%d-%H%M%S}"
-    with open(stem + ".json", "w") as f:
-        json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release(),
-                               "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": ")},
-                   "date": started.isoformat(), "command": " ".join(sys.argv), "results": results,
-                   "ratios": lines, "targets": goals}, f, indent=1)
+    path = write_table(args.out, "relay", started,
+                       {"results": results, "ratios": lines, "targets": goals})
+    stem = path[:-len(".json")]
     for direction in args.directions.split(","):
         for condition in args.conditions.split(","):
             png = f"{stem}-{direction}-{condition}.png"

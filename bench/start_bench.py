@@ -37,6 +37,7 @@ import tempfile
 import time
 
 from sync_bench import cpu_limit, limited_relay, remove_cgroups
+from tables import write_table
 
 LINES = [
     '{"type":"RECORD","record":{"stream":"s","data":{"a":1},"emitted_at":1}}',
@@ -164,14 +165,9 @@ def main():
         if len(rows) == 2:
             print(f"{rows[0]['build']} / {rows[1]['build']}: "
                   f"{rows[0]['median_ms'] / rows[1]['median_ms']:.2f}x the wall time (medians)")
-        os.makedirs(args.out, exist_ok=True)
-        path = f"{args.out}/start-{started:%Y%m%d-%H%M%S}.json"
-        with open(path, "w") as f:
-            json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(),
-                                   "kernel": platform.release()},
-                       "backend": args.backend, "sidecar_cpu": args.sidecar_cpu,
-                       "date": started.isoformat(),
-                       "command": " ".join(sys.argv), "results": rows}, f, indent=1)
+        path = write_table(args.out, "start", started,
+                           {"backend": args.backend, "sidecar_cpu": args.sidecar_cpu,
+                            "results": rows})
         print(f"table: {path}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -53,6 +53,7 @@ import tempfile
 import time
 
 from charts import bar_chart
+from tables import write_table
 
 TARGET = 0.90
 CGROUP_CPU = "/sys/fs/cgroup/cpu"
@@ -476,15 +477,10 @@ def run(args, sync):
     print("\n# ratios of medians")
     for line in lines:
         print(line)
-    os.makedirs(args.out, exist_ok=True)
-    path = f"{args.out}/sync-{started:%Y%m%d-%H%M%S}.json"
-    with open(path, "w") as f:
-        json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()},
-                   "shape": args.shape, "record_bytes": args.record_bytes, "inspect": args.inspect,
-                   "sidecar_cpu": args.sidecar_cpu,
-                   "net": args.net,
-                   "date": started.isoformat(), "command": " ".join(sys.argv), "results": rows,
-                   "ratios": lines}, f, indent=1)
+    path = write_table(args.out, "sync", started,
+                       {"shape": args.shape, "record_bytes": args.record_bytes,
+                        "inspect": args.inspect, "sidecar_cpu": args.sidecar_cpu, "net": args.net,
+                        "results": rows, "ratios": lines})
     print(f"table: {path}")
     png = path[:-len(".json")] + ".png"
     condition = f"{args.net}" + (f", {args.sidecar_cpu} CPU per relay" if args.sidecar_cpu else "")

@@ -16,6 +16,16 @@
 namespace sluice::protocol {
 namespace {
 
+#if defined(__SSE2__)
+// Bit i set when p[i] is an ASCII digit, for the 16 bytes at `p` (all readable).
+inline unsigned DigitMask16(const char* p) {
+  const __m128i v =
+      _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), _mm_set1_epi8('0'));
+  return static_cast<unsigned>(
+      _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(9)), v)));
+}
+#endif
+
 // A cursor over the line; every method checks bounds.
 class Cursor {
  public:
@@ -46,10 +56,7 @@ class Cursor {
 #if defined(__SSE2__)
     // 16 bytes at once: a millisecond timestamp has 13 digits.
     while (end_ - p_ >= 16) {
-      const __m128i v = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p_)),
-                                     _mm_set1_epi8('0'));
-      const auto digit = static_cast<unsigned>(
-          _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(9)), v)));
+      const unsigned digit = DigitMask16(p_);
       if (digit != 0xffffu) {
         p_ += __builtin_ctz(~digit);
         return static_cast<size_t>(p_ - start);
@@ -131,11 +138,7 @@ __attribute__((always_inline)) inline const char* EmittedAtSuffix(const char* be
 #if defined(__SSE2__)
   // The 16 bytes before "}}" at once: a millisecond timestamp has 13 digits.
   if (p - begin >= 16) {
-    const __m128i v =
-        _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p - 16)), _mm_set1_epi8('0'));
-    const unsigned digit = static_cast<unsigned>(
-        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(9)), v)));
-    const unsigned other = ~digit & 0xffffu;
+    const unsigned other = ~DigitMask16(p - 16) & 0xffffu;
     // Digits run down from bit 15 to just above the highest non-digit.
     p -= other != 0 ? 15 - (31 - __builtin_clz(other)) : 16;
   }

@@ -311,7 +311,6 @@ ScanKernel DetectKernel() {
 }
 const ScanKernel kBest = DetectKernel();
 
-
 // The kernel behind ScanContainer() and ScanLeadingContainer(), picked once: every fast-path
 // line calls it, and a switch on the kernel there cost a call frame more each time.
 using ScanFunction = size_t (*)(std::string_view, size_t, ContainerScan*);

@@ -103,21 +103,13 @@ inline constexpr std::string_view kEngineChoices = "auto, uring, splice or copy"
 //
 // "auto" picks by measurement (bench/RESULTS.md), not by principle:
 //   kSocketToPipe  uring, else splice: splicing socket -> pipe beats read/write by 1.7x.
-//   kPipeToSocket  to a peer on loopback, copy: read/write into the blocking socket beats
-//                  tee+splice by 1.4x (and splice alone by 1.4x without inspection). Pages
-//                  spliced into TCP stay pinned by the socket, so the FIFO's writer allocates
-//                  fresh pages for every write, and tee takes the pipe lock the writer holds; a
-//                  copy of data already hot in cache for the inspector costs less than both.
-//                  To a peer elsewhere (another pod: across a veth pair here), splice: it spends
-//                  about 30% less CPU per GB than read/write there, for the same throughput.
+//   kPipeToSocket  splice, tee for the inspector: on loopback it spends 0.6x the CPU per GB of
+//                  read/write into the socket and moves 1.2x the bytes, across a veth pair 0.7x
+//                  for the same throughput. (Until the inspector's reads of the teed bytes were
+//                  cut to 64 KiB, read/write won on loopback.)
 //   kNoPipe        copy.
-// `peer_on_loopback` matters only to auto's choice for kPipeToSocket.
 absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(EngineKind requested, Route route,
-                                                     PumpOptions options, std::string* reason,
-                                                     bool peer_on_loopback = true);
-
-// Whether the connected socket `fd`'s peer is on loopback (127.0.0.0/8, ::1, or ::ffff:127.x).
-bool PeerOnLoopback(int fd);
+                                                     PumpOptions options, std::string* reason);
 
 // Whether io_uring can be set up here; on false, `why` holds the errno text.
 bool IoUringAvailable(std::string* why);

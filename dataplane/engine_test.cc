@@ -9,7 +9,6 @@
 #include <random>
 #include <thread>
 
-#include "dataplane/net.h"
 #include "dataplane/relay_error.h"
 #include "dataplane/unique_fd.h"
 
@@ -226,29 +225,13 @@ TEST(CreateEngineTest, AutoFallsBackWhenNothingCanBeSpliced) {
   }
 }
 
-TEST(CreateEngineTest, APeerOnLoopbackIsToldFromOneElsewhere) {
-  for (const char* host : {"127.0.0.1", "::1"}) {
-    auto listener = Listen({host, 0});
-    if (!listener.ok()) continue;  // no IPv6 here
-    auto client = Connect({host, LocalPort(listener->get())}, absl::Now() + absl::Seconds(5), -1);
-    ASSERT_TRUE(client.ok()) << client.status();
-    EXPECT_TRUE(PeerOnLoopback(client->get())) << host;
-  }
-  // Not connected to anything: no peer to judge, taken as this machine.
-  EXPECT_TRUE(PeerOnLoopback(-1));
-}
-
-TEST(CreateEngineTest, AutoCopiesToSendAndSplicesToReceive) {
+TEST(CreateEngineTest, AutoSplicesBothWays) {
   std::string reason;
+  // Sending: splice, with or without io_uring (bench/RESULTS.md).
   auto send = CreateEngine(EngineKind::kAuto, Route::kPipeToSocket, {}, &reason);
   ASSERT_TRUE(send.ok());
-  EXPECT_EQ((*send)->name(), "copy");
+  EXPECT_EQ((*send)->name(), "splice");
   EXPECT_NE(reason.find("measured"), std::string::npos) << reason;
-  // To another machine's (or pod's) peer, splice: cheaper there (bench/RESULTS.md).
-  auto far = CreateEngine(EngineKind::kAuto, Route::kPipeToSocket, {}, &reason,
-                          /*peer_on_loopback=*/false);
-  ASSERT_TRUE(far.ok());
-  EXPECT_EQ((*far)->name(), "splice");
   auto recv = CreateEngine(EngineKind::kAuto, Route::kSocketToPipe, {}, &reason);
   ASSERT_TRUE(recv.ok());
   std::string why;

@@ -442,11 +442,10 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   const Route route = c.mode == Mode::kSend ? Route::kPipeToSocket : Route::kSocketToPipe;
   const PumpOptions pump_options{.pipe_bytes = c.pipe_bytes, .drain_timeout = c.drain_timeout};
   const bool send = c.mode == Mode::kSend;
-  // Made before any connection, so that an engine that cannot run here is an error first; but
-  // auto's choice for sending depends on where the peer is, so it is made once connected.
+  // Made before any connection, so that an engine that cannot run here is an error first.
   std::unique_ptr<Engine> engine;
-  const auto choose = [&](bool peer_on_loopback) -> absl::Status {
-    auto made = CreateEngine(c.engine, route, pump_options, &reason, peer_on_loopback);
+  {
+    auto made = CreateEngine(c.engine, route, pump_options, &reason);
     if (!made.ok()) return made.status();
     engine = std::move(*made);
     const std::string engine_name(engine->name());
@@ -456,11 +455,6 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
     });
     Log(c.name, ModeName(c.mode) + ": engine " + engine_name + " (" + reason + "), inspection " +
                     (c.inspect ? "on" : "off"));
-    return absl::OkStatus();
-  };
-  const bool choose_when_connected = send && c.engine == EngineKind::kAuto;
-  if (!choose_when_connected) {
-    if (auto s = choose(/*peer_on_loopback=*/true); !s.ok()) return s;
   }
 
   std::string peer;
@@ -468,9 +462,6 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   if (!socket.ok()) return socket.status();
   p.Update([&](TransferInfo& info) { info.peer = peer; });
   Log(c.name, ModeName(c.mode) + ": connected to " + peer + (secret ? " (authenticated)" : ""));
-  if (choose_when_connected) {
-    if (auto s = choose(PeerOnLoopback(socket->get())); !s.ok()) return s;
-  }
   // Authenticated peers are sluice relays: the receiver sends progress heartbeats back, read
   // from now on so they never pile up.
   std::optional<PeerProgress> peer_progress;

@@ -71,15 +71,15 @@ class TransferTest(RelayTest):
                 self.setUp()
                 s, d = self.transfer("auto", inspect=True, nbytes=64 << 20,
                                      wrapper=(NO_URING, f"--errno={errno_name}"))
-                # Receiving splices; sending copies, by measurement, with or without io_uring.
+                # Both splice; sending never needed io_uring.
                 self.assertEqual(d["relay"]["engine"], "splice")
                 self.assertIn("io_uring unavailable", d["relay"]["engine_reason"])
-                self.assertEqual(s["relay"]["engine"], "copy")
+                self.assertEqual(s["relay"]["engine"], "splice")
 
-    def test_auto_picks_uring_to_receive_and_copy_to_send(self):
+    def test_auto_picks_uring_to_receive_and_splice_to_send(self):
         s, d = self.transfer("auto", inspect=True, nbytes=64 << 20)
         self.assertEqual(d["relay"]["engine"], "uring")
-        self.assertEqual(s["relay"]["engine"], "copy")
+        self.assertEqual(s["relay"]["engine"], "splice")
         self.assertIn("measured", s["relay"]["engine_reason"])
 
     def test_port_file_names_the_port_bound_for_port_zero(self):

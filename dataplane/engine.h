@@ -4,17 +4,18 @@
 //   uring   io_uring: readiness from IORING_OP_POLL_ADD completions, bytes moved by splice(2)
 //           and tee(2) from the ring's thread (see bench/RESULTS.md for why not
 //           IORING_OP_SPLICE).
-//   splice  epoll readiness, splice(2)/tee(2). Chosen when io_uring is blocked (EPERM, ENOSYS,
-//           EINVAL from io_uring_setup: container seccomp profiles, gVisor,
-//           kernel.io_uring_disabled).
-//   copy    epoll readiness, read(2)/write(2) through a 1 MiB buffer: FIFO -> TCP, where it
-//           measured fastest, and where neither end is a pipe.
+//   splice  epoll readiness, splice(2)/tee(2). Chosen to send, and to receive when io_uring is
+//           blocked (EPERM, ENOSYS, EINVAL from io_uring_setup: container seccomp profiles,
+//           gVisor, kernel.io_uring_disabled).
+//   copy    epoll readiness, read(2)/write(2) through a 1 MiB buffer: where neither end is a
+//           pipe.
 //
 // Zero copy with inspection, in the splice engines: the socket path never enters user space.
 // The inspector reads a copy taken with tee(2) into a side pipe (from a FIFO), or teed from the
-// intermediate pipe that socket bytes are spliced into (from a socket). The copy engine hands
-// the inspector the buffer the bytes pass through. Memory is bounded by the pipes (1 MiB each)
-// and one 1 MiB buffer, whatever the speeds of the two ends.
+// intermediate pipe that socket bytes are spliced into (from a socket), 64 KiB at a time. The
+// copy engine hands the inspector the buffer the bytes pass through. Memory is bounded by the
+// pipes (1 MiB each) and one buffer (64 KiB; 1 MiB for copy), whatever the speeds of the two
+// ends.
 //
 //   std::string reason;
 //   auto engine = CreateEngine(EngineKind::kAuto, Route::kSocketToPipe, {}, &reason);

@@ -373,10 +373,6 @@ class SpliceEngine final : public Engine {
   }
 
  private:
-  absl::Status Drain(int side, size_t n, const Tap& tap) {
-    return TapTeed(side, n, buf_.get(), tap);
-  }
-
   // Splices exactly `n` bytes from the pipe `from` to `out`.
   absl::Status SpliceExactly(int from, const Endpoint& out, size_t n, PumpStats& stats,
                              Pumping& pumping) {
@@ -413,7 +409,7 @@ class SpliceEngine final : public Engine {
       }
       if (auto s = SpliceExactly(in.fd, out, n, stats, pumping); !s.ok()) return s;
       if (tap != nullptr) {
-        if (auto s = Drain(side.first.get(), n, *tap); !s.ok()) return s;
+        if (auto s = TapTeed(side.first.get(), n, buf_.get(), *tap); !s.ok()) return s;
       }
       if (pumping.stopping()) return Terminated();
     }
@@ -469,7 +465,7 @@ class SpliceEngine final : public Engine {
       }
       if (auto s = SpliceExactly(from, out, chunk, stats, pumping); !s.ok()) return s;
       if (tap != nullptr) {
-        if (auto s = Drain(side.first.get(), chunk, *tap); !s.ok()) return s;
+        if (auto s = TapTeed(side.first.get(), chunk, buf_.get(), *tap); !s.ok()) return s;
       }
       n -= chunk;
     }

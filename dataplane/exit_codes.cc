@@ -24,6 +24,8 @@ std::string_view ExitCodeName(int code) {
       return "linger_timeout";
     case kExitIo:
       return "io";
+    case kExitCorrupt:
+      return "corrupt";
     case kExitTerminated:
       return "terminated";
     default:

@@ -19,6 +19,7 @@ enum ExitCode : int {
   kExitReaderGone = 15,     // recv: the connector closed its stdin before the end
   kExitLingerTimeout = 16,  // send: all bytes sent, but the peer never closed
   kExitIo = 17,             // any other I/O error
+  kExitCorrupt = 18,        // recv: the payload's checksum is not the one the sender sent
   kExitTerminated = 143,    // SIGTERM: in-flight bytes drained, then stopped (128 + 15)
 };
 

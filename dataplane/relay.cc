@@ -22,6 +22,7 @@
 #include "base/files.h"
 #include "dataplane/accept.h"
 #include "dataplane/auth.h"
+#include "dataplane/end_marker.h"
 #include "dataplane/engine.h"
 #include "dataplane/heartbeat.h"
 #include "dataplane/metrics_server.h"
@@ -88,6 +89,9 @@ struct Progress {
   const RelayConfig* config = nullptr;
   std::unique_ptr<ReportChannel> channel;  // before the inspector, which reports into it
   std::unique_ptr<protocol::Inspector> inspector;
+  // Of every payload byte, when the relay taps them (send: inspecting; recv: inspecting or
+  // verifying). Used on the data path's thread only, and read once the transfer is over.
+  std::unique_ptr<PayloadChecksum> checksum;
   PumpStats pump;
   absl::Time start = absl::Now();
   std::atomic<int> phase{0};  // 0 connecting, 1 transferring, 2 done
@@ -201,6 +205,7 @@ std::string SummaryJson(const Progress& p, int exit_code, const absl::Status& st
   if (!status.ok()) s.error = std::string(status.message());
   s.bottleneck = Bottleneck(s.bytes, s.input_wait_seconds, s.output_wait_seconds, s.seconds);
   if (p.inspector) s.inspector = p.inspector->Snapshot();
+  if (p.checksum) s.checksum = ChecksumHex(p.checksum->Digest());
   return FormatRelaySummary(s);
 }
 
@@ -292,23 +297,11 @@ absl::StatusOr<UniqueFd> Establish(const RelayConfig& c, const Secret* secret, i
                              stop_fd, peer, [&c](const std::string& line) { Log(c.name, line); });
 }
 
-// In authenticated mode the payload ends with a marker, so the receiver can tell a sender
-// that finished from one that died (both close the connection): 8 bytes of magic, then the
-// payload's length as a little-endian uint64.
-constexpr char kEndMagic[8] = {'S', 'L', 'U', 'I', 'C', 'E', '\0', '\x01'};
-constexpr size_t kEndMarkerBytes = 16;
-
-std::string EndMarker(uint64_t payload_bytes) {
-  std::string m(kEndMagic, sizeof kEndMagic);
-  for (int i = 0; i < 8; ++i) m.push_back(static_cast<char>((payload_bytes >> (8 * i)) & 0xFF));
-  return m;
-}
-
 // Sends the end marker. The peer may still be delivering megabytes to a slow destination, so
 // the socket can stay full for long: give up only when it showed no progress for `timeout`.
-absl::Status SendEndMarker(int fd, uint64_t payload_bytes, absl::Duration timeout, int stop_fd,
+absl::Status SendEndMarker(int fd, const EndMarker& end, absl::Duration timeout, int stop_fd,
                            const PeerProgress& progress) {
-  const std::string marker = EndMarker(payload_bytes);
+  const std::string marker = EncodeEndMarker(end);
   std::string_view rest = marker;
   const absl::Time start = absl::Now();
   while (!rest.empty()) {
@@ -330,19 +323,26 @@ absl::Status SendEndMarker(int fd, uint64_t payload_bytes, absl::Duration timeou
 
 // recv: what the held-back tail of the stream says. Bytes that turn out to be payload (the
 // sender died before its marker) are still delivered to the FIFO before the error.
-// Those bytes are counted and inspected like every other payload byte, so the connector never
-// gets a record the counts do not have.
+// Those bytes are counted and tapped like every other payload byte, so the connector never
+// gets a record the counts do not have. `checksum`: of the payload delivered, when tapped.
 absl::Status CheckEndMarker(const std::string& held, int fifo_fd, const Tap* tap,
-                            PumpStats& stats) {
+                            const PayloadChecksum* checksum, PumpStats& stats) {
   const uint64_t payload_bytes = stats.bytes.load();
-  if (held.size() == kEndMarkerBytes && held.compare(0, 8, std::string(kEndMagic, 8)) == 0) {
-    uint64_t claimed = 0;
-    for (int i = 7; i >= 0; --i)
-      claimed = (claimed << 8) | static_cast<uint8_t>(held[8 + static_cast<size_t>(i)]);
-    if (claimed == payload_bytes) return absl::OkStatus();
-    return RelayError(kExitPeerLost, "the sender sent " + std::to_string(claimed) + " bytes but " +
-                                         std::to_string(payload_bytes) +
-                                         " arrived: bytes were lost on the way");
+  if (const std::optional<EndMarker> end = DecodeEndMarker(held)) {
+    if (end->payload_bytes != payload_bytes) {
+      return RelayError(kExitPeerLost, "the sender sent " + std::to_string(end->payload_bytes) +
+                                           " bytes but " + std::to_string(payload_bytes) +
+                                           " arrived: bytes were lost on the way");
+    }
+    if (end->checksum && checksum != nullptr && *end->checksum != checksum->Digest()) {
+      return RelayError(
+          kExitCorrupt,
+          "the " + std::to_string(payload_bytes) +
+              " bytes that arrived are not the bytes sent: their checksum is " +
+              ChecksumHex(checksum->Digest()) + ", the sender's " + ChecksumHex(*end->checksum) +
+              " (they were delivered to the connector: its output cannot be trusted)");
+    }
+    return absl::OkStatus();
   }
   for (size_t done = 0; done < held.size();) {
     if (!WaitFor(fifo_fd, POLLOUT, absl::Now() + absl::Seconds(10), -1)) break;
@@ -454,7 +454,7 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
       info.engine_reason = reason;
     });
     Log(c.name, ModeName(c.mode) + ": engine " + engine_name + " (" + reason + "), inspection " +
-                    (c.inspect ? "on" : "off"));
+                    (c.inspect ? "on" : "off") + ", checksum " + (p.checksum ? "on" : "off"));
   }
 
   std::string peer;
@@ -475,19 +475,32 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
       .fd = fifo->get(), .is_pipe = true, .is_socket = false, .name = fifo_name};
   const Endpoint socket_end{
       .fd = socket->get(), .is_pipe = false, .is_socket = true, .name = peer_name};
+  // The inspector and the checksum see the bytes the engine taps: one copy out of the kernel
+  // for both.
   Tap tap;
-  if (p.inspector) tap = [&p](std::string_view bytes) { p.inspector->Consume(bytes); };
+  if (p.inspector && p.checksum) {
+    tap = [&p](std::string_view bytes) {
+      p.inspector->Consume(bytes);
+      p.checksum->Update(bytes);
+    };
+  } else if (p.inspector) {
+    tap = [&p](std::string_view bytes) { p.inspector->Consume(bytes); };
+  } else if (p.checksum) {
+    tap = [&p](std::string_view bytes) { p.checksum->Update(bytes); };
+  }
+  const Tap* const tapped = tap ? &tap : nullptr;
   p.phase = 1;
   if (send) {
-    absl::Status status =
-        engine->Pump(fifo_end, socket_end, p.inspector ? &tap : nullptr, p.pump, stop_fd);
+    absl::Status status = engine->Pump(fifo_end, socket_end, tapped, p.pump, stop_fd);
     if (p.inspector) p.inspector->Finish();
     if (!status.ok()) return status;
     p.input_complete = true;
     fifo->reset();
     if (secret) {
-      if (auto s = SendEndMarker(socket->get(), p.pump.bytes.load(), c.linger_timeout, stop_fd,
-                                 *peer_progress);
+      const EndMarker end{
+          .payload_bytes = p.pump.bytes.load(),
+          .checksum = p.checksum ? std::optional<uint64_t>(p.checksum->Digest()) : std::nullopt};
+      if (auto s = SendEndMarker(socket->get(), end, c.linger_timeout, stop_fd, *peer_progress);
           !s.ok()) {
         return s;
       }
@@ -507,10 +520,10 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
   {
     std::optional<ProgressBeacon> beacon;
     if (secret) beacon.emplace(socket->get(), fifo->get(), p.pump);
-    status = engine->Pump(socket_end, fifo_end, p.inspector ? &tap : nullptr, p.pump, stop_fd,
-                          secret ? &holdback : nullptr);
+    status =
+        engine->Pump(socket_end, fifo_end, tapped, p.pump, stop_fd, secret ? &holdback : nullptr);
     if (status.ok() && secret) {
-      status = CheckEndMarker(holdback.held, fifo->get(), p.inspector ? &tap : nullptr, p.pump);
+      status = CheckEndMarker(holdback.held, fifo->get(), tapped, p.checksum.get(), p.pump);
     }
     if (p.inspector) p.inspector->Finish();
     if (status.ok()) p.input_complete = true;
@@ -550,6 +563,12 @@ int RunTransfer(const RelayConfig& config, int stop_fd) {
     if (config.report_messages) inspector_options.observer = p.channel.get();
   }
   if (config.inspect) p.inspector = std::make_unique<protocol::Inspector>(inspector_options);
+  // The sender checksums what it taps anyway; a receiver checksums when it inspects, or when
+  // asked to verify without inspecting. Without the secret there is no end marker to carry it.
+  if (!config.insecure_no_auth &&
+      (config.inspect || (config.mode == Mode::kRecv && config.verify))) {
+    p.checksum = std::make_unique<PayloadChecksum>();
+  }
   std::unique_ptr<MetricsServer> metrics;
   if (!config.metrics_addr.empty()) {
     auto address = ParseAddress(config.metrics_addr);

@@ -51,6 +51,11 @@ struct RelayConfig {
   absl::Duration drain_timeout = absl::Seconds(10);   // SIGTERM: flush in-flight bytes
   EngineKind engine = EngineKind::kAuto;
   bool inspect = true;
+  // recv, authenticated: checksum the payload even when not inspecting, and check it against
+  // the sender's (dataplane/end_marker.h). With inspection on it is checked anyway: the
+  // checksum rides along with the inspector's copy of the bytes. The orchestrator asks it of
+  // the destination's relay when only the source's inspects ("count once").
+  bool verify = false;
   protocol::InspectorOptions inspector;
   std::string secret_file;
   std::string secret_env = "SLUICE_SECRET";

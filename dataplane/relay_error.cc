@@ -29,6 +29,8 @@ absl::StatusCode Canonical(ExitCode code) {
       return absl::StatusCode::kUnauthenticated;
     case kExitTerminated:
       return absl::StatusCode::kCancelled;
+    case kExitCorrupt:
+      return absl::StatusCode::kDataLoss;
     case kExitIo:
       break;
   }

@@ -46,6 +46,9 @@ options:
   --name=NAME              connector name for logs and metric labels (default: connector)
   --engine=E               auto | uring | splice | copy (default: auto)
   --no-inspect             do not inspect the Airbyte messages (bytes still move zero-copy)
+  --verify                 recv: without inspecting, checksum the payload and check it against
+                           the sender's (an inspecting sender sends its checksum; with
+                           inspection on it is checked anyway)
   --metrics-addr=ADDR      serve Prometheus metrics on ADDR (/metrics)
   --summary=PATH           write the final JSON summary to PATH
   --port-file=PATH         listening: write the bound port to PATH (for --listen=HOST:0)
@@ -81,6 +84,7 @@ ABSL_FLAG(bool, connect_reported, false,
           "connect to the address the orchestrator names on the report channel");
 ABSL_FLAG(std::string, engine, "auto", "auto | uring | splice | copy");
 ABSL_FLAG(bool, no_inspect, false, "do not inspect the Airbyte messages");
+ABSL_FLAG(bool, verify, false, "recv: checksum the payload against the sender's");
 ABSL_FLAG(std::string, metrics_addr, "", "serve Prometheus metrics on ADDR");
 ABSL_FLAG(std::string, summary, "", "write the final JSON summary to PATH");
 ABSL_FLAG(std::string, port_file, "", "listening: write the bound port to PATH");
@@ -165,6 +169,7 @@ int main(int argc, char** argv) {
                "connect_reported",
                "engine",
                "no_inspect",
+               "verify",
                "metrics_addr",
                "summary",
                "port_file",
@@ -237,7 +242,13 @@ int main(int argc, char** argv) {
   c.secret_file = absl::GetFlag(FLAGS_secret_file);
   c.secret_env = absl::GetFlag(FLAGS_secret_env);
   c.inspect = !absl::GetFlag(FLAGS_no_inspect);
+  c.verify = absl::GetFlag(FLAGS_verify);
   c.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
+  if (c.verify && (c.mode != sluice::dataplane::Mode::kRecv || c.insecure_no_auth)) {
+    return Usage(
+        "--verify is for recv, and needs the secret: the sender's checksum comes in its end "
+        "marker, which only an authenticated stream has");
+  }
   c.report_messages = absl::GetFlag(FLAGS_report_messages);
   c.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
   c.accept_timeout = absl::GetFlag(FLAGS_accept_timeout);

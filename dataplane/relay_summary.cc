@@ -19,6 +19,7 @@ std::string FormatRelaySummary(const RelaySummary& s) {
       absl::StrFormat(",\"seconds\":%.6f,\"input_wait_seconds\":%.6f,\"output_wait_seconds\":%.6f",
                       s.seconds, s.input_wait_seconds, s.output_wait_seconds),
       ",\"exit_code\":", s.exit_code, ",\"input_complete\":", s.input_complete ? "true" : "false",
+      ",\"checksum\":", s.checksum ? JsonString(*s.checksum) : "null",
       ",\"exit_reason\":", JsonString(s.exit_reason),
       ",\"error\":", s.error ? JsonString(*s.error) : "null",
       ",\"bottleneck\":", JsonString(s.bottleneck),
@@ -63,6 +64,16 @@ absl::StatusOr<RelaySummary> ParseRelaySummary(std::string_view json) {
   num("input_complete", &s.input_complete);
   str("exit_reason", &s.exit_reason);
   str("bottleneck", &s.bottleneck);
+  simdjson::dom::element checksum;
+  if (relay["checksum"].get(checksum) != simdjson::SUCCESS) {
+    if (missing == nullptr) missing = "checksum";
+  } else if (!checksum.is_null()) {
+    std::string_view text;
+    if (checksum.get(text) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError("a relay summary's relay.checksum is not a string");
+    }
+    s.checksum = std::string(text);
+  }
   simdjson::dom::element error;
   if (relay["error"].get(error) != simdjson::SUCCESS) {
     if (missing == nullptr) missing = "error";

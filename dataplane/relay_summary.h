@@ -5,7 +5,8 @@
 //   {"relay":{"mode":"send","connector":NAME,"engine":"splice","engine_reason":"...",
 //             "peer":"127.0.0.1:9000","bytes":N,"unread_bytes":N,"seconds":S,
 //             "input_wait_seconds":S,"output_wait_seconds":S,"exit_code":N,
-//             "input_complete":B,"exit_reason":"ok","error":null|"...","bottleneck":"..."},
+//             "input_complete":B,"checksum":null|"16 hex digits","exit_reason":"ok",
+//             "error":null|"...","bottleneck":"..."},
 //    "inspector":null|{protocol::FormatJson's object}}
 //
 //   std::string json = FormatRelaySummary(summary);
@@ -37,6 +38,9 @@ struct RelaySummary {
   double seconds = 0, input_wait_seconds = 0, output_wait_seconds = 0;
   int exit_code = 0;
   bool input_complete = false;  // it read its input to the end: its counts cover all of it
+  // The XXH3-64 of every payload byte it moved (dataplane/end_marker.h), as 16 hex digits; none
+  // when it did not checksum (send: not inspecting; recv: neither inspecting nor verifying).
+  std::optional<std::string> checksum;
   std::string exit_reason;
   std::optional<std::string> error;
   std::string bottleneck;

@@ -21,6 +21,7 @@ RelaySummary Example() {
   s.output_wait_seconds = 0.125;
   s.exit_code = 15;
   s.input_complete = true;
+  s.checksum = "0123456789abcdef";
   s.exit_reason = "reader_gone";
   s.error = "the destination stopped \"reading\"";
   s.bottleneck = "destination";
@@ -49,6 +50,7 @@ TEST(RelaySummaryTest, WhatTheRelayWritesTheOrchestratorReadsBack) {
   EXPECT_DOUBLE_EQ(back->output_wait_seconds, s.output_wait_seconds);
   EXPECT_EQ(back->exit_code, s.exit_code);
   EXPECT_EQ(back->input_complete, s.input_complete);
+  EXPECT_EQ(back->checksum, s.checksum);
   EXPECT_EQ(back->exit_reason, s.exit_reason);
   EXPECT_EQ(back->error, s.error);
   EXPECT_EQ(back->bottleneck, s.bottleneck);
@@ -61,12 +63,15 @@ TEST(RelaySummaryTest, NoInspectorAndNoErrorAreNull) {
   RelaySummary s = Example();
   s.inspector.reset();
   s.error.reset();
+  s.checksum.reset();
   const std::string json = FormatRelaySummary(s);
   EXPECT_NE(json.find("\"inspector\":null"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"checksum\":null"), std::string::npos) << json;
   auto back = ParseRelaySummary(json);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_FALSE(back->inspector.has_value());
   EXPECT_FALSE(back->error.has_value());
+  EXPECT_FALSE(back->checksum.has_value());
 }
 
 TEST(RelaySummaryTest, AMissingFieldIsNamed) {

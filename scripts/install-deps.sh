@@ -11,6 +11,7 @@ packages=(
   # Libraries (find_package / pkg-config).
   libsimdjson-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libboost-dev liburing-dev libssl-dev libyaml-cpp-dev
+  libxxhash-dev  # the relays' payload checksum (dataplane/end_marker.h), XXH3 inlined
   # Tests and benchmarks: socat is the competitor and an interop peer.
   socat coreutils procps iproute2 python3 gnuplot-nox openssl
   valgrind  # bench/inspector_ab.py counts instructions with callgrind

@@ -30,7 +30,7 @@ for _binary in (RELAY, GEN, NO_URING):
 # Exit codes, as documented in the README and dataplane/exit_codes.h.
 EXIT_OK, EXIT_USAGE, EXIT_FIFO, EXIT_CONNECT_FAILED, EXIT_NO_PEER = 0, 2, 10, 11, 12
 EXIT_AUTH_FAILED, EXIT_PEER_LOST, EXIT_READER_GONE, EXIT_LINGER_TIMEOUT = 13, 14, 15, 16
-EXIT_TERMINATED = 143
+EXIT_CORRUPT, EXIT_TERMINATED = 18, 143
 
 
 def uring_available():
@@ -265,3 +265,45 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class CorruptingProxy:
+    """A TCP hop between two relays that forwards both ways and changes one byte: the one at
+    `offset` of what the sender writes (the handshake's bytes come first, so an offset well past
+    them falls in the payload), as a bad NIC, a kernel bug or a relay bug could."""
+
+    def __init__(self, target_port, offset):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target_port, self.offset = target_port, offset
+        self.changed = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _pipe(self, src, dst, change):
+        seen = 0
+        try:
+            while True:
+                data = src.recv(1 << 16)
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                if change and seen <= self.offset < seen + len(data):
+                    i = self.offset - seen
+                    data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+                    self.changed.set()
+                seen += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def _serve(self):
+        sender, _ = self.listener.accept()
+        self.listener.close()
+        receiver = socket.create_connection(("127.0.0.1", self.target_port))
+        back = threading.Thread(target=self._pipe, args=(receiver, sender, False), daemon=True)
+        back.start()
+        self._pipe(sender, receiver, True)
+        back.join()
+        sender.close()
+        receiver.close()

@@ -9,9 +9,10 @@ import time
 import unittest
 import urllib.request
 
-from harness import (EXIT_AUTH_FAILED, EXIT_CONNECT_FAILED, EXIT_FIFO, EXIT_LINGER_TIMEOUT,
-                     EXIT_NO_PEER, EXIT_OK, EXIT_PEER_LOST, EXIT_READER_GONE, EXIT_TERMINATED,
-                     RELAY, SECRET, FifoReader, RelayTest, free_port)
+from harness import (EXIT_AUTH_FAILED, EXIT_CONNECT_FAILED, EXIT_CORRUPT, EXIT_FIFO,
+                     EXIT_LINGER_TIMEOUT, EXIT_NO_PEER, EXIT_OK, EXIT_PEER_LOST, EXIT_READER_GONE,
+                     EXIT_TERMINATED, RELAY, SECRET, CorruptingProxy, FifoReader, RelayTest,
+                     free_port)
 
 
 class FaultTest(RelayTest):
@@ -120,6 +121,26 @@ class FaultTest(RelayTest):
         # arrived unread: either way the receiver says the sender is gone.
         self.assertRegex(recv.text(), r"without the sender's end marker|reset by peer")
         gen.kill()
+
+    def test_a_byte_changed_on_the_way_ends_the_receiver_with_18(self):
+        # Same length, one bit different: only the checksum in the end marker can tell. Both the
+        # inspecting receiver and the one that only verifies must see it.
+        for recv_extra in ((), ("--no-inspect", "--verify")):
+            with self.subTest(recv_extra=recv_extra):
+                src, dst = self.fifos(f"src{len(recv_extra)}", f"dst{len(recv_extra)}")
+                recv = self.relay("recv", dst, f"dest{len(recv_extra)}", listen="127.0.0.1:0",
+                                  extra=recv_extra)
+                proxy = CorruptingProxy(recv.listening_port(), offset=5 << 20)
+                send = self.relay("send", src, f"source{len(recv_extra)}",
+                                  connect=f"127.0.0.1:{proxy.port}")
+                reader = FifoReader(dst)
+                gen, _ = self.generate(src, 16 << 20, truth=False)
+                self.assertEqual(gen.wait(60), 0, gen.text())
+                self.assertEqual(recv.wait(30), EXIT_CORRUPT, recv.text())
+                self.assertTrue(proxy.changed.is_set())
+                self.assertIn("are not the bytes sent", recv.text())
+                self.assertEqual(send.wait(30), EXIT_OK, send.text())  # it sent what it read
+                reader.join(30)
 
     def test_destination_closing_its_stdin_early_exits_15(self):
         src, dst = self.fifos("src_out", "dst_in")

@@ -7,8 +7,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (EXIT_CONNECT_FAILED, EXIT_OK, EXIT_USAGE, GEN, NO_URING, RELAY, FakeOrchestrator,
-                     FifoReader, RelayTest, uring_available)
+from harness import (EXIT_CONNECT_FAILED, EXIT_OK, EXIT_USAGE, GEN, NO_URING, RELAY, SECRET,
+                     FakeOrchestrator, FifoReader, RelayTest, uring_available)
 
 GIB = 1 << 30
 
@@ -35,6 +35,11 @@ class TransferTest(RelayTest):
                 self.assert_counters_match_truth(s)
             else:
                 self.assertIsNone(s["inspector"])
+                self.assertIsNone(s["relay"]["checksum"], name)
+        if inspect:  # the receiver checked it against the sender's end marker, too
+            self.assertRegex(self.summary("source")["relay"]["checksum"] or "", r"^[0-9a-f]{16}$")
+            self.assertEqual(self.summary("dest")["relay"]["checksum"],
+                             self.summary("source")["relay"]["checksum"])
         return self.summary("source"), self.summary("dest")
 
     def require_uring(self):
@@ -63,6 +68,29 @@ class TransferTest(RelayTest):
 
     def test_1gib_copy_not_inspected_ipv6(self):
         self.transfer("copy", inspect=False, host="::1")
+
+    def test_a_receiver_that_verifies_without_inspecting_has_the_senders_checksum(self):
+        src, dst = self.fifos("src_out", "dst_in")
+        recv = self.relay("recv", dst, "dest", listen="127.0.0.1:0",
+                          extra=("--no-inspect", "--verify"))
+        send = self.relay("send", src, "source", connect=f"127.0.0.1:{recv.listening_port()}")
+        reader = FifoReader(dst)
+        gen, sha_file = self.generate(src, 64 << 20)
+        self.assert_delivered(gen, send, recv, reader, sha_file, gen_s=60, relay_s=30, reader_s=30)
+        sent, arrived = self.summary("source"), self.summary("dest")
+        self.assert_counters_match_truth(sent)
+        self.assertIsNone(arrived["inspector"])
+        self.assertRegex(sent["relay"]["checksum"] or "", r"^[0-9a-f]{16}$")
+        self.assertEqual(arrived["relay"]["checksum"], sent["relay"]["checksum"])
+        self.assertIn("inspection off, checksum on", recv.text())
+
+    def test_verify_is_for_an_authenticated_receiver_only(self):
+        (fifo,) = self.fifos("fifo")
+        for mode, extra in (("send", ("--verify",)), ("recv", ("--verify", "--insecure-no-auth"))):
+            r = self.relay(mode, fifo, f"{mode}-verify", connect="127.0.0.1:1", extra=extra,
+                           secret=None if "--insecure-no-auth" in extra else SECRET)
+            self.assertEqual(r.wait(10), EXIT_USAGE, r.text())
+            self.assertIn("--verify is for recv", r.text())
 
     def test_auto_falls_back_to_splice_when_io_uring_is_blocked(self):
         for errno_name in ("EPERM", "ENOSYS"):

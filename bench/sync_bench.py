@@ -115,7 +115,8 @@ class Sync:
         self.args = args
         self.workload = WORKLOAD + [f"--record_bytes={args.record_bytes}"] + (
             ["--sorted_keys"] if args.shape == "sorted-keys" else [])
-        self.inspecting = {"both": ("send", "recv"), "send": ("send",), "recv": ("recv",), "none": ()}[args.inspect]
+        self.inspecting = {"once": ("send",), "both": ("send", "recv"), "send": ("send",), "recv": ("recv",),
+                           "none": ()}[args.inspect]
         self.dir = tempfile.mkdtemp(prefix="sluice-sync-bench-")
         self.truth_path = f"{self.dir}/truth.json"
         self.replay_file = None
@@ -245,7 +246,11 @@ class Sync:
                 os.unlink(f"{d}/{name}")
         subprocess.run([self.relay, "init", f"{d}/source.stdout", f"{d}/destination.stdin"], check=True)
         def flags(side):
-            return [f"--engine={self.args.engine}"] + ([] if side in self.inspecting else ["--no-inspect"])
+            if side in self.inspecting:
+                return [f"--engine={self.args.engine}"]
+            # Counting once, the receiving relay checks the sender's checksum instead.
+            verify = ["--verify"] if side == "recv" and self.args.inspect == "once" else []
+            return [f"--engine={self.args.engine}", "--no-inspect", *verify]
 
         recv_log = open(f"{d}/recv.log", "w+")
         recv = subprocess.Popen([*self.limit, *self.dst_net, self.relay, "recv", "--name=destination",
@@ -271,6 +276,10 @@ class Sync:
         for side in self.inspecting:
             with open(f"{d}/{side}.json") as f:
                 self.check(json.load(f)["inspector"]["streams"], truth, f"relayed: the {side} relay")
+        if self.args.inspect == "once":
+            sums = [json.load(open(f"{d}/{side}.json"))["relay"]["checksum"] for side in ("send", "recv")]
+            if sums[0] is None or sums[0] != sums[1]:
+                sys.exit(f"sync_bench: relayed: the relays' checksums differ: {sums}")
         return result
 
     def start_destination(self):
@@ -349,7 +358,8 @@ def run_orchestrated(sync, source):
     with open(spec, "w") as f:
         json.dump({"name": "bench", "source": {"command": sync.source_cmd(source)},
                    "destination": {"command": [sync.inspect, f"--json={stats}"]},
-                   "relay": {"engine": sync.args.engine, "inspect": sync.args.inspect == "both"}}, f)
+                   "relay": {"engine": sync.args.engine,
+                             "inspect": {"once": True, "both": "both", "none": False}[sync.args.inspect]}}, f)
     start = time.time()
     relay = [f"--relay={sync.limited_relay}"] if sync.limit else []
     p = subprocess.Popen([sync.sluice, "run", spec, f"--workdir={work}", f"--report={report}", *relay],
@@ -365,7 +375,7 @@ def run_orchestrated(sync, source):
         got = json.load(f)
     if got["bytes"] != {"emitted": truth["bytes"], "delivered": truth["bytes"]}:
         sys.exit(f"sync_bench: sluice run: bytes {got['bytes']}, the source wrote {truth['bytes']}")
-    if sync.args.inspect == "both":
+    if sync.args.inspect in ("once", "both"):
         by = {s["stream"]: s for s in got["streams"]}
         for t in truth["streams"]:
             s = by.get(f"{t['namespace']}.{t['name']}", {})
@@ -389,8 +399,11 @@ def main():
     p.add_argument("--bytes", default="1G", help="what the source writes per run")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--engine", default="auto")
-    p.add_argument("--inspect", default="both", choices=("both", "send", "recv", "none"),
-                   help="which relays inspect (both: emitted and delivered counts)")
+    p.add_argument("--inspect", default="once", choices=("once", "both", "send", "recv", "none"),
+                   help="which relays inspect. once (what `sluice run` does by default): the "
+                        "sending relay counts and checksums, the receiving one checks the checksum; "
+                        "both: both count; send, recv: that one only, the other neither counts nor "
+                        "checks; none")
     p.add_argument("--shape", default="canonical", choices=("canonical", "sorted-keys"),
                    help="the records' key order: the Java CDK's, or sorted (Go's encoding/json of "
                         "a map, json.dumps(sort_keys=True))")
@@ -438,7 +451,7 @@ def run(args, sync):
         arms = {"pipe": lambda: sync.run_pipe(source),
                 "pipe 1MiB": lambda: sync.run_pipe(source, RELAY_PIPE_BYTES),
                 "relayed": lambda: sync.run_relayed(source)}
-        if args.inspect in ("both", "none") and args.net == "loopback":
+        if args.inspect in ("once", "both", "none") and args.net == "loopback":
             arms["sluice run"] = lambda: run_orchestrated(sync, source)
         if shutil.which("socat"):
             arms["socat pods"] = lambda: run_socat_pods(sync, source)

@@ -27,11 +27,12 @@ std::string Clock(absl::Duration d) {
 }  // namespace
 
 ProgressDisplay::ProgressDisplay(std::string sync, std::string source_relay,
-                                 std::string destination_relay, std::FILE* out,
-                                 absl::Duration plain_every)
+                                 std::string destination_relay, bool delivered_records,
+                                 std::FILE* out, absl::Duration plain_every)
     : sync_(std::move(sync)),
       source_relay_(std::move(source_relay)),
       destination_relay_(std::move(destination_relay)),
+      delivered_records_(delivered_records),
       out_(out),
       terminal_(isatty(fileno(out)) != 0),
       every_(terminal_ ? absl::Seconds(1) : plain_every) {}
@@ -66,10 +67,14 @@ void ProgressDisplay::Tick(const ProgressView& view, absl::Time now) {
       HeldBackBy(source, destination, source_before_, destination_before_, interval);
   uint64_t committed = 0;
   for (const auto& [name, n] : view.committed) committed += n;
+  const std::string delivered =
+      delivered_records_
+          ? absl::StrFormat("%d delivered", Records(destination))
+          : absl::StrFormat("%.1f MB delivered", static_cast<double>(destination.bytes) / 1e6);
   const std::string totals = absl::StrFormat(
-      "%s, %d records emitted, %d delivered, %d committed, %.1f MB (%.1f MB/s)%s", Clock(now - start_),
-      Records(source), Records(destination), committed, static_cast<double>(source.bytes) / 1e6,
-      rate, held.empty() ? "" : "; held back by: " + held);
+      "%s, %d records emitted, %s, %d committed, %.1f MB (%.1f MB/s)%s", Clock(now - start_),
+      Records(source), delivered, committed, static_cast<double>(source.bytes) / 1e6, rate,
+      held.empty() ? "" : "; held back by: " + held);
   if (!terminal_) {
     std::fprintf(out_, "sluice: sync %s: %s\n", sync_.c_str(), totals.c_str());
   } else {
@@ -90,9 +95,12 @@ void ProgressDisplay::Tick(const ProgressView& view, absl::Time now) {
       const double stream_rate =
           static_cast<double>(f.bytes - (b == source_before_.streams.end() ? 0 : b->second.bytes)) /
           1e6 / std::max(absl::ToDoubleSeconds(interval), 1e-3);
-      block += absl::StrFormat("  %-32s %12d %12d %12d %10.1f %9.1f\n", name, f.records,
-                               d == destination.streams.end() ? 0 : d->second.records,
-                               c == view.committed.end() ? 0 : c->second,
+      const std::string delivered_here = !delivered_records_ ? "-"
+                                         : d == destination.streams.end()
+                                             ? "0"
+                                             : std::to_string(d->second.records);
+      block += absl::StrFormat("  %-32s %12d %12s %12d %10.1f %9.1f\n", name, f.records,
+                               delivered_here, c == view.committed.end() ? 0 : c->second,
                                static_cast<double>(f.bytes) / 1e6, stream_rate);
       ++lines;
     }

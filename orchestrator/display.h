@@ -1,6 +1,8 @@
 // What a person sees while a sync runs. On a terminal, a block redrawn about once a second:
 // per stream the records emitted, delivered and committed, MB and rate; the totals; the time
-// so far; and which side holds the sync back. Elsewhere (a log file, CI), one plain line every
+// so far; and which side holds the sync back. When only the source's relay counts ("count
+// once", orchestrator/spec.h), records delivered are known at the end, not live: the
+// destination's MB delivered stand in for them. Elsewhere (a log file, CI), one plain line every
 // few seconds. The JSON report keeps everything; this is for eyes.
 //
 // Which side holds it back comes from the relays' wait times over the last interval: the
@@ -8,7 +10,8 @@
 // to write means the destination is; the source's relay waiting to send while the
 // destination's waits to receive means the network.
 //
-//   ProgressDisplay display("pg-to-s3", "pg-to-s3-source", "pg-to-s3-destination", stderr);
+//   ProgressDisplay display("pg-to-s3", "pg-to-s3-source", "pg-to-s3-destination",
+//                           /*delivered_records=*/true, stderr);
 //   display.Tick(progress.View(), absl::Now());   // as often as convenient
 //   display.Clear();                              // before the final table
 //
@@ -30,8 +33,10 @@ namespace sluice::orchestrator {
 class ProgressDisplay {
  public:
   // `terminal` is decided from `out` (isatty); `plain_every` is the plain form's interval.
+  // `delivered_records`: the destination's relay counts records (else only bytes).
   ProgressDisplay(std::string sync, std::string source_relay, std::string destination_relay,
-                  std::FILE* out, absl::Duration plain_every = absl::Seconds(5));
+                  bool delivered_records, std::FILE* out,
+                  absl::Duration plain_every = absl::Seconds(5));
 
   void Tick(const ProgressView& view, absl::Time now);
   void Clear();
@@ -44,6 +49,7 @@ class ProgressDisplay {
 
  private:
   const std::string sync_, source_relay_, destination_relay_;
+  const bool delivered_records_;
   std::FILE* const out_;
   const bool terminal_;
   const absl::Duration every_;

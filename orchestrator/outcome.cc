@@ -23,9 +23,9 @@ struct StreamCounts {
   uint64_t records = 0;
   uint64_t states = 0;
 };
-std::map<std::string, StreamCounts> Streams(const MaybeSummary& s) {
+std::map<std::string, StreamCounts> Streams(const protocol::InspectorStats* i) {
   std::map<std::string, StreamCounts> out;
-  if (const protocol::InspectorStats* i = Inspected(s)) {
+  if (i != nullptr) {
     for (const auto& [id, st] : i->streams) out[id.ToString()] = {st.records, st.states};
   }
   return out;
@@ -37,6 +37,10 @@ std::map<std::string, StreamCounts> Streams(const MaybeSummary& s) {
 struct Counts {
   std::optional<uint64_t> bytes_emitted, bytes_delivered;
   bool records_emitted_known = false, records_delivered_known = false;
+  // What was delivered, counted: the destination relay's inspector, or, counted once, the
+  // source relay's (see Known()). Null when not known.
+  const protocol::InspectorStats* delivered = nullptr;
+  std::string delivered_counted_by;  // "destination relay", "source relay (checksum)" or ""
 };
 
 Counts Known(const MaybeSummary& source, const MaybeSummary& destination) {
@@ -50,10 +54,23 @@ Counts Known(const MaybeSummary& source, const MaybeSummary& destination) {
   if (destination) {
     c.bytes_delivered =
         destination->bytes - std::min(destination->unread_bytes, destination->bytes);
-    // Its inspector saw what it wrote into the FIFO; the records are delivered ones only if the
-    // destination read every byte the inspector saw.
-    c.records_delivered_known =
-        destination->inspector && destination->inspector->bytes == *c.bytes_delivered;
+    if (destination->inspector) {
+      // Its inspector saw what it wrote into the FIFO; the records are delivered ones only if
+      // the destination read every byte the inspector saw.
+      if (destination->inspector->bytes == *c.bytes_delivered) {
+        c.delivered = &*destination->inspector;
+        c.delivered_counted_by = "destination relay";
+      }
+    } else if (c.records_emitted_known && destination->input_complete &&
+               destination->unread_bytes == 0 && destination->bytes == source->bytes &&
+               source->checksum && destination->checksum == source->checksum) {
+      // Counted once: the destination's relay delivered every byte, and the destination read
+      // them all; with the length and the checksum of the source relay's, they are the bytes
+      // that relay counted.
+      c.delivered = &*source->inspector;
+      c.delivered_counted_by = "source relay (checksum)";
+    }
+    c.records_delivered_known = c.delivered != nullptr;
   }
   return c;
 }
@@ -129,14 +146,22 @@ Verdict Judge(const SyncSpec& spec, const std::optional<Exited>& cause, const Sy
     }
     return {kSyncRelayFailed, reason};
   }
-  if (!spec.inspect) return {kSyncOk, "every container exited 0"};
+  if (spec.inspect == Inspection::kOff) return {kSyncOk, "every container exited 0"};
   // Every container exited 0: what the source emitted must be what reached the destination,
   // stream by stream, and all of it must be known.
   const Counts known = Known(emitted, delivered);
   if (!known.records_emitted_known || !known.records_delivered_known) {
+    if (known.records_emitted_known && delivered && !delivered->inspector &&
+        delivered->checksum != emitted->checksum) {
+      return {kSyncRelayFailed,
+              absl::StrCat("every container exited 0, but the payload's checksum at the "
+                           "destination (",
+                           delivered->checksum.value_or("none"), ") is not the source's (",
+                           emitted->checksum.value_or("none"), ")")};
+    }
     return {kSyncRelayFailed, "every container exited 0, but the relays' counts are missing"};
   }
-  const auto e = Streams(emitted), d = Streams(delivered);
+  const auto e = Streams(&*emitted->inspector), d = Streams(known.delivered);
   const auto records = [](const std::map<std::string, StreamCounts>& m, const std::string& key) {
     const auto it = m.find(key);
     return it == m.end() ? uint64_t{0} : it->second.records;
@@ -151,7 +176,7 @@ Verdict Judge(const SyncSpec& spec, const std::optional<Exited>& cause, const Sy
     }
   }
   const uint64_t untracked_emitted = emitted->inspector->untracked.records;
-  const uint64_t untracked_delivered = delivered->inspector->untracked.records;
+  const uint64_t untracked_delivered = known.delivered->untracked.records;
   if (untracked_emitted != untracked_delivered) {
     return {kSyncRelayFailed,
             absl::StrCat("streams beyond the relays' cap: ", untracked_emitted,
@@ -178,7 +203,9 @@ std::string Report(const ReportInput& r, std::string* table) {
       ",\"seconds\":", absl::StrFormat("%.3f", absl::ToDoubleSeconds(r.elapsed)),
       ",\"workdir\":", r.workdir.empty() ? "null" : protocol::JsonString(r.workdir),
       ",\"bytes\":{\"emitted\":", optional(known.bytes_emitted),
-      ",\"delivered\":", optional(known.bytes_delivered), "}",
+      ",\"delivered\":", optional(known.bytes_delivered), "}", ",\"records_delivered_counted_by\":",
+      known.delivered_counted_by.empty() ? "null"
+                                         : protocol::JsonString(known.delivered_counted_by),
       ",\"relays\":{\"source\":", Engine(r.emitted), ",\"destination\":", Engine(r.delivered), "}",
       ",\"containers\":[");
   for (size_t i = 0; i < r.exits.size(); ++i) {
@@ -188,10 +215,12 @@ std::string Report(const ReportInput& r, std::string* table) {
   }
   report += "],\"streams\":[";
   // Every stream either side saw, emitted first.
-  const auto emitted = Streams(r.emitted), delivered = Streams(r.delivered);
+  const auto emitted = Streams(Inspected(r.emitted)), delivered = Streams(known.delivered);
   std::map<std::string, std::pair<const StreamCounts*, const StreamCounts*>> streams;
   for (const auto& [key, c] : emitted) streams[key].first = &c;
   for (const auto& [key, c] : delivered) streams[key].second = &c;
+  // And those only the committed counts name: neither relay's counts known, the commits are.
+  for (const auto& [key, n] : r.progress.committed) streams.try_emplace(key);
   bool first = true;
   for (const auto& [key, pair] : streams) {
     const StreamCounts none;
@@ -214,7 +243,7 @@ std::string Report(const ReportInput& r, std::string* table) {
   }
   report += "]";
   const protocol::InspectorStats* source = Inspected(r.emitted);
-  const protocol::InspectorStats* destination = Inspected(r.delivered);
+  const protocol::InspectorStats* destination = known.delivered;
   if ((source && source->untracked_streams) || (destination && destination->untracked_streams)) {
     absl::StrAppend(
         &report, ",\"untracked_streams\":{\"records_emitted\":",

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "dataplane/exit_codes.h"
 #include "protocol/inspector.h"
 
@@ -75,8 +79,81 @@ TEST(OutcomeTest, JudgeWantsTheCountsToAgreeAndToBeKnown) {
   // A source relay that did not read to the end, or a relay with no summary: not known.
   EXPECT_EQ(Judge(spec, std::nullopt, kPods, Summary(kTwo, false), both).code, kSyncRelayFailed);
   EXPECT_EQ(Judge(spec, std::nullopt, kPods, both, std::nullopt).code, kSyncRelayFailed);
-  spec.inspect = false;
+  spec.inspect = Inspection::kOff;
   EXPECT_EQ(Judge(spec, std::nullopt, kPods, std::nullopt, std::nullopt).code, kSyncOk);
+}
+
+// The destination's relay that only checksums: what it delivered is what the source's relay
+// counted only when every byte was delivered and read, and the checksums are the same.
+TEST(OutcomeTest, CountedOnceTheChecksumMakesTheSourcesCountsTheDelivered) {
+  const SyncSpec spec;  // inspect: true, the source's relay counts
+  MaybeSummary emitted = Summary(kTwo, true);
+  emitted->checksum = "00000000000000aa";
+  const auto verifying = [](uint64_t bytes, std::optional<std::string> checksum) {
+    dataplane::RelaySummary s;
+    s.bytes = bytes;
+    s.input_complete = true;
+    s.checksum = std::move(checksum);
+    return MaybeSummary(s);
+  };
+  const MaybeSummary same = verifying(kTwo.size(), "00000000000000aa");
+  EXPECT_EQ(Judge(spec, std::nullopt, kPods, emitted, same).code, kSyncOk);
+  std::string table;
+  const ProgressView progress;
+  const CommittedState state;
+  const std::vector<Exited> exits;
+  const std::string report = Report({.spec = spec,
+                                     .backend = "local",
+                                     .sync_id = "x",
+                                     .verdict = {},
+                                     .elapsed = absl::Seconds(1),
+                                     .workdir = "",
+                                     .exits = exits,
+                                     .emitted = emitted,
+                                     .delivered = same,
+                                     .echoed = nullptr,
+                                     .state = state,
+                                     .state_file = "",
+                                     .progress = progress},
+                                    &table);
+  EXPECT_NE(report.find("\"records_delivered\":2,"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"records_delivered_counted_by\":\"source relay (checksum)\""),
+            std::string::npos)
+      << report;
+
+  // Another checksum, or none, or bytes the destination never read: not known, not guessed.
+  const Verdict other = Judge(spec, std::nullopt, kPods, emitted, verifying(kTwo.size(), "0b"));
+  EXPECT_EQ(other.code, kSyncRelayFailed);
+  EXPECT_NE(other.reason.find("checksum at the destination (0b) is not the source's"),
+            std::string::npos)
+      << other.reason;
+  EXPECT_EQ(Judge(spec, std::nullopt, kPods, emitted, verifying(kTwo.size(), std::nullopt)).code,
+            kSyncRelayFailed);
+  MaybeSummary unread = same;
+  unread->unread_bytes = 10;
+  EXPECT_EQ(Judge(spec, std::nullopt, kPods, emitted, unread).code, kSyncRelayFailed);
+  MaybeSummary shorter = verifying(kTwo.size() - 1, "00000000000000aa");
+  EXPECT_EQ(Judge(spec, std::nullopt, kPods, emitted, shorter).code, kSyncRelayFailed);
+  // A failed sync cut mid-stream: records delivered are unknown in the report.
+  MaybeSummary cut = verifying(kTwo.size() / 2, "00000000000000bb");
+  cut->input_complete = false;
+  table.clear();
+  const std::string cut_report = Report({.spec = spec,
+                                         .backend = "local",
+                                         .sync_id = "x",
+                                         .verdict = {kSyncRelayFailed, "cut"},
+                                         .elapsed = absl::Seconds(1),
+                                         .workdir = "",
+                                         .exits = exits,
+                                         .emitted = emitted,
+                                         .delivered = cut,
+                                         .echoed = nullptr,
+                                         .state = state,
+                                         .state_file = "",
+                                         .progress = progress},
+                                        &table);
+  EXPECT_NE(cut_report.find("\"records_delivered\":null,"), std::string::npos) << cut_report;
+  EXPECT_NE(cut_report.find("\"records_delivered_counted_by\":null"), std::string::npos);
 }
 
 TEST(OutcomeTest, JudgeQuotesTheSourcesOwnError) {

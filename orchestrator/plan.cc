@@ -112,9 +112,13 @@ class PodBuilder {
     pod_.containers.push_back(std::move(c));
   }
 
+  // How a relay reads what it moves: counting the messages, checksumming only (the payload's
+  // checksum checked against the sender's), or neither.
+  enum class Reading { kInspect, kVerify, kNone };
+
   // A relay moving one FIFO over TCP: `where` is --listen=... or --connect=....
   void Transfer(std::string container, const std::string& mode, const std::string& relay_name,
-                const std::string& fifo, std::string where, bool inspect,
+                const std::string& fifo, std::string where, Reading reading,
                 std::optional<ContainerPort> port = std::nullopt) {
     ContainerPlan c = Relay(std::move(container), ContainerKind::kSidecar);
     c.command = {
@@ -127,7 +131,8 @@ class PodBuilder {
         absl::StrCat("--secret-file=", Path(kRelaySecret, kSecretRelayKey)),
         absl::StrCat("--engine=", std::string(dataplane::EngineKindName(spec_.engine))),
         absl::StrCat("--linger-timeout=", absl::FormatDuration(spec_.stall_timeout))};
-    if (!inspect) c.command.push_back("--no-inspect");
+    if (reading != Reading::kInspect) c.command.push_back("--no-inspect");
+    if (reading == Reading::kVerify) c.command.push_back("--verify");
     c.mounts = {{kPipes, Path(kPipes)}, {kRelaySecret, Path(kRelaySecret), true}};
     if (port) c.ports.push_back(*port);
     pod_.containers.push_back(std::move(c));
@@ -209,11 +214,18 @@ absl::StatusOr<SyncPlan> MakePlan(const SyncSpec& spec, const PlanInputs& inputs
   if (!destination_call.ok()) return destination_call.status();
   destination.Init({"stdin", "stdout", "stderr"});
   destination.Main(spec.destination, *destination_call, /*has_stdin=*/true, &plan.secret);
-  destination.Transfer("relay-stdin", "recv", destination.name(), "stdin", listen, spec.inspect,
-                       relay_port);
+  // Counting once: the source's relay counts, and this one proves by the checksum that what it
+  // delivered is what that one counted.
+  const PodBuilder::Reading destination_reading =
+      spec.inspect == Inspection::kBoth     ? PodBuilder::Reading::kInspect
+      : spec.inspect == Inspection::kSource ? PodBuilder::Reading::kVerify
+                                            : PodBuilder::Reading::kNone;
+  destination.Transfer("relay-stdin", "recv", destination.name(), "stdin", listen,
+                       destination_reading, relay_port);
   const Endpoint echo{std::string(kOrchestrator), "echo"};
   destination.Transfer("relay-stdout", "send", absl::StrCat(spec.name, "-destination-stdout"),
-                       "stdout", absl::StrCat("--connect=", echo.Placeholder()), false);
+                       "stdout", absl::StrCat("--connect=", echo.Placeholder()),
+                       PodBuilder::Reading::kNone);
   destination.Logs();
   const std::string destination_name = destination.name();
   plan.pods.push_back(destination.Build({{std::string(kOrchestrator), "report"}, echo}));
@@ -230,7 +242,8 @@ absl::StatusOr<SyncPlan> MakePlan(const SyncSpec& spec, const PlanInputs& inputs
   source.Transfer("relay-stdout", "send", source.name(), "stdout",
                   options.peers_on_channel ? std::string("--connect-reported")
                                            : absl::StrCat("--connect=", peer.Placeholder()),
-                  spec.inspect);
+                  spec.inspect == Inspection::kOff ? PodBuilder::Reading::kNone
+                                                   : PodBuilder::Reading::kInspect);
   source.last().command.push_back("--report-messages");
   source.Logs();
   const std::string source_name = source.name();

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/files.h"
@@ -221,6 +222,36 @@ TEST(PlanTest, RelaySettingsComeFromTheSpec) {
     ASSERT_NE(m, nullptr);
     EXPECT_EQ(m->command.back(), pod.role == "source" ? "--all" : "/bin/absorb");  // as it is
     for (const VolumePlan& v : pod.volumes) EXPECT_NE(v.name, "connector");  // no files to mount
+  }
+}
+
+// Counting once by default: the source's relay inspects, the destination's only checks the
+// checksum; `inspect: both` has both count, `false` neither.
+TEST(PlanTest, InspectionDecidesWhatEachDataRelayReads) {
+  const auto flags = [](const SyncPlan& plan, const std::string& role) {
+    std::string out;
+    for (const PodPlan& pod : plan.pods) {
+      if (pod.role != role) continue;
+      const ContainerPlan* c = pod.Find(role == "source" ? "relay-stdout" : "relay-stdin");
+      EXPECT_NE(c, nullptr) << role;
+      if (c == nullptr) continue;
+      for (const std::string& arg : c->command) {
+        if (arg == "--no-inspect" || arg == "--verify") out += arg + " ";
+      }
+    }
+    return out;
+  };
+  for (const auto& [inspect, source, destination] :
+       std::vector<std::tuple<Inspection, std::string, std::string>>{
+           {Inspection::kSource, "", "--no-inspect --verify "},
+           {Inspection::kBoth, "", ""},
+           {Inspection::kOff, "--no-inspect ", "--no-inspect "}}) {
+    SyncSpec spec = Spec("pair");
+    spec.inspect = inspect;
+    auto plan = MakePlan(spec, kInputs, {});
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    EXPECT_EQ(flags(*plan, "source"), source) << static_cast<int>(inspect);
+    EXPECT_EQ(flags(*plan, "destination"), destination) << static_cast<int>(inspect);
   }
 }
 

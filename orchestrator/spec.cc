@@ -299,10 +299,15 @@ absl::StatusOr<SyncSpec> ParseSyncSpec(std::string_view yaml, std::string_view o
       }
       if (const YAML::Node inspect = relay["inspect"]; inspect.IsDefined()) {
         bool value;
-        if (!inspect.IsScalar() || !YAML::convert<bool>::decode(inspect, value)) {
-          return r.Error(inspect, "relay.inspect", "must be true or false");
+        if (inspect.IsScalar() && inspect.Scalar() == "both") {
+          spec.inspect = Inspection::kBoth;
+        } else if (inspect.IsScalar() && YAML::convert<bool>::decode(inspect, value)) {
+          spec.inspect = value ? Inspection::kSource : Inspection::kOff;
+        } else {
+          return r.Error(inspect, "relay.inspect",
+                         "must be true (the source's relay counts, the destination's checks "
+                         "the checksum), both (both relays count) or false");
         }
-        spec.inspect = value;
       }
       if (const YAML::Node stall = relay["stall_timeout"]; stall.IsDefined()) {
         auto d = r.Duration(stall, "relay.stall_timeout");

@@ -12,7 +12,7 @@
 //   catalog_file: catalog.json       # the configured catalog (or catalog: {streams: [...]})
 //   relay:                           # optional
 //     engine: auto                   # auto | uring | splice | copy
-//     inspect: true
+//     inspect: true                  # true (count once) | both | false (see Inspection)
 //     stall_timeout: 60s             # a relay gives up after this long without progress
 //     image: localhost/sluice-relay:dev   # the container backends' relay (and init) image
 //     resources:                     # each relay container's, as in a Pod (these are defaults)
@@ -66,12 +66,25 @@ struct Resources {
   friend bool operator==(const Resources&, const Resources&) = default;
 };
 
+// Which relays read the Airbyte messages as they pass.
+enum class Inspection {
+  kOff,  // neither: the verdict rests on exit codes and byte counts alone
+  // The source's relay counts every message and checksums the payload; the destination's relay
+  // checksums what it delivers and checks the two agree, so the source's counts are the
+  // delivered ones without a second parse ("count once"). When the stream is cut mid-way (a
+  // relay or the network failed), records delivered per stream are unknown, not guessed.
+  kSource,
+  // Both relays count: records delivered per stream are known even when the stream was cut,
+  // and progress shows them live. Each relay parses every line: the sync moves fewer MB/s.
+  kBoth,
+};
+
 struct SyncSpec {
   std::string name;
   ConnectorSpec source;
   ConnectorSpec destination;
   dataplane::EngineKind engine = dataplane::EngineKind::kAuto;
-  bool inspect = true;
+  Inspection inspect = Inspection::kSource;
   // A relay whose peer shows no progress for this long gives up (a destination that reads,
   // however slowly, is progress).
   absl::Duration stall_timeout = absl::Seconds(60);

@@ -5,6 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace sluice::orchestrator {
 namespace {
@@ -35,7 +38,7 @@ timeout: 90m
   EXPECT_THAT(spec->source.env, ElementsAre(Pair("LOG_LEVEL", "info")));
   EXPECT_THAT(spec->destination.command, ElementsAre("my-destination", "write"));
   EXPECT_EQ(spec->engine, dataplane::EngineKind::kSplice);
-  EXPECT_FALSE(spec->inspect);
+  EXPECT_EQ(spec->inspect, Inspection::kOff);
   EXPECT_EQ(spec->state_file, "state.json");
   EXPECT_EQ(spec->timeout, absl::Minutes(90));
 }
@@ -44,9 +47,23 @@ TEST(SyncSpecTest, DefaultsForWhatIsLeftOut) {
   auto spec = ParseSyncSpec("name: a\nsource: {command: [s]}\ndestination: {command: [d]}\n", "x");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->engine, dataplane::EngineKind::kAuto);
-  EXPECT_TRUE(spec->inspect);
+  EXPECT_EQ(spec->inspect, Inspection::kSource);
   EXPECT_EQ(spec->state_file, "");
   EXPECT_EQ(spec->timeout, absl::InfiniteDuration());
+}
+
+TEST(SyncSpecTest, InspectNamesWhichRelaysCount) {
+  for (const auto& [value, expected] :
+       std::vector<std::pair<std::string, Inspection>>{{"true", Inspection::kSource},
+                                                       {"both", Inspection::kBoth},
+                                                       {"false", Inspection::kOff}}) {
+    auto spec = ParseSyncSpec(
+        "name: a\nsource: {command: [s]}\ndestination: {command: [d]}\nrelay: {inspect: " + value +
+            "}\n",
+        "x");
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_EQ(spec->inspect, expected) << value;
+  }
 }
 
 // Each mistake is named with the file, the line and the key.
@@ -65,7 +82,8 @@ TEST(SyncSpecTest, ErrorsSayWhereAndWhat) {
       {"name: a\nsource: {command: [s]}\ndestination: {command: [d]}\nrelay: {engine: fast}\n",
        "sync.yaml:4: relay.engine: 'fast' must be auto, uring, splice or copy"},
       {"name: a\nsource: {command: [s]}\ndestination: {command: [d]}\nrelay: {inspect: maybe}\n",
-       "sync.yaml:4: relay.inspect: must be true or false"},
+       "sync.yaml:4: relay.inspect: must be true (the source's relay counts, the destination's "
+       "checks the checksum), both (both relays count) or false"},
       {"name: a\nsource: {command: [s]}\ndestination: {command: [d]}\ntimeout: soon\n",
        "sync.yaml:4: timeout: 'soon' must be a positive duration"},
       {"name: a\nsource: {command: [s]}\ndestination: {command: [d]}\nstate_fiel: x\n",

@@ -99,7 +99,8 @@ Watched Watch(const SyncSpec& spec, const SyncOptions& options, const SyncPods& 
               absl::Time started, const volatile std::sig_atomic_t* interrupted) {
   Watched w;
   ProcessGroup& own = echo.processes();
-  ProgressDisplay display(spec.name, pods.source, pods.destination, stderr);
+  ProgressDisplay display(spec.name, pods.source, pods.destination,
+                          /*delivered_records=*/spec.inspect == Inspection::kBoth, stderr);
   const absl::Time pods_started = absl::Now();
   absl::Time next_look = absl::Now();
   const absl::Time sync_deadline =

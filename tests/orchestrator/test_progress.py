@@ -63,18 +63,23 @@ class ProgressTest(SyncTest):
         self.assertEqual(self.committed_in_report(), {s: 5000 for s in STREAMS})
 
     def test_the_display_without_a_terminal_is_a_plain_line_every_few_seconds(self):
-        out = self.path("out")
-        spec = self.airbyte_spec({"streams": STREAMS, "namespace": "public", "records_per_stream": 60000,
-                                  "state_every": 1000}, out,
-                                 destination_config={"slow": {"every_records": 1000, "sleep_ms": 40}})
-        code, err = self.run_sync(spec)
-        self.assertEqual(code, EXIT_OK, err)
-        lines = [l for l in err.splitlines() if l.startswith("sluice: sync test-sync: 00:")]
-        self.assertGreaterEqual(len(lines), 1, err)
-        self.assertRegex(lines[0], r"^sluice: sync test-sync: 00:00:0\d, \d+ records emitted, \d+ delivered, "
-                                   r"\d+ committed, [\d.]+ MB \([\d.]+ MB/s\)")
-        self.assertIn("held back by: destination", "\n".join(lines))
-        self.assertNotIn("\x1b[", err)  # no terminal codes where there is no terminal
+        # Counted once (the default), the destination's relay counts bytes, not records; with
+        # both relays counting, records delivered are shown live.
+        for relay, delivered in (({}, r"[\d.]+ MB delivered"), ({"inspect": "both"}, r"\d+ delivered")):
+            with self.subTest(relay=relay):
+                out = self.path(f"out{len(relay)}")
+                spec = self.airbyte_spec({"streams": STREAMS, "namespace": "public", "records_per_stream": 60000,
+                                          "state_every": 1000}, out,
+                                         destination_config={"slow": {"every_records": 1000, "sleep_ms": 40}},
+                                         relay=relay)
+                code, err = self.run_sync(spec)
+                self.assertEqual(code, EXIT_OK, err)
+                lines = [l for l in err.splitlines() if l.startswith("sluice: sync test-sync: 00:")]
+                self.assertGreaterEqual(len(lines), 1, err)
+                self.assertRegex(lines[0], r"^sluice: sync test-sync: 00:00:0\d, \d+ records emitted, " + delivered +
+                                 r", \d+ committed, [\d.]+ MB \([\d.]+ MB/s\)")
+                self.assertIn("held back by: destination", "\n".join(lines))
+                self.assertNotIn("\x1b[", err)  # no terminal codes where there is no terminal
 
     def test_the_sources_log_and_trace_messages_reach_the_sync_log(self):
         out = self.path("out")

@@ -100,9 +100,29 @@ class VerdictTest(SyncTest):
         self.assertEqual(self.report()["result"], "running")
 
     def test_a_killed_relay_makes_its_counts_unknown_not_zero(self):
+        # Counted once (the default), the destination's relay only checksums: with the source's
+        # relay dead, what was delivered is known in bytes, and records are unknown, not zero.
+        report, written = self.kill_the_source_relay_mid_stream(relay={})
+        self.assertGreater(report["bytes"]["delivered"], 0)
+        self.assertIsNone(report["records_delivered_counted_by"])
+        for s in report["streams"]:  # those committed before it died
+            self.assertIsNone(s["records_emitted"], s)
+            self.assertIsNone(s["records_delivered"], s)
+
+    def test_with_both_relays_counting_a_killed_relay_leaves_the_delivered_counts_known(self):
+        report, written = self.kill_the_source_relay_mid_stream(relay={"inspect": "both"})
+        self.assertEqual(report["records_delivered_counted_by"], "destination relay")
+        self.assertTrue(report["streams"])
+        for s in report["streams"]:
+            self.assertIsNone(s["records_emitted"], s)  # the relay that counted them died
+        # What reached the destination is known, and is what it wrote.
+        self.assertEqual(sum(s["records_delivered"] for s in report["streams"]), written)
+
+    def kill_the_source_relay_mid_stream(self, **extra):
         out = self.path("out")
         spec = self.spec(self.gen("64M"),
-                         self.destination(out, slow={"every_records": 1000, "sleep_ms": 20}))
+                         self.destination(out, slow={"every_records": 1000, "sleep_ms": 20}),
+                         **extra)
         p = subprocess.Popen([SLUICE, "run", spec, f"--workdir={self.workdir}",
                               f"--report={self.path('report.json')}"], stderr=subprocess.PIPE,
                              text=True)
@@ -123,11 +143,7 @@ class VerdictTest(SyncTest):
         self.assertIsNone(report["bytes"]["emitted"])
         written = len(self.written_ids(out))
         self.assertGreater(written, 0)
-        self.assertTrue(report["streams"])
-        for s in report["streams"]:
-            self.assertIsNone(s["records_emitted"], s)  # the relay that counted them died
-        # What reached the destination is known, and is what it wrote.
-        self.assertEqual(sum(s["records_delivered"] for s in report["streams"]), written)
+        return report, written
 
     @staticmethod
     def find_process(*needles):

@@ -21,7 +21,7 @@
 namespace sluice::dataplane {
 namespace {
 
-constexpr std::string_view kMagic = "SLUICE/1\n";
+constexpr std::string_view kMagic = "SLUICE/2\n";
 constexpr size_t kNonce = 32;
 constexpr size_t kMac = 32;
 using Nonce = std::array<unsigned char, kNonce>;
@@ -67,7 +67,14 @@ absl::Status RecvAll(int fd, void* data, size_t n, absl::Time deadline, int stop
 }
 
 absl::Status CheckMagic(const std::array<char, kMagic.size()>& got) {
-  if (std::string_view(got.data(), got.size()) != kMagic) {
+  const std::string_view magic(got.data(), got.size());
+  if (magic != kMagic && magic.substr(0, 7) == kMagic.substr(0, 7) && magic.back() == '\n') {
+    return RelayError(kExitAuthFailed,
+                      "the peer speaks " + std::string(magic.substr(0, magic.size() - 1)) +
+                          " and this side " + std::string(kMagic.substr(0, kMagic.size() - 1)) +
+                          ": run the same sluice-relay version at both ends");
+  }
+  if (magic != kMagic) {
     return RelayError(kExitAuthFailed,
                       "the peer does not speak the sluice handshake (a plain TCP peer? use "
                       "--insecure-no-auth only for such interop)");

@@ -1,13 +1,15 @@
 // The handshake that proves both ends hold the sync's secret before any payload byte moves.
 //
 // Wire format (the connecting side is the client, whatever the direction of the data):
-//   client -> server: "SLUICE/1\n" client_nonce[32]
-//   server -> client: "SLUICE/1\n" server_nonce[32] HMAC-SHA256(secret, "server" client_nonce
+//   client -> server: "SLUICE/2\n" client_nonce[32]
+//   server -> client: "SLUICE/2\n" server_nonce[32] HMAC-SHA256(secret, "server" client_nonce
 //   server_nonce) client -> server: HMAC-SHA256(secret, "client" server_nonce client_nonce) server
 //   -> client: 0x01 (accepted)
-// A side whose check fails closes the connection without a reply. Nonces come from the
-// OpenSSL RNG; proofs are compared in constant time. The secret is never sent, logged or
-// exported.
+// The version is that of everything after the handshake: 2 since the end marker carries the
+// payload's checksum (dataplane/end_marker.h). A peer of another version is refused with an
+// error that names both. A side whose check fails closes the connection without a reply. Nonces
+// come from the OpenSSL RNG; proofs are compared in constant time. The secret is never sent, logged
+// or exported.
 //
 //   absl::Status s = ServerHandshake(fd, secret, absl::Now() + absl::Seconds(10), stop_fd);
 

@@ -57,6 +57,20 @@ TEST(AuthTest, APlainPeerIsRefusedBeforeAnyPayload) {
   EXPECT_NE(st.message().find("handshake"), std::string::npos) << st;
 }
 
+// The end marker changed with version 2: a relay of version 1 would take its bytes for payload.
+TEST(AuthTest, APeerOfAnotherVersionIsRefusedSayingSo) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  UniqueFd a(sv[0]), b(sv[1]);
+  const std::string hello = "SLUICE/1\n" + std::string(32, 'n');
+  ASSERT_EQ(write(a.get(), hello.data(), hello.size()), static_cast<ssize_t>(hello.size()));
+  Secret s("0123456789abcdef-secret");
+  const absl::Status st = ServerHandshake(b.get(), s, absl::Now() + absl::Seconds(2), -1);
+  EXPECT_EQ(ExitCodeOf(st), kExitAuthFailed);
+  EXPECT_NE(st.message().find("the peer speaks SLUICE/1 and this side SLUICE/2"), std::string::npos)
+      << st;
+}
+
 TEST(AuthTest, SecretErrorsNeverShowTheSecret) {
   setenv("SLUICE_TEST_SHORT_SECRET", "tooshort", 1);
   auto s = LoadSecret("", "SLUICE_TEST_SHORT_SECRET");

@@ -241,9 +241,9 @@ class FakeOrchestrator:
         with conn:
             conn.settimeout(30)
             f = conn.makefile("rb")
-            assert f.read(9) == b"SLUICE/1\n"
+            assert f.read(9) == b"SLUICE/2\n"
             theirs, mine = f.read(32), os.urandom(32)
-            conn.sendall(b"SLUICE/1\n" + mine + self._proof(b"server", theirs, mine))
+            conn.sendall(b"SLUICE/2\n" + mine + self._proof(b"server", theirs, mine))
             if f.read(32) != self._proof(b"client", mine, theirs):
                 return
             conn.sendall(b"\x01")

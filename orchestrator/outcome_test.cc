@@ -98,24 +98,28 @@ TEST(OutcomeTest, CountedOnceTheChecksumMakesTheSourcesCountsTheDelivered) {
   };
   const MaybeSummary same = verifying(kTwo.size(), "00000000000000aa");
   EXPECT_EQ(Judge(spec, std::nullopt, kPods, emitted, same).code, kSyncOk);
-  std::string table;
-  const ProgressView progress;
-  const CommittedState state;
-  const std::vector<Exited> exits;
-  const std::string report = Report({.spec = spec,
-                                     .backend = "local",
-                                     .sync_id = "x",
-                                     .verdict = {},
-                                     .elapsed = absl::Seconds(1),
-                                     .workdir = "",
-                                     .exits = exits,
-                                     .emitted = emitted,
-                                     .delivered = same,
-                                     .echoed = nullptr,
-                                     .state = state,
-                                     .state_file = "",
-                                     .progress = progress},
-                                    &table);
+  // The report of a sync with these two relays' summaries.
+  const auto report_of = [&spec](const MaybeSummary& emitted, const MaybeSummary& delivered) {
+    std::string table;
+    const ProgressView progress;
+    const CommittedState state;
+    const std::vector<Exited> exits;
+    return Report({.spec = spec,
+                   .backend = "local",
+                   .sync_id = "x",
+                   .verdict = {},
+                   .elapsed = absl::Seconds(1),
+                   .workdir = "",
+                   .exits = exits,
+                   .emitted = emitted,
+                   .delivered = delivered,
+                   .echoed = nullptr,
+                   .state = state,
+                   .state_file = "",
+                   .progress = progress},
+                  &table);
+  };
+  const std::string report = report_of(emitted, same);
   EXPECT_NE(report.find("\"records_delivered\":2,"), std::string::npos) << report;
   EXPECT_NE(report.find("\"records_delivered_counted_by\":\"source relay (checksum)\""),
             std::string::npos)
@@ -137,21 +141,7 @@ TEST(OutcomeTest, CountedOnceTheChecksumMakesTheSourcesCountsTheDelivered) {
   // A failed sync cut mid-stream: records delivered are unknown in the report.
   MaybeSummary cut = verifying(kTwo.size() / 2, "00000000000000bb");
   cut->input_complete = false;
-  table.clear();
-  const std::string cut_report = Report({.spec = spec,
-                                         .backend = "local",
-                                         .sync_id = "x",
-                                         .verdict = {kSyncRelayFailed, "cut"},
-                                         .elapsed = absl::Seconds(1),
-                                         .workdir = "",
-                                         .exits = exits,
-                                         .emitted = emitted,
-                                         .delivered = cut,
-                                         .echoed = nullptr,
-                                         .state = state,
-                                         .state_file = "",
-                                         .progress = progress},
-                                        &table);
+  const std::string cut_report = report_of(emitted, cut);
   EXPECT_NE(cut_report.find("\"records_delivered\":null,"), std::string::npos) << cut_report;
   EXPECT_NE(cut_report.find("\"records_delivered_counted_by\":null"), std::string::npos);
 }

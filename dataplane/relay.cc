@@ -477,18 +477,11 @@ absl::Status Transfer(const RelayConfig& c, Progress& p, int stop_fd) {
       .fd = socket->get(), .is_pipe = false, .is_socket = true, .name = peer_name};
   // The inspector and the checksum see the bytes the engine taps: one copy out of the kernel
   // for both.
-  Tap tap;
-  if (p.inspector && p.checksum) {
-    tap = [&p](std::string_view bytes) {
-      p.inspector->Consume(bytes);
-      p.checksum->Update(bytes);
-    };
-  } else if (p.inspector) {
-    tap = [&p](std::string_view bytes) { p.inspector->Consume(bytes); };
-  } else if (p.checksum) {
-    tap = [&p](std::string_view bytes) { p.checksum->Update(bytes); };
-  }
-  const Tap* const tapped = tap ? &tap : nullptr;
+  const Tap tap = [&p](std::string_view bytes) {
+    if (p.inspector) p.inspector->Consume(bytes);
+    if (p.checksum) p.checksum->Update(bytes);
+  };
+  const Tap* const tapped = p.inspector || p.checksum ? &tap : nullptr;
   p.phase = 1;
   if (send) {
     absl::Status status = engine->Pump(fifo_end, socket_end, tapped, p.pump, stop_fd);

@@ -36,11 +36,13 @@ std::map<std::string, StreamCounts> Streams(const protocol::InspectorStats* i) {
 // figure that is not known is absent, never a guess.
 struct Counts {
   std::optional<uint64_t> bytes_emitted, bytes_delivered;
-  bool records_emitted_known = false, records_delivered_known = false;
+  bool records_emitted_known = false;
   // What was delivered, counted: the destination relay's inspector, or, counted once, the
   // source relay's (see Known()). Null when not known.
   const protocol::InspectorStats* delivered = nullptr;
   std::string delivered_counted_by;  // "destination relay", "source relay (checksum)" or ""
+
+  bool records_delivered_known() const { return delivered != nullptr; }
 };
 
 Counts Known(const MaybeSummary& source, const MaybeSummary& destination) {
@@ -70,7 +72,6 @@ Counts Known(const MaybeSummary& source, const MaybeSummary& destination) {
       c.delivered = &*source->inspector;
       c.delivered_counted_by = "source relay (checksum)";
     }
-    c.records_delivered_known = c.delivered != nullptr;
   }
   return c;
 }
@@ -150,7 +151,7 @@ Verdict Judge(const SyncSpec& spec, const std::optional<Exited>& cause, const Sy
   // Every container exited 0: what the source emitted must be what reached the destination,
   // stream by stream, and all of it must be known.
   const Counts known = Known(emitted, delivered);
-  if (!known.records_emitted_known || !known.records_delivered_known) {
+  if (!known.records_emitted_known || !known.records_delivered_known()) {
     if (known.records_emitted_known && delivered && !delivered->inspector &&
         delivered->checksum != emitted->checksum) {
       return {kSyncRelayFailed,
@@ -227,7 +228,7 @@ std::string Report(const ReportInput& r, std::string* table) {
     const StreamCounts& e = pair.first != nullptr ? *pair.first : none;
     const StreamCounts& d = pair.second != nullptr ? *pair.second : none;
     const std::string emitted_records = Number(known.records_emitted_known, e.records);
-    const std::string delivered_records = Number(known.records_delivered_known, d.records);
+    const std::string delivered_records = Number(known.records_delivered_known(), d.records);
     const auto c = r.progress.committed.find(key);
     const uint64_t committed = c == r.progress.committed.end() ? 0 : c->second;
     absl::StrAppend(&report, first ? "" : ",", "{\"stream\":", protocol::JsonString(key),
@@ -237,7 +238,7 @@ std::string Report(const ReportInput& r, std::string* table) {
                     ",\"states_emitted\":", Number(known.records_emitted_known, e.states), "}");
     absl::StrAppendFormat(table, "  %-32s %14s %14s %14u %8s\n", key,
                           known.records_emitted_known ? emitted_records : "?",
-                          known.records_delivered_known ? delivered_records : "?", committed,
+                          known.records_delivered_known() ? delivered_records : "?", committed,
                           known.records_emitted_known ? std::to_string(e.states) : "?");
     first = false;
   }
@@ -249,7 +250,7 @@ std::string Report(const ReportInput& r, std::string* table) {
         &report, ",\"untracked_streams\":{\"records_emitted\":",
         Number(known.records_emitted_known, source ? source->untracked.records : 0),
         ",\"records_delivered\":",
-        Number(known.records_delivered_known, destination ? destination->untracked.records : 0),
+        Number(known.records_delivered_known(), destination ? destination->untracked.records : 0),
         "}");
   }
   absl::StrAppend(&report, ",\"source\":", Diagnostics(source),

@@ -32,7 +32,8 @@ import tempfile
 
 from tables import write_table
 
-SHAPES = {"canonical": [], "spaced": ["--spaced"], "sorted-keys": ["--sorted_keys"]}
+SHAPES = {"canonical": [], "spaced": ["--spaced"], "sorted-keys": ["--sorted_keys"],
+          "random-streams": ["--random_streams"]}
 
 
 class Build:

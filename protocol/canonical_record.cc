@@ -363,6 +363,23 @@ inline size_t ReadOpening(const char* begin, const char* end) {
 inline size_t ReadOpening(const char*, const char*) { return 0; }
 #endif
 
+// `data` at `data_offset` and the suffix after it: ReadCanonicalTail().
+__attribute__((always_inline)) inline bool ReadTail(std::string_view line, size_t data_offset,
+                                                    bool prefix_ascii, uint64_t* data_bytes) {
+  const char* const begin = line.data();
+  const char* const data_begin = begin + data_offset;
+  const char* const suffix = EmittedAtSuffix(data_begin, begin + line.size());
+  if (suffix == nullptr || suffix <= data_begin || *data_begin != '{') return false;
+  const std::string_view data(data_begin, static_cast<size_t>(suffix - data_begin));
+  ContainerScan scan;
+  // The line's start precedes `data`: the kernel may read it instead of copying a short tail.
+  if (!ScanContainer(data, &scan, data_offset)) return false;
+  *data_bytes = scan.compact_bytes;
+  // Everything outside the names and `data` is ASCII by the grammar: validate only when a byte
+  // >= 0x80 was seen.
+  return (prefix_ascii && scan.ascii) || simdjson::validate_utf8(begin, line.size());
+}
+
 // ReadCanonicalRecord(); *other_type set when the line starts as the CDKs write every message
 // and its type is not RECORD (the first "type" key is the one that counts).
 // Inlined into both callers: a call more costs 3% at 100 B lines (bench/RESULTS.md).
@@ -410,18 +427,8 @@ __attribute__((always_inline)) inline bool ReadCanonical(std::string_view line,
   }
   if (!have_stream || !c.Literal("\"data\":")) return false;
   c.OptionalSpace();
-
-  const char* data_begin = c.pos();
-  const char* suffix = EmittedAtSuffix(data_begin, end);
-  if (suffix == nullptr || suffix <= data_begin || *data_begin != '{') return false;
-  const std::string_view data(data_begin, static_cast<size_t>(suffix - data_begin));
-  ContainerScan scan;
-  // The line's start precedes `data`: the kernel may read it instead of copying a short tail.
-  if (!ScanContainer(data, &scan, static_cast<size_t>(data_begin - begin))) return false;
-  out->data_bytes = scan.compact_bytes;
-  // Everything outside the names and `data` is ASCII by the grammar: validate only when a byte
-  // >= 0x80 was seen.
-  return (names_ascii && scan.ascii) || simdjson::validate_utf8(begin, line.size());
+  out->data_offset = static_cast<size_t>(c.pos() - begin);
+  return ReadTail(line, out->data_offset, names_ascii, &out->data_bytes);
 }
 
 }  // namespace
@@ -429,6 +436,11 @@ __attribute__((always_inline)) inline bool ReadCanonical(std::string_view line,
 bool ReadCanonicalRecord(std::string_view line, CanonicalRecord* out) {
   bool other_type = false;
   return ReadCanonical(line, out, &other_type);
+}
+
+bool ReadCanonicalTail(std::string_view line, size_t data_offset, bool prefix_ascii,
+                       uint64_t* data_bytes) {
+  return data_offset < line.size() && ReadTail(line, data_offset, prefix_ascii, data_bytes);
 }
 
 bool ReadRecordFast(std::string_view line, CanonicalRecord* out) {

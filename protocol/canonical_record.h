@@ -30,11 +30,23 @@ struct CanonicalRecord {
   std::string_view ns;         // views into the line
   std::string_view stream;
   uint64_t data_bytes = 0;  // compact size of `data`
+  // Where `data` starts in the line, when ReadCanonicalRecord() read it; 0 when
+  // ReadAnyOrderRecord() did. What comes before it is the stream's prefix (record_prefix.h).
+  size_t data_offset = 0;
 };
 
 // Reads `line` (without its terminator). False when the line is not in the grammar above,
 // which says nothing about whether it is a valid message. Reads only the bytes of `line`.
 [[nodiscard]] bool ReadCanonicalRecord(std::string_view line, CanonicalRecord* out);
+
+// The rest of a line whose first `data_offset` bytes are those of a line ReadCanonicalRecord()
+// accepted, up to its `data` (CanonicalRecord::data_offset): ReadCanonicalRecord() of this line
+// would read those bytes the same way, so this reads only `data` and the suffix after it, with
+// the same checks. `prefix_ascii`: no byte before `data_offset` is >= 0x80. False when the line
+// is not in the grammar from there (ReadCanonicalRecord() may still take it, another way:
+// `data` after one more space, say); otherwise sets *data_bytes.
+[[nodiscard]] bool ReadCanonicalTail(std::string_view line, size_t data_offset, bool prefix_ascii,
+                                     uint64_t* data_bytes);
 
 // The same message with its keys in any order and any JSON whitespace between tokens, as
 // connectors built on other CDKs write it:

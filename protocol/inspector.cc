@@ -18,6 +18,7 @@
 #include "protocol/line_summary.h"
 #include "protocol/ondemand_reader.h"
 #include "protocol/oversize_tracker.h"
+#include "protocol/record_prefix.h"
 #include "protocol/text.h"
 
 namespace sluice::protocol {
@@ -84,7 +85,7 @@ inline bool Same(const std::string& a, std::string_view b) {
 
 // A slot of 16 for a stream name: its length and last eight bytes, multiplied and cut. Names
 // that differ only further back share a slot, which costs a lookup, never a wrong count.
-inline size_t NameSlot(std::string_view name) {
+inline uint8_t NameSlot(std::string_view name) {
   const char* const end = name.data() + name.size();
   uint64_t v = 0;
   if (name.size() >= 8) {
@@ -97,7 +98,7 @@ inline size_t NameSlot(std::string_view name) {
   } else {
     for (const char c : name) v = (v << 8) | static_cast<unsigned char>(c);
   }
-  return static_cast<size_t>(((v ^ name.size()) * 0x9E3779B97F4A7C15ULL) >> 60);
+  return static_cast<uint8_t>(((v ^ name.size()) * 0x9E3779B97F4A7C15ULL) >> 60);
 }
 
 // The first '\n' in [p, end), or nullptr. Lines of a few hundred bytes end within the first
@@ -220,9 +221,12 @@ class Inspector::Impl {
   }
 
  private:
+  // A stream seen lately, in its slot (NameSlot).
   struct RecentStream {
     const StreamId* id = nullptr;
     StreamStats* stats = nullptr;
+    RecordPrefix prefix;  // its last record's bytes before `data`; empty when not canonical
+    uint8_t next = 0;     // the slot of the stream whose record came after its last one
   };
 
   void AppendPartial(const char* p, size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -294,13 +298,46 @@ class Inspector::Impl {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ++stats_.lines;
     if (terminated && !line.empty() && line.back() == '\r') line.remove_suffix(1);
-    CanonicalRecord record;
-    if (options_.fast_path && !line.empty() && ReadRecordFast(line, &record)) {
-      ++stats_.fast_path_lines;
-      CountRecord(StatsFor(record), line_bytes, record.data_bytes);
-      return;
+    if (options_.fast_path && !line.empty()) {
+      // The stream that followed the last record's stream last time, by its prefix: a source
+      // writes a stream's records in a run, or its streams in turn, and then this compare
+      // replaces the parse of the envelope and the names, and the stream's lookup.
+      const uint8_t guess = recent_[last_slot_].next;
+      RecentStream& g = recent_[guess];
+      uint64_t data_bytes;
+      if (g.prefix.Matches(line) &&
+          ReadCanonicalTail(line, g.prefix.size(), g.prefix.ascii(), &data_bytes)) {
+        ++stats_.fast_path_lines;
+        CountRecord(*g.stats, line_bytes, data_bytes);
+        last_slot_ = guess;
+        return;
+      }
+      CanonicalRecord record;
+      if (ReadRecordFast(line, &record)) {
+        ++stats_.fast_path_lines;
+        const uint8_t slot = NameSlot(record.stream);
+        StreamStats& s = StatsFor(slot, record.has_namespace, record.ns, record.stream);
+        CountRecord(s, line_bytes, record.data_bytes);
+        Learn(slot, s, line, record.data_offset);
+        return;
+      }
     }
     OnOtherLine(line, line_bytes, padded);
+  }
+
+  // After a record the prefix guess missed: keeps its prefix in its stream's slot, and that
+  // this stream followed the one before.
+  __attribute__((always_inline)) void Learn(uint8_t slot, const StreamStats& s,
+                                            std::string_view line, size_t data_offset)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    RecentStream& r = recent_[slot];
+    if (r.stats != &s) return;                         // the untracked streams have no slot
+    if (data_offset == 0 && r.prefix.empty()) return;  // any key order: nothing to keep
+    if (data_offset != r.prefix.size() || !r.prefix.Matches(line)) {
+      r.prefix.Set(line.substr(0, data_offset));  // data_offset 0 (any key order): cleared
+    }
+    recent_[last_slot_].next = slot;
+    last_slot_ = slot;
   }
 
   // A line the fast path did not take (`line` without its terminator).
@@ -453,18 +490,18 @@ class Inspector::Impl {
     return StatsFor(id.ns.has_value(), id.ns ? std::string_view(*id.ns) : std::string_view(),
                     id.name);
   }
-  __attribute__((always_inline)) StreamStats& StatsFor(const CanonicalRecord& r)
+  StreamStats& StatsFor(bool has_ns, std::string_view ns, std::string_view name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return StatsFor(r.has_namespace, r.ns, r.stream);
+    return StatsFor(NameSlot(name), has_ns, ns, name);
   }
 
   // The hot path's lookup: a sync writes a few streams over and over, so a slot per name's
   // tail (NameSlot) answers most lookups with one comparison and no hashing. Inlined into the
   // record path, the rest out of line: a call a line cost 30 instructions (bench/RESULTS.md).
-  __attribute__((always_inline)) StreamStats& StatsFor(bool has_ns, std::string_view ns,
-                                                       std::string_view name)
+  __attribute__((always_inline)) StreamStats& StatsFor(uint8_t slot, bool has_ns,
+                                                       std::string_view ns, std::string_view name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    RecentStream& r = recent_[NameSlot(name)];
+    RecentStream& r = recent_[slot];
     if (r.stats != nullptr && Same(r.id->name, name) && r.id->ns.has_value() == has_ns &&
         (!has_ns || Same(*r.id->ns, ns)))
       return *r.stats;
@@ -489,7 +526,9 @@ class Inspector::Impl {
       }
       it = streams_.try_emplace(scratch_id_).first;
     }
-    r = {&it->first, &it->second};
+    r.id = &it->first;
+    r.stats = &it->second;
+    r.prefix.Clear();  // another stream's
     return it->second;
   }
 
@@ -506,6 +545,7 @@ class Inspector::Impl {
   std::string oversize_prefix_ ABSL_GUARDED_BY(mu_);
   StreamId scratch_id_ ABSL_GUARDED_BY(mu_);
   std::array<RecentStream, 16> recent_ ABSL_GUARDED_BY(mu_){};  // by NameSlot()
+  uint8_t last_slot_ ABSL_GUARDED_BY(mu_) = 0;        // the slot of the last record read fast
   size_t kept_state_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // KeptState::raw sizes, all together
 
   mutable base::Mutex mu_;

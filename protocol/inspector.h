@@ -17,7 +17,10 @@
 // `data` (it scans it once for string, bracket and whitespace structure); so are RECORD lines
 // with the same keys in other orders and other whitespace, as other CDKs write them, a little
 // slower (protocol/canonical_record.h). Every other line goes through simdjson On-Demand. On
-// valid JSON both give identical results.
+// valid JSON both give identical results. A line that starts with the bytes before `data` of
+// the record that followed the last one's stream last time (a source writing a stream's records
+// in a run, or its streams in turn) is read from `data` on: the envelope and the names read
+// the same as then (protocol/record_prefix.h).
 //
 // What is checked. A line counts as a message when it is a JSON object with a known `type` and
 // the fields this inspector reads are well-formed (`record.stream` a string, ...). Values the

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +83,99 @@ TEST(InspectorTest, NamesThatDifferInOneByteAreDifferentStreams) {
       EXPECT_EQ(st->records, 2u) << (id.ns ? *id.ns : "-") << "." << id.name;
     }
   }
+}
+
+// The line before a record predicts the record's stream, and a line that starts with that
+// stream's last prefix skips the envelope's parse (record_prefix.h): every way the rest of such a
+// line can differ must still be read as the general reader reads it.
+TEST(InspectorTest, ARecordThatStartsLikeTheLastOneIsReadInFull) {
+  const std::string users =
+      R"({"type":"RECORD","record":{"namespace":"public","stream":"users","data":)";
+  const std::string uni = R"({"type":"RECORD","record":{"stream":"ünï","data":)";
+  const std::vector<std::string> lines = {
+      users + R"({"a":1},"emitted_at":1}})",
+      users + R"({"a":2},"emitted_at":2}})",   // the guess holds
+      users + R"( {"a":3},"emitted_at":3}})",  // one space more before data
+      users + R"({"a":4},"emitted_at":4}})",
+      users + R"( {"a":3},"emitted_at":3}})",  // and back
+      users + R"({"a":5,"emitted_at":5}})",    // data not closed
+      users + R"([1,2],"emitted_at":6}})",     // data not an object
+      users + R"({"a":"x\ty"},"emitted_at":7}})",
+      users + "{\"a\":\"\xff\"},\"emitted_at\":8}}",  // not UTF-8
+      users + R"({"a":9},"emitted_at":09}})",         // a leading zero
+      users + R"({"a":10},"emitted_at":10})",         // one brace short
+      users + R"({"a":11}})",                         // no emitted_at
+      users,                                          // the prefix alone
+      users + R"({"a":12},"emitted_at":12}})",
+      uni + R"({"k":"日本"},"emitted_at":1}})",
+      uni + R"({"k":"日本"},"emitted_at":2}})",
+      uni + "{\"k\":\"\xc3(\"},\"emitted_at\":3}}",  // a broken sequence after a non-ASCII name
+      uni + R"({"k":1},"emitted_at":4}})",
+      users + R"({"a":13},"emitted_at":13}})",
+  };
+  std::string input;
+  uint64_t users_records = 0, users_data = 0, uni_records = 0, not_protocol = 0;
+  for (const std::string& line : lines) {
+    input += line + "\n";
+    // Each line alone, through the general reader: no line before it to predict anything.
+    const InspectorStats alone = Inspect(line + "\n", {.fast_path = false});
+    if (const StreamStats* u = alone.stream({"public", "users"})) {
+      users_records += u->records;
+      users_data += u->data_bytes;
+    }
+    if (const StreamStats* n = alone.stream({std::nullopt, "ünï"})) uni_records += n->records;
+    not_protocol += alone.non_protocol.count;
+  }
+  const InspectorStats s = Inspect(input);
+  for (const size_t chunk : {1, 7, 64}) {
+    EXPECT_TRUE(Inspect(input, {}, chunk).SameResults(s)) << chunk;
+  }
+  EXPECT_TRUE(Inspect(input, {.fast_path = false}).SameResults(s));
+  const StreamStats* u = s.stream({"public", "users"});
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ(u->records, users_records);
+  EXPECT_EQ(u->data_bytes, users_data);
+  const StreamStats* n = s.stream({std::nullopt, "ünï"});
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->records, uni_records);
+  EXPECT_EQ(s.non_protocol.count, not_protocol);
+  // What the lines hold, so that the sums above are not vacuous: the broken lines are no
+  // messages, the rest are records.
+  EXPECT_EQ(not_protocol, 6u);
+  EXPECT_EQ(users_records + uni_records + not_protocol, lines.size());
+}
+
+// More streams than the inspector has slots for recent ones: streams share slots, and each
+// slot's prefix must always be its own stream's.
+TEST(InspectorTest, StreamsThatShareASlotKeepTheirOwnCounts) {
+  constexpr size_t kStreams = 40;
+  std::vector<uint64_t> expected(kStreams);
+  std::string input;
+  std::mt19937_64 rng(7);
+  for (size_t i = 0; i < 6000; ++i) {
+    // In turn, then runs of one stream, then at random.
+    const size_t k = i < 2000 ? i % kStreams : i < 4000 ? (i / 37) % kStreams : rng() % kStreams;
+    ++expected[k];
+    input += R"({"type":"RECORD","record":{"namespace":"public","stream":"s)" + std::to_string(k) +
+             R"(","data":{"i":)" + std::to_string(i % 10) + R"(},"emitted_at":1}})" + "\n";
+    // A checkpoint of another stream now and then: the general reader looks its stream up and
+    // may give it the slot of a stream whose prefix is kept.
+    if (i % 3 == 0) {
+      input +=
+          R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"s)" +
+          std::to_string(rng() % kStreams) + R"(","namespace":"public"}}}})" + "\n";
+    }
+  }
+  const InspectorStats s = Inspect(input);
+  EXPECT_EQ(s.fast_path_lines, 6000u);
+  ASSERT_EQ(s.streams.size(), kStreams);
+  for (size_t k = 0; k < kStreams; ++k) {
+    const StreamStats* st = s.stream({"public", "s" + std::to_string(k)});
+    ASSERT_NE(st, nullptr) << k;
+    EXPECT_EQ(st->records, expected[k]) << k;
+    EXPECT_EQ(st->data_bytes, expected[k] * 7) << k;
+  }
+  EXPECT_TRUE(Inspect(input, {.fast_path = false}).SameResults(s));
 }
 
 TEST(InspectorTest, PythonSpacedRecordCountsDataCompactly) {

@@ -29,7 +29,14 @@ void Workload::AppendLine(std::string* out) {
 
 void Workload::AppendRecord(std::string* out) {
   const uint64_t n = next_record_++;
-  const StreamId& id = ids_[n % ids_.size()];
+  uint64_t pick = n;
+  if (options_.random_streams) {
+    random_ ^= random_ << 13;
+    random_ ^= random_ >> 7;
+    random_ ^= random_ << 17;
+    pick = random_ >> 32;
+  }
+  const StreamId& id = ids_[pick % ids_.size()];
   const bool big = options_.big_every > 0 && n % options_.big_every == options_.big_every - 1;
   const std::string& payload = big ? big_payload_ : payload_;
   const char* colon = options_.spaced ? ": " : ":";

@@ -22,6 +22,9 @@ namespace sluice::protocol::testing {
 struct WorkloadOptions {
   size_t record_bytes = 200;  // approximate RECORD line size
   size_t streams = 1;
+  // Each record's stream drawn at random (a fixed seed) instead of the streams in turn: no
+  // order for the inspector to foresee, its worst case.
+  bool random_streams = false;
   size_t state_every = 0;  // a STREAM STATE after every this many records (0: none)
   bool spaced = false;     // Python's json.dumps separators (", " and ": ")
   // Keys in sorted order, as Go's encoding/json writes a map and json.dumps(sort_keys=True):
@@ -65,6 +68,7 @@ class Workload {
   std::string payload_;
   std::string big_payload_;
   uint64_t next_record_ = 0;
+  uint64_t random_ = 0x9E3779B97F4A7C15ULL;  // xorshift64 state, for random_streams
   bool state_due_ = false;
   GroundTruth truth_;
 };

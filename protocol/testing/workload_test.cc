@@ -42,6 +42,10 @@ void ExpectTruthMatches(const WorkloadOptions& options) {
 TEST(WorkloadTest, CompactRecordsOverEightStreamsWithStates) {
   ExpectTruthMatches({.record_bytes = 200, .streams = 8, .state_every = 1000});
 }
+TEST(WorkloadTest, StreamsInRandomOrder) {
+  ExpectTruthMatches(
+      {.record_bytes = 200, .streams = 16, .random_streams = true, .state_every = 10});
+}
 TEST(WorkloadTest, SpacedRecordsWithoutNamespace) {
   ExpectTruthMatches(
       {.record_bytes = 5000, .streams = 3, .state_every = 7, .spaced = true, .ns = ""});

@@ -24,6 +24,7 @@ ABSL_FLAG(std::string, bytes, "64M", "stop after at least this many bytes (K, M,
 ABSL_FLAG(uint64_t, records, 0, "stop after this many records instead (0: use --bytes)");
 ABSL_FLAG(uint64_t, record_bytes, 200, "approximate RECORD line size");
 ABSL_FLAG(uint64_t, streams, 1, "number of streams, records round-robin");
+ABSL_FLAG(bool, random_streams, false, "each record's stream at random (a fixed seed)");
 ABSL_FLAG(uint64_t, state_every, 0, "a STREAM STATE after every N records (0: none)");
 ABSL_FLAG(bool, spaced, false, "Python's separators (\", \" and \": \")");
 ABSL_FLAG(bool, sorted_keys, false, "keys in sorted order, as Go's encoding/json writes a map");
@@ -105,6 +106,7 @@ int main(int argc, char** argv) {
   sluice::protocol::testing::Workload workload({
       .record_bytes = absl::GetFlag(FLAGS_record_bytes),
       .streams = absl::GetFlag(FLAGS_streams),
+      .random_streams = absl::GetFlag(FLAGS_random_streams),
       .state_every = absl::GetFlag(FLAGS_state_every),
       .spaced = absl::GetFlag(FLAGS_spaced),
       .sorted_keys = absl::GetFlag(FLAGS_sorted_keys),

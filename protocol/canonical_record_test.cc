@@ -137,6 +137,34 @@ TEST(CanonicalRecordTest, EmittedAtOfEveryLength) {
   }
 }
 
+TEST(CanonicalRecordTest, EveryByteOfTheSuffixIsChecked) {
+  // The suffix as the CDKs write it is matched against a pattern from the line's end; each of
+  // its bytes must still count, with every spacing the grammar allows.
+  for (const char* comma_space : {"", " "}) {
+    for (const char* colon_space : {"", " "}) {
+      for (const char* data : {"{}", R"({"id":1,"name":"a"})"}) {
+        const std::string head =
+            std::string(R"({"type":"RECORD","record":{"stream":"s","data":)") + data;
+        const std::string good =
+            head + "," + comma_space + R"("emitted_at":)" + colon_space + "1700000000000}}";
+        CanonicalRecord r;
+        ASSERT_TRUE(ReadCanonicalRecord(ExactLine(good).view(), &r)) << good;
+        EXPECT_EQ(r.data_bytes, std::strlen(data));
+        for (size_t i = head.size(); i < good.size(); ++i) {
+          std::string bad = good;
+          bad[i] = 'x';
+          EXPECT_FALSE(ReadCanonicalRecord(ExactLine(bad).view(), &r)) << bad;
+          // A space where none may stand (a first digit that becomes the one space allowed
+          // after ':' leaves a valid line).
+          if (good[i] == ' ' || (i == good.size() - 15 && *colon_space == '\0')) continue;
+          bad[i] = ' ';
+          EXPECT_FALSE(ReadCanonicalRecord(ExactLine(bad).view(), &r)) << bad;
+        }
+      }
+    }
+  }
+}
+
 // The members of a RECORD line in a given order, joined with `sep` around ':' and ','.
 std::string Assemble(const std::vector<std::pair<std::string, std::string>>& members,
                      const std::string& sep) {

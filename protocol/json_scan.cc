@@ -311,9 +311,6 @@ ScanKernel DetectKernel() {
 }
 const ScanKernel kBest = DetectKernel();
 
-// The kernel behind ScanContainer() and ScanLeadingContainer(), picked once: every fast-path
-// line calls it, and a switch on the kernel there cost a call frame more each time.
-using ScanFunction = size_t (*)(std::string_view, size_t, ContainerScan*);
 template <bool Prefix>
 ScanFunction PickScan(ScanKernel kernel) {
   switch (kernel) {
@@ -326,21 +323,18 @@ ScanFunction PickScan(ScanKernel kernel) {
   }
   return ScanContainerPortable<Prefix>;
 }
-const ScanFunction kScanWhole = PickScan<false>(kBest);
-const ScanFunction kScanLeading = PickScan<true>(kBest);
-
-// For a static initializer elsewhere that scans before this file's have run.
-template <bool Prefix>
-size_t ScanBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result) {
-  return PickScan<Prefix>(DetectKernel())(span, readable_before, result);
-}
-template <bool Prefix>
-inline ScanFunction Scan() {
-  const ScanFunction f = Prefix ? kScanLeading : kScanWhole;
-  return __builtin_expect(f != nullptr, 1) ? f : ScanBeforeInit<Prefix>;
-}
 
 }  // namespace
+
+extern const ScanFunction kScanWhole = PickScan<false>(kBest);
+extern const ScanFunction kScanLeading = PickScan<true>(kBest);
+
+size_t ScanWholeBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result) {
+  return PickScan<false>(DetectKernel())(span, readable_before, result);
+}
+size_t ScanLeadingBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result) {
+  return PickScan<true>(DetectKernel())(span, readable_before, result);
+}
 
 bool KernelAvailable(ScanKernel kernel) {
   switch (kernel) {
@@ -377,14 +371,6 @@ uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {
 }
 
 }  // namespace internal
-
-bool ScanContainer(std::string_view span, ContainerScan* result, size_t readable_before) {
-  return internal::Scan<false>()(span, readable_before, result) != 0;
-}
-
-size_t ScanLeadingContainer(std::string_view text, ContainerScan* result, size_t readable_before) {
-  return internal::Scan<true>()(text, readable_before, result);
-}
 
 uint64_t CompactSize(std::string_view json) {
   return internal::CompactSizeWith(internal::kBest, json);

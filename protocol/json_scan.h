@@ -29,15 +29,15 @@ struct ContainerScan {
 // On true, fills `*result`. Reads the bytes of `span` and, when `readable_before` bytes before
 // it are readable (the caller's buffer holds them), up to that many of those: never any byte
 // after the span.
-[[nodiscard]] bool ScanContainer(std::string_view span, ContainerScan* result,
-                                 size_t readable_before = 0);
+[[nodiscard]] inline bool ScanContainer(std::string_view span, ContainerScan* result,
+                                        size_t readable_before = 0);
 
 // The bracketed JSON value that `text` starts with, followed by anything: its size (0 when
 // `text` does not start with '{' or '[', or the value does not close within `text`), with
 // `*result` filled for it as ScanContainer() would. Reads no byte after `text`, and none after
 // the 64-byte block that holds the value's end.
-[[nodiscard]] size_t ScanLeadingContainer(std::string_view text, ContainerScan* result,
-                                          size_t readable_before = 0);
+[[nodiscard]] inline size_t ScanLeadingContainer(std::string_view text, ContainerScan* result,
+                                                 size_t readable_before = 0);
 
 // The size of `json` less its whitespace outside strings. For text already known to be JSON
 // (a value simdjson has delimited); unclosed strings count as strings to the end.
@@ -53,7 +53,32 @@ bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* 
 size_t ScanLeadingContainerWith(ScanKernel kernel, std::string_view text, ContainerScan* result,
                                 size_t readable_before = 0);
 uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json);
+
+// The kernels behind ScanContainer() and ScanLeadingContainer(), picked once at start-up and
+// called through these pointers from the callers' own code: every fast-path line scans, and a
+// function between them cost about 15 instructions a line (bench/RESULTS.md). Null until this
+// library's static initializers have run; a static initializer elsewhere that scans before
+// then gets the *BeforeInit functions, which pick on the spot.
+using ScanFunction = size_t (*)(std::string_view, size_t readable_before, ContainerScan* result);
+extern const ScanFunction kScanWhole;
+extern const ScanFunction kScanLeading;
+size_t ScanWholeBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result);
+size_t ScanLeadingBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result);
 }  // namespace internal
+
+[[nodiscard]] inline bool ScanContainer(std::string_view span, ContainerScan* result,
+                                        size_t readable_before) {
+  const internal::ScanFunction f = internal::kScanWhole;
+  return (__builtin_expect(f != nullptr, 1) ? f : internal::ScanWholeBeforeInit)(
+             span, readable_before, result) != 0;
+}
+
+[[nodiscard]] inline size_t ScanLeadingContainer(std::string_view text, ContainerScan* result,
+                                                 size_t readable_before) {
+  const internal::ScanFunction f = internal::kScanLeading;
+  return (__builtin_expect(f != nullptr, 1) ? f : internal::ScanLeadingBeforeInit)(
+      text, readable_before, result);
+}
 
 }  // namespace sluice::protocol
 

@@ -329,12 +329,12 @@ ScanFunction PickScan(ScanKernel kernel) {
 extern const ScanFunction kScanWhole = PickScan<false>(kBest);
 extern const ScanFunction kScanLeading = PickScan<true>(kBest);
 
-size_t ScanWholeBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result) {
-  return PickScan<false>(DetectKernel())(span, readable_before, result);
+template <bool Prefix>
+size_t ScanBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result) {
+  return PickScan<Prefix>(DetectKernel())(span, readable_before, result);
 }
-size_t ScanLeadingBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result) {
-  return PickScan<true>(DetectKernel())(span, readable_before, result);
-}
+template size_t ScanBeforeInit<false>(std::string_view, size_t, ContainerScan*);
+template size_t ScanBeforeInit<true>(std::string_view, size_t, ContainerScan*);
 
 bool KernelAvailable(ScanKernel kernel) {
   switch (kernel) {

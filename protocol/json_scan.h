@@ -56,28 +56,29 @@ uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json);
 
 // The kernels behind ScanContainer() and ScanLeadingContainer(), picked once at start-up and
 // called through these pointers from the callers' own code: every fast-path line scans, and a
-// function between them cost about 15 instructions a line (bench/RESULTS.md). Null until this
+// function between them cost 12 instructions a line (bench/RESULTS.md). Null until this
 // library's static initializers have run; a static initializer elsewhere that scans before
-// then gets the *BeforeInit functions, which pick on the spot.
+// then gets ScanBeforeInit(), which picks on the spot. `Prefix`: ScanLeadingContainer()'s.
 using ScanFunction = size_t (*)(std::string_view, size_t readable_before, ContainerScan* result);
 extern const ScanFunction kScanWhole;
 extern const ScanFunction kScanLeading;
-size_t ScanWholeBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result);
-size_t ScanLeadingBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result);
+template <bool Prefix>
+size_t ScanBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result);
+template <bool Prefix>
+inline ScanFunction Scan() {
+  const ScanFunction f = Prefix ? kScanLeading : kScanWhole;
+  return __builtin_expect(f != nullptr, 1) ? f : ScanBeforeInit<Prefix>;
+}
 }  // namespace internal
 
 [[nodiscard]] inline bool ScanContainer(std::string_view span, ContainerScan* result,
                                         size_t readable_before) {
-  const internal::ScanFunction f = internal::kScanWhole;
-  return (__builtin_expect(f != nullptr, 1) ? f : internal::ScanWholeBeforeInit)(
-             span, readable_before, result) != 0;
+  return internal::Scan<false>()(span, readable_before, result) != 0;
 }
 
 [[nodiscard]] inline size_t ScanLeadingContainer(std::string_view text, ContainerScan* result,
                                                  size_t readable_before) {
-  const internal::ScanFunction f = internal::kScanLeading;
-  return (__builtin_expect(f != nullptr, 1) ? f : internal::ScanLeadingBeforeInit)(
-      text, readable_before, result);
+  return internal::Scan<true>()(text, readable_before, result);
 }
 
 }  // namespace sluice::protocol

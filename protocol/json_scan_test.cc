@@ -178,11 +178,11 @@ TEST(ScanContainerTest, TheKernelsBeforeStartUpGiveTheSameResults) {
   const std::string text = R"({"a": [1, "x y", {"b": "\"}"}], "c" : 2} tail)";
   const std::string_view whole = std::string_view(text).substr(0, text.size() - 5);
   ContainerScan before, after;
-  ASSERT_EQ(internal::ScanWholeBeforeInit(whole, 0, &before), whole.size());
+  ASSERT_EQ(internal::ScanBeforeInit<false>(whole, 0, &before), whole.size());
   ASSERT_TRUE(ScanContainer(whole, &after));
   EXPECT_EQ(before.compact_bytes, after.compact_bytes);
   EXPECT_EQ(before.compact_bytes, whole.size() - 7);
-  EXPECT_EQ(internal::ScanLeadingBeforeInit(text, 0, &before), whole.size());
+  EXPECT_EQ(internal::ScanBeforeInit<true>(text, 0, &before), whole.size());
   EXPECT_EQ(ScanLeadingContainer(text, &after), whole.size());
   EXPECT_EQ(before.compact_bytes, after.compact_bytes);
 }

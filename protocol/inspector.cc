@@ -229,7 +229,7 @@ class Inspector::Impl {
   struct RecentStream {
     const StreamId* id = nullptr;
     StreamStats* stats = nullptr;
-    RecordPrefix prefix;  // its last record's bytes before `data`; empty when not canonical
+    RecordPrefix prefix;  // its last canonical record's bytes before `data`, if any
     uint8_t next = 0;     // the slot of the stream whose record came after its last one
   };
 
@@ -335,10 +335,10 @@ class Inspector::Impl {
                                             std::string_view line, size_t data_offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     RecentStream& r = recent_[slot];
-    if (r.stats != &s) return;                         // the untracked streams have no slot
-    if (data_offset == 0 && r.prefix.empty()) return;  // any key order: nothing to keep
+    if (r.stats != &s) return;     // the untracked streams have no slot
+    if (data_offset == 0) return;  // any key order: no prefix to learn (a kept one stays right)
     if (data_offset != r.prefix.size() || !r.prefix.Matches(line)) {
-      r.prefix.Set(line.substr(0, data_offset));  // data_offset 0 (any key order): cleared
+      r.prefix.Set(line.substr(0, data_offset));
     }
     recent_[last_slot_].next = slot;
     last_slot_ = slot;

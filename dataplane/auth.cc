@@ -22,6 +22,8 @@ namespace sluice::dataplane {
 namespace {
 
 constexpr std::string_view kMagic = "SLUICE/2\n";
+// "SLUICE/": what every version's magic starts with, before its number.
+constexpr size_t kMagicName = kMagic.find('/') + 1;
 constexpr size_t kNonce = 32;
 constexpr size_t kMac = 32;
 using Nonce = std::array<unsigned char, kNonce>;
@@ -68,7 +70,8 @@ absl::Status RecvAll(int fd, void* data, size_t n, absl::Time deadline, int stop
 
 absl::Status CheckMagic(const std::array<char, kMagic.size()>& got) {
   const std::string_view magic(got.data(), got.size());
-  if (magic != kMagic && magic.substr(0, 7) == kMagic.substr(0, 7) && magic.back() == '\n') {
+  if (magic != kMagic && magic.substr(0, kMagicName) == kMagic.substr(0, kMagicName) &&
+      magic.back() == '\n') {
     return RelayError(kExitAuthFailed,
                       "the peer speaks " + std::string(magic.substr(0, magic.size() - 1)) +
                           " and this side " + std::string(kMagic.substr(0, kMagic.size() - 1)) +

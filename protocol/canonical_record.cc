@@ -12,120 +12,15 @@
 #endif
 
 #include "protocol/json_scan.h"
+#include "protocol/line_cursor.h"
 
 namespace sluice::protocol {
 namespace {
 
+using internal::Cursor;
 #if defined(__SSE2__)
-// Bit i set when p[i] is an ASCII digit, for the 16 bytes at `p` (all readable).
-inline unsigned DigitMask16(const char* p) {
-  const __m128i v =
-      _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), _mm_set1_epi8('0'));
-  return static_cast<unsigned>(
-      _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(9)), v)));
-}
+using internal::DigitMask16;
 #endif
-
-// A cursor over the line; every method checks bounds.
-class Cursor {
- public:
-  Cursor(const char* p, const char* end) : p_(p), end_(end) {}
-
-  bool Literal(std::string_view s) {
-    if (static_cast<size_t>(end_ - p_) < s.size() || std::memcmp(p_, s.data(), s.size()) != 0)
-      return false;
-    p_ += s.size();
-    return true;
-  }
-  void OptionalSpace() {
-    if (p_ < end_ && *p_ == ' ') ++p_;
-  }
-  void Whitespace() {
-    // Every JSON whitespace byte is <= ' ': most calls, between compact tokens, end here.
-    if (p_ < end_ && static_cast<unsigned char>(*p_) > ' ') return;
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\r' || *p_ == '\n')) ++p_;
-  }
-  bool Char(char c) {
-    if (p_ >= end_ || *p_ != c) return false;
-    ++p_;
-    return true;
-  }
-  // [0-9]*: how many it passed.
-  size_t Digits() {
-    const char* const start = p_;
-#if defined(__SSE2__)
-    // 16 bytes at once: a millisecond timestamp has 13 digits.
-    while (end_ - p_ >= 16) {
-      const unsigned digit = DigitMask16(p_);
-      if (digit != 0xffffu) {
-        p_ += __builtin_ctz(~digit);
-        return static_cast<size_t>(p_ - start);
-      }
-      p_ += 16;
-    }
-#endif
-    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    return static_cast<size_t>(p_ - start);
-  }
-  // '-'? ('0' | [1-9][0-9]*), not followed by a digit ('.' or 'e' after it fail the caller's
-  // next token).
-  bool Integer() {
-    Char('-');
-    const char* const start = p_;
-    const size_t n = Digits();
-    return n > 0 && (*start != '0' || n == 1);
-  }
-  // The bracketed value the cursor is on, scanned (json_scan.h) and passed; `line_begin` is
-  // where the caller's buffer starts, all readable. False, without moving, if it is none.
-  bool Container(const char* line_begin, ContainerScan* scan) {
-    const size_t n = ScanLeadingContainer(std::string_view(p_, left()), scan,
-                                          static_cast<size_t>(p_ - line_begin));
-    p_ += n;
-    return n != 0;
-  }
-  void Skip(size_t n) { p_ += n; }
-  size_t left() const { return static_cast<size_t>(end_ - p_); }
-  // A string without escapes or control characters; `p_` is on its opening quote. Clears
-  // *ascii when it holds bytes >= 0x80.
-  bool SimpleString(std::string_view* out, bool* ascii) {
-    if (p_ >= end_ || *p_ != '"') return false;
-    const char* const begin = p_ + 1;
-    const char* c = begin;
-#if defined(__SSE2__)
-    // 16 bytes at a time: stream names are short, so one step usually ends it.
-    for (; end_ - c >= 16; c += 16) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c));
-      const unsigned quote =
-          static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
-      const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);  // <= 0x1f
-      const unsigned bad = static_cast<unsigned>(
-          _mm_movemask_epi8(_mm_or_si128(control, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')))));
-      const unsigned before = quote != 0 ? (quote & (0u - quote)) - 1 : 0xffffu;
-      if ((bad & before) != 0) return false;
-      if ((static_cast<unsigned>(_mm_movemask_epi8(v)) & before) != 0) *ascii = false;
-      if (quote != 0) return Close(begin, c + __builtin_ctz(quote), out);
-    }
-#endif
-    for (; c < end_; ++c) {
-      const auto b = static_cast<unsigned char>(*c);
-      if (b == '"') return Close(begin, c, out);
-      if (b == '\\' || b < 0x20) return false;
-      if (b >= 0x80) *ascii = false;
-    }
-    return false;
-  }
-  const char* pos() const { return p_; }
-
- private:
-  bool Close(const char* begin, const char* close, std::string_view* out) {
-    *out = std::string_view(begin, static_cast<size_t>(close - begin));
-    p_ = close + 1;
-    return true;
-  }
-
-  const char* p_;
-  const char* end_;
-};
 
 // Reads ',' sp '"emitted_at":' sp int '}}' backwards from the end of the line and returns
 // where that suffix starts (the ',' ), or nullptr.
@@ -341,15 +236,19 @@ bool ReadAnyOrderRecord(std::string_view line, CanonicalRecord* out) {
               break;
             case Key::kData: {
               ContainerScan scan;
+              out->data_begin = static_cast<size_t>(c.pos() - begin);
               if (have_data || c.left() == 0 || *c.pos() != '{' || !c.Container(begin, &scan))
                 return false;
+              out->data_end = static_cast<size_t>(c.pos() - begin);
               out->data_bytes = scan.compact_bytes;
               values_ascii = values_ascii && scan.ascii;
               have_data = true;
               break;
             }
             case Key::kEmittedAt:
+              out->at_begin = static_cast<size_t>(c.pos() - begin);
               if (have_at || !c.Integer()) return false;
+              out->at_end = static_cast<size_t>(c.pos() - begin);
               have_at = true;
               break;
             case Key::kOther:  // a field no reader counts (meta, ...): any valid value

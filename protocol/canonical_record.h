@@ -33,6 +33,14 @@ struct CanonicalRecord {
   // Where `data` starts in the line, when ReadCanonicalRecord() read it; 0 when
   // ReadAnyOrderRecord() did. What comes before it is the stream's prefix (record_prefix.h).
   size_t data_offset = 0;
+  // Where ReadAnyOrderRecord() found the values that change from one record of a stream to the
+  // next: `data` at [data_begin, data_end) and `emitted_at`'s integer at [at_begin, at_end)
+  // (both 0 when it has none). All 0 when ReadCanonicalRecord() read the line. The rest of the
+  // line is the stream's shape (record_shape.h).
+  size_t data_begin = 0;
+  size_t data_end = 0;
+  size_t at_begin = 0;
+  size_t at_end = 0;
 };
 
 // Reads `line` (without its terminator). False when the line is not in the grammar above,

@@ -19,6 +19,8 @@
 #include "protocol/ondemand_reader.h"
 #include "protocol/oversize_tracker.h"
 #include "protocol/record_prefix.h"
+#include "protocol/record_shape.h"
+#include "protocol/same_bytes.h"
 #include "protocol/text.h"
 
 namespace sluice::protocol {
@@ -50,34 +52,6 @@ class PaddedBuffer {
   size_t size_ = 0;
   size_t capacity_ = 0;
 };
-
-// Equality of short byte strings (stream names) without a memcmp call: overlapping word loads,
-// all within the `n` bytes of each.
-inline bool SameBytes(const char* a, const char* b, size_t n) {
-  const auto load64 = [](const char* p) {
-    uint64_t v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  };
-  const auto load32 = [](const char* p) {
-    uint32_t v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  };
-  if (n >= 8 && n <= 16) {
-    return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
-  }
-  if (n >= 4 && n < 8) {
-    return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
-  }
-  if (n < 4) {
-    for (size_t i = 0; i < n; ++i) {
-      if (a[i] != b[i]) return false;
-    }
-    return true;
-  }
-  return std::memcmp(a, b, n) == 0;
-}
 
 inline bool Same(const std::string& a, std::string_view b) {
   return a.size() == b.size() && SameBytes(a.data(), b.data(), b.size());
@@ -230,6 +204,7 @@ class Inspector::Impl {
     const StreamId* id = nullptr;
     StreamStats* stats = nullptr;
     RecordPrefix prefix;  // its last canonical record's bytes before `data`, if any
+    RecordShape shape;    // its last record in another key order less its values, if any
     uint8_t next = 0;     // the slot of the stream whose record came after its last one
   };
 
@@ -308,9 +283,12 @@ class Inspector::Impl {
       // replaces the parse of the envelope and the names, and the stream's lookup.
       const uint8_t guess = recent_[last_slot_].next;
       RecentStream& g = recent_[guess];
+      // Connectors of other CDKs write their keys in another order, the same one every time:
+      // the same compares then pass the shape around `data` and `emitted_at`.
       uint64_t data_bytes;
-      if (g.prefix.Matches(line) &&
-          ReadCanonicalTail(line, g.prefix.size(), g.prefix.ascii(), &data_bytes)) {
+      if ((g.prefix.Matches(line) &&
+           ReadCanonicalTail(line, g.prefix.size(), g.prefix.ascii(), &data_bytes)) ||
+          (!g.shape.empty() && g.shape.Read(line, &data_bytes))) {
         ++stats_.fast_path_lines;
         CountRecord(*g.stats, line_bytes, data_bytes);
         last_slot_ = guess;
@@ -322,23 +300,24 @@ class Inspector::Impl {
         const uint8_t slot = NameSlot(record.stream);
         StreamStats& s = StatsFor(slot, record.has_namespace, record.ns, record.stream);
         CountRecord(s, line_bytes, record.data_bytes);
-        Learn(slot, s, line, record.data_offset);
+        Learn(slot, s, line, record);
         return;
       }
     }
     OnOtherLine(line, line_bytes, padded);
   }
 
-  // After a record the prefix guess missed: keeps its prefix in its stream's slot, and that
-  // this stream followed the one before.
+  // After a record the guess missed: keeps its prefix (canonical) or its shape (another key
+  // order) in its stream's slot, and that this stream followed the one before.
   __attribute__((always_inline)) void Learn(uint8_t slot, const StreamStats& s,
-                                            std::string_view line, size_t data_offset)
+                                            std::string_view line, const CanonicalRecord& record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     RecentStream& r = recent_[slot];
-    if (r.stats != &s) return;     // the untracked streams have no slot
-    if (data_offset == 0) return;  // any key order: no prefix to learn (a kept one stays right)
-    if (data_offset != r.prefix.size() || !r.prefix.Matches(line)) {
-      r.prefix.Set(line.substr(0, data_offset));
+    if (r.stats != &s) return;  // the untracked streams have no slot
+    if (record.data_offset == 0) {
+      r.shape.Set(line, record);  // a kept prefix stays right: it says nothing of this line
+    } else if (record.data_offset != r.prefix.size() || !r.prefix.Matches(line)) {
+      r.prefix.Set(line.substr(0, record.data_offset));
     }
     recent_[last_slot_].next = slot;
     last_slot_ = slot;
@@ -533,6 +512,7 @@ class Inspector::Impl {
     r.id = &it->first;
     r.stats = &it->second;
     r.prefix.Clear();  // another stream's
+    r.shape.Clear();
     return it->second;
   }
 

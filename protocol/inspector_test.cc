@@ -101,6 +101,7 @@ TEST(InspectorTest, ARecordThatStartsLikeTheLastOneIsReadInFull) {
       users + R"({"a":5,"emitted_at":5}})",    // data not closed
       users + R"([1,2],"emitted_at":6}})",     // data not an object
       users + R"({"a":"x\ty"},"emitted_at":7}})",
+      users + "{\"a\":\"x\ty\"},\"emitted_at\":7}}",  // a raw tab in a string: not JSON
       users + "{\"a\":\"\xff\"},\"emitted_at\":8}}",  // not UTF-8
       users + R"({"a":9},"emitted_at":09}})",         // a leading zero
       users + R"({"a":10},"emitted_at":10})",         // one brace short
@@ -141,7 +142,7 @@ TEST(InspectorTest, ARecordThatStartsLikeTheLastOneIsReadInFull) {
   EXPECT_EQ(s.non_protocol.count, not_protocol);
   // What the lines hold, so that the sums above are not vacuous: the broken lines are no
   // messages, the rest are records.
-  EXPECT_EQ(not_protocol, 6u);
+  EXPECT_EQ(not_protocol, 7u);
   EXPECT_EQ(users_records + uni_records + not_protocol, lines.size());
 }
 
@@ -163,6 +164,7 @@ TEST(InspectorTest, ARecordShapedLikeTheLastOneIsReadInFull) {
       users(R"({"a":5)", "5"),  // data not closed
       users(R"([1,2])", "6"),   // data not an object
       users(R"({"a":"x\ty"})", "7"),
+      users("{\"a\":\"x\ty\"}", "7"),               // a raw tab in a string: not JSON
       users("{\"a\":\"\xff\"}", "8"),               // not UTF-8
       users(R"({"a":9})", "09"),                    // a leading zero
       users(R"({"a":10})", "1.0"),                  // not an integer
@@ -192,7 +194,7 @@ TEST(InspectorTest, ARecordShapedLikeTheLastOneIsReadInFull) {
   const StreamStats* n = s.stream({std::nullopt, "ünï"});
   ASSERT_NE(n, nullptr);
   EXPECT_EQ(n->records, 3u);
-  EXPECT_EQ(s.non_protocol.count, 3u);
+  EXPECT_EQ(s.non_protocol.count, 4u);
   EXPECT_EQ(s.fast_path_lines, 10u);
 }
 

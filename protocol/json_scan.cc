@@ -13,10 +13,12 @@ namespace {
 struct BlockMasks {
   uint64_t quote;
   uint64_t backslash;
-  uint64_t whitespace;  // ' ', '\t', '\n', '\r'
+  uint64_t whitespace;  // ' ', '\t', '\n', '\r'; ' ' alone from the kScan classifiers
   uint64_t open;        // '{' or '['
   uint64_t close;       // '}' or ']'
-  uint64_t high;        // bytes >= 0x80 (not ASCII)
+  // Not 0 when a byte is < 0x20 or >= 0x80 (not by position: a flag, which the classifiers
+  // for CompactSize leave 0). It may also count bytes around the block that the load read.
+  uint64_t unusual;
 };
 
 // Carried from one block to the next.
@@ -69,6 +71,10 @@ inline uint64_t InStringBits(const BlockMasks& m, StringState& state) {
   return in_string;
 }
 
+// The classifiers, for the container scans (kScan) or for CompactSize. A scan refuses a span
+// with any control byte, so its whitespace is ' ' alone, and the bytes it must look at again
+// (controls, and bytes >= 0x80 for the UTF-8 question) come out as one mask.
+template <bool kScan>
 inline BlockMasks ClassifyPortable(const uint8_t* p) {
   BlockMasks m{};
   for (int i = 0; i < 64; ++i) {
@@ -76,10 +82,10 @@ inline BlockMasks ClassifyPortable(const uint8_t* p) {
     const uint8_t c = p[i];
     if (c == '"') m.quote |= bit;
     if (c == '\\') m.backslash |= bit;
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') m.whitespace |= bit;
+    if (c == ' ' || (!kScan && (c == '\t' || c == '\n' || c == '\r'))) m.whitespace |= bit;
     if ((c | 0x20) == '{') m.open |= bit;   // '{' 0x7B, '[' 0x5B
     if ((c | 0x20) == '}') m.close |= bit;  // '}' 0x7D, ']' 0x5D
-    if (c >= 0x80) m.high |= bit;
+    if (kScan && (c < 0x20 || c >= 0x80)) m.unusual |= bit;
   }
   return m;
 }
@@ -102,6 +108,7 @@ __attribute__((target("avx2"))) inline uint64_t Bits(__m256i lo, __m256i hi) {
          (uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(hi))} << 32);
 }
 
+template <bool kScan>
 __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p) {
   const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
@@ -116,61 +123,81 @@ __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p)
   BlockMasks m;
   m.quote = Bits(eq(lo, '"'), eq(hi, '"'));
   m.backslash = Bits(eq(lo, '\\'), eq(hi, '\\'));
-  m.whitespace = Bits(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, lo), lo),
-                      _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, hi), hi));
+  if constexpr (kScan) {
+    m.whitespace = Bits(eq(lo, ' '), eq(hi, ' '));
+    // Signed: 0x20 is above the controls and above every byte >= 0x80. One movemask for both
+    // halves: a flag needs no positions.
+    const __m256i space = _mm256_set1_epi8(0x20);
+    m.unusual = static_cast<uint32_t>(_mm256_movemask_epi8(
+        _mm256_or_si256(_mm256_cmpgt_epi8(space, lo), _mm256_cmpgt_epi8(space, hi))));
+  } else {
+    m.whitespace = Bits(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, lo), lo),
+                        _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, hi), hi));
+    m.unusual = 0;
+  }
   m.open = Bits(eq(lo_folded, '{'), eq(hi_folded, '{'));
   m.close = Bits(eq(lo_folded, '}'), eq(hi_folded, '}'));
-  m.high = Bits(lo, hi);
   return m;
 }
 
 // The same masks from one 512-bit register (AVX-512BW): each compare yields its 64-bit mask
 // directly, where AVX2 needs two movemasks, a shift and an or per mask.
+template <bool kScan>
 __attribute__((target("avx512f,avx512bw"))) inline BlockMasks ClassifyVectorAvx512(__m512i v) {
   const __m512i ws_table = _mm512_load_si512(kWhitespaceByLowNibble);
   const __m512i folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
   BlockMasks m;
   m.quote = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"'));
   m.backslash = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\\'));
-  m.whitespace = _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(ws_table, v), v);
+  if constexpr (kScan) {
+    m.whitespace = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(' '));
+    m.unusual = _mm512_cmpgt_epi8_mask(_mm512_set1_epi8(0x20), v);  // signed, as for AVX2
+  } else {
+    m.whitespace = _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(ws_table, v), v);
+    m.unusual = 0;
+  }
   m.open = _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8('{'));
   m.close = _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8('}'));
-  m.high = _mm512_movepi8_mask(v);
   return m;
 }
 
+template <bool kScan>
 __attribute__((target("avx512f,avx512bw"))) inline BlockMasks ClassifyAvx512(const uint8_t* p) {
-  return ClassifyVectorAvx512(_mm512_loadu_si512(p));
+  return ClassifyVectorAvx512<kScan>(_mm512_loadu_si512(p));
 }
 
-// The last `rest` (< 64) bytes of a span by a masked load: the bytes past them read as NUL
-// (neutral) and are never touched, so nothing before or after the span needs to be readable.
+// The last `rest` (< 64) bytes of a span by a masked load: the bytes past them read as spaces
+// (neutral: the callers count whitespace within the span only) and are never touched, so
+// nothing before or after the span needs to be readable.
+template <bool kScan>
 __attribute__((target("avx512f,avx512bw"))) inline BlockMasks TailAvx512(const uint8_t* p,
                                                                          size_t rest, size_t) {
-  return ClassifyVectorAvx512(_mm512_maskz_loadu_epi8((uint64_t{1} << rest) - 1, p));
+  return ClassifyVectorAvx512<kScan>(
+      _mm512_mask_loadu_epi8(_mm512_set1_epi8(' '), (uint64_t{1} << rest) - 1, p));
 }
 
-// Shifts every mask right by `shift` bits.
+// Shifts every mask right by `shift` bits (the `unusual` flag stays).
 inline BlockMasks ShiftMasks(BlockMasks m, unsigned shift) {
   m.quote >>= shift;
   m.backslash >>= shift;
   m.whitespace >>= shift;
   m.open >>= shift;
   m.close >>= shift;
-  m.high >>= shift;
   return m;
 }
 
 // The masks of the `rest` (< 64) bytes at `p`, the last of a span, with full-block loads: when
 // the 64 bytes ending at the span's end are readable (`readable_before` bytes precede `p` in
 // the caller's buffer), it classifies those and shifts the bytes before the tail out of the
-// masks; otherwise it copies the tail into a zeroed block (NUL is neutral).
+// masks; otherwise it copies the tail into a block of spaces (neutral: the callers count
+// whitespace within the span only).
 template <BlockMasks (*Classify)(const uint8_t*)>
 inline BlockMasks TailByBlock(const uint8_t* p, size_t rest, size_t readable_before) {
   if (readable_before + rest >= 64) {
     return ShiftMasks(Classify(p + rest - 64), static_cast<unsigned>(64 - rest));
   }
-  alignas(64) uint8_t tail[64] = {};
+  alignas(64) uint8_t tail[64];
+  std::memset(tail, ' ', sizeof tail);
   std::memcpy(tail, p, rest);
   return Classify(tail);
 }
@@ -198,6 +225,30 @@ inline bool ForEachBlock(std::string_view span, size_t readable_before, StringSt
   return true;
 }
 
+// Whether none of the `n` bytes at `p` is a control byte (< 0x20, whitespace ones too: in a
+// string JSON forbids them, and outside one a line written by a CDK has none, so the general
+// reader can have those rare values). Clears *ascii when one is >= 0x80. The scans call it only
+// for a value with such bytes: text in other scripts, say.
+inline bool NoControlBytes(const char* p, size_t n, bool* ascii) {
+  size_t i = 0;
+  bool high = false;
+#if defined(__SSE2__)
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+    if (_mm_movemask_epi8(control) != 0) return false;
+    high = high || _mm_movemask_epi8(v) != 0;
+  }
+#endif
+  for (; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20) return false;
+    high = high || c >= 0x80;
+  }
+  *ascii = !high;
+  return true;
+}
+
 // The container that opens at span[0]: its size, or 0 when it is not one. `Prefix`: it may end
 // before the span does (the rest is not looked at). Otherwise it must end at the span's end, and
 // every fast-path line runs this loop: it keeps to the fewest steps a block (bench/RESULTS.md).
@@ -211,13 +262,13 @@ inline size_t ScanContainerImpl(std::string_view span, size_t readable_before,
   StringState state;
   uint64_t depth = 0;
   uint64_t whitespace = 0;
-  uint64_t high = 0;
+  uint64_t unusual = 0;
   size_t size = 0;  // set when depth comes back to zero
   const bool ok = ForEachBlock<Classify, Tail, PrefixXor>(
       span, readable_before, state, [&](const BlockMasks& m, uint64_t outside, size_t offset) {
         if constexpr (!Prefix) {
           whitespace += std::popcount(m.whitespace & outside);
-          high |= m.high;
+          unusual |= m.unusual;
         }
         const uint64_t open = m.open & outside;
         const uint64_t close = m.close & outside;
@@ -242,7 +293,7 @@ inline size_t ScanContainerImpl(std::string_view span, size_t readable_before,
         }
         if constexpr (Prefix) {
           whitespace += std::popcount(m.whitespace & outside & inside);
-          high |= m.high & inside;
+          unusual |= m.unusual;  // a flag: NoControlBytes() looks at the value alone
           return size == 0;
         }
         return true;
@@ -250,8 +301,11 @@ inline size_t ScanContainerImpl(std::string_view span, size_t readable_before,
   // Without Prefix the container ends at the span's last byte, so the string state after it is
   // the span's: a string left open there was never closed.
   if (size == 0 || (!Prefix && (!ok || state.in_string != 0))) return 0;
+  // A byte < 0x20 or >= 0x80: look again, at the value's bytes alone, for which it was.
+  bool ascii = true;
+  if (unusual != 0 && !NoControlBytes(span.data(), size, &ascii)) return 0;
   result->compact_bytes = size - whitespace;
-  result->ascii = high == 0;
+  result->ascii = ascii;
   return size;
 }
 
@@ -274,30 +328,32 @@ inline uint64_t CompactSizeImpl(std::string_view json) {
 template <bool Prefix>
 __attribute__((target("avx512f,avx512bw,avx2,pclmul"), flatten)) size_t ScanContainerAvx512(
     std::string_view span, size_t readable_before, ContainerScan* result) {
-  return ScanContainerImpl<ClassifyAvx512, TailAvx512, PrefixXorClmul, Prefix>(
+  return ScanContainerImpl<ClassifyAvx512<true>, TailAvx512<true>, PrefixXorClmul, Prefix>(
       span, readable_before, result);
 }
 __attribute__((target("avx512f,avx512bw,avx2,pclmul"), flatten)) uint64_t CompactSizeAvx512(
     std::string_view json) {
-  return CompactSizeImpl<ClassifyAvx512, TailAvx512, PrefixXorClmul>(json);
+  return CompactSizeImpl<ClassifyAvx512<false>, TailAvx512<false>, PrefixXorClmul>(json);
 }
 template <bool Prefix>
 __attribute__((target("avx2,pclmul"), flatten)) size_t ScanContainerAvx2(std::string_view span,
                                                                          size_t readable_before,
                                                                          ContainerScan* result) {
-  return ScanContainerImpl<ClassifyAvx2, TailByBlock<ClassifyAvx2>, PrefixXorClmul, Prefix>(
-      span, readable_before, result);
+  return ScanContainerImpl<ClassifyAvx2<true>, TailByBlock<ClassifyAvx2<true>>, PrefixXorClmul,
+                           Prefix>(span, readable_before, result);
 }
 __attribute__((target("avx2,pclmul"), flatten)) uint64_t CompactSizeAvx2(std::string_view json) {
-  return CompactSizeImpl<ClassifyAvx2, TailByBlock<ClassifyAvx2>, PrefixXorClmul>(json);
+  return CompactSizeImpl<ClassifyAvx2<false>, TailByBlock<ClassifyAvx2<false>>, PrefixXorClmul>(
+      json);
 }
 template <bool Prefix>
 size_t ScanContainerPortable(std::string_view span, size_t readable_before, ContainerScan* result) {
-  return ScanContainerImpl<ClassifyPortable, TailByBlock<ClassifyPortable>, PrefixXorPortable,
-                           Prefix>(span, readable_before, result);
+  return ScanContainerImpl<ClassifyPortable<true>, TailByBlock<ClassifyPortable<true>>,
+                           PrefixXorPortable, Prefix>(span, readable_before, result);
 }
 uint64_t CompactSizePortable(std::string_view json) {
-  return CompactSizeImpl<ClassifyPortable, TailByBlock<ClassifyPortable>, PrefixXorPortable>(json);
+  return CompactSizeImpl<ClassifyPortable<false>, TailByBlock<ClassifyPortable<false>>,
+                         PrefixXorPortable>(json);
 }
 
 // The fastest kernel this CPU runs, found once.

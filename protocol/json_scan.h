@@ -23,9 +23,11 @@ struct ContainerScan {
 };
 
 // True when `span` is one bracketed JSON value: it starts with '{' or '[', its strings are
-// closed, and its bracket depth (counted outside strings, '{' and '[' alike) stays above zero
-// until its last byte closes it. Atoms, commas and colons are not checked. As in simdjson's
-// stage 1, a backslash escapes the next byte wherever it stands (the same thing in valid JSON).
+// closed, its bracket depth (counted outside strings, '{' and '[' alike) stays above zero until
+// its last byte closes it, and it holds no control byte (< 0x20): JSON forbids them in strings,
+// and the tab or CR a value may have between tokens is left to the general reader too, which
+// has such rare values. Atoms, commas and colons are not checked. As in simdjson's stage 1, a
+// backslash escapes the next byte wherever it stands (the same thing in valid JSON).
 // On true, fills `*result`. Reads the bytes of `span` and, when `readable_before` bytes before
 // it are readable (the caller's buffer holds them), up to that many of those: never any byte
 // after the span.
@@ -33,7 +35,8 @@ struct ContainerScan {
                                         size_t readable_before = 0);
 
 // The bracketed JSON value that `text` starts with, followed by anything: its size (0 when
-// `text` does not start with '{' or '[', or the value does not close within `text`), with
+// `text` does not start with '{' or '[', the value does not close within `text` or it holds a
+// control byte), with
 // `*result` filled for it as ScanContainer() would. Reads no byte after `text`, and none after
 // the 64-byte block that holds the value's end.
 [[nodiscard]] inline size_t ScanLeadingContainer(std::string_view text, ContainerScan* result,

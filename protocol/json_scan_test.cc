@@ -11,7 +11,7 @@ namespace {
 using internal::ScanKernel;
 
 // A byte-at-a-time restatement of ScanLeadingContainer's contract: the size of the container
-// `s` starts with, 0 if none closes.
+// `s` starts with, 0 if none closes or it holds a control byte.
 size_t SlowLeading(std::string_view s, uint64_t* compact, bool* ascii) {
   if (s.empty() || (s[0] != '{' && s[0] != '[')) return 0;
   bool in_string = false, escaped = false;
@@ -21,6 +21,7 @@ size_t SlowLeading(std::string_view s, uint64_t* compact, bool* ascii) {
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     if (static_cast<unsigned char>(c) >= 0x80) *ascii = false;
+    if (static_cast<unsigned char>(c) < 0x20) return 0;
     const bool this_escaped = escaped;
     escaped = c == '\\' && !this_escaped;  // a backslash escapes the next byte, wherever it is
     if (c == '"' && !this_escaped) {
@@ -61,6 +62,34 @@ TEST(ScanContainerTest, CountsWhitespaceOutsideStringsOnly) {
     EXPECT_TRUE(scan.ascii);
     ASSERT_TRUE(internal::ScanContainerWith(k, "{\"\xC3\xA9\":1}", &scan));
     EXPECT_FALSE(scan.ascii);
+  }
+}
+
+// A control byte in a string is not JSON; one between tokens is, but the scans leave it to
+// the general reader. Anywhere in a block, in the first block, the last, or a short tail.
+TEST(ScanContainerTest, RejectsValuesWithControlBytes) {
+  for (ScanKernel k : Kernels()) {
+    for (const size_t pad : {0, 10, 60, 61, 62, 63, 64, 100, 127, 128, 200}) {
+      for (const char control : {'\x01', '\t', '\n', '\r', '\x1f', '\0'}) {
+        for (const bool in_string : {true, false}) {
+          for (const std::string b : {"\xC3\xA9", "e"}) {
+            // {"a":"xxx...","b":"é"}, the control byte amid the x's or before their string.
+            std::string value = "{\"a\":\"" + std::string(pad, 'x') + "\",\"b\":\"" + b + "\"}";
+            value.insert(in_string ? 6 + pad / 2 : 5, 1, control);
+            ContainerScan scan;
+            EXPECT_FALSE(internal::ScanContainerWith(k, value, &scan))
+                << pad << " " << int{control};
+            EXPECT_EQ(internal::ScanLeadingContainerWith(k, value + ",\"c\":1}", &scan), 0u)
+                << pad << " " << int{control};
+          }
+        }
+      }
+      // Control bytes after the value are not the value's.
+      const std::string value = "{\"a\":\"" + std::string(pad, 'x') + "\"}";
+      ContainerScan scan;
+      EXPECT_EQ(internal::ScanLeadingContainerWith(k, value + "\t\x01", &scan), value.size());
+      EXPECT_TRUE(scan.ascii);
+    }
   }
 }
 

@@ -127,7 +127,9 @@ __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p)
     m.whitespace = Bits(eq(lo, ' '), eq(hi, ' '));
     // Signed: 0x20 is above the controls and above every byte >= 0x80. One movemask for both
     // halves: a flag needs no positions.
-    const __m256i space = _mm256_set1_epi8(0x20);
+    __m256i space = _mm256_set1_epi8(0x20);
+    // Opaque to the compiler, which otherwise turns each compare into a min and an equality.
+    __asm__("" : "+x"(space));
     m.unusual = static_cast<uint32_t>(_mm256_movemask_epi8(
         _mm256_or_si256(_mm256_cmpgt_epi8(space, lo), _mm256_cmpgt_epi8(space, hi))));
   } else {

@@ -114,9 +114,13 @@ __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p)
   const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
   const __m256i ws_table =
       _mm256_load_si256(reinterpret_cast<const __m256i*>(kWhitespaceByLowNibble));
-  const __m256i case_bit = _mm256_set1_epi8(0x20);
-  const __m256i lo_folded = _mm256_or_si256(lo, case_bit);
-  const __m256i hi_folded = _mm256_or_si256(hi, case_bit);
+  // 0x20: the case bit that folds '[' into '{', the space, and the bound of the printable
+  // bytes. Opaque to the compiler, which otherwise materializes it once for each use and turns
+  // the signed compare below into a min and an equality.
+  __m256i x20 = _mm256_set1_epi8(0x20);
+  __asm__("" : "+x"(x20));
+  const __m256i lo_folded = _mm256_or_si256(lo, x20);
+  const __m256i hi_folded = _mm256_or_si256(hi, x20);
   const auto eq = [](__m256i v, char c) __attribute__((target("avx2"))) {
     return _mm256_cmpeq_epi8(v, _mm256_set1_epi8(c));
   };
@@ -124,14 +128,11 @@ __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p)
   m.quote = Bits(eq(lo, '"'), eq(hi, '"'));
   m.backslash = Bits(eq(lo, '\\'), eq(hi, '\\'));
   if constexpr (kScan) {
-    m.whitespace = Bits(eq(lo, ' '), eq(hi, ' '));
+    m.whitespace = Bits(_mm256_cmpeq_epi8(lo, x20), _mm256_cmpeq_epi8(hi, x20));
     // Signed: 0x20 is above the controls and above every byte >= 0x80. One movemask for both
     // halves: a flag needs no positions.
-    __m256i space = _mm256_set1_epi8(0x20);
-    // Opaque to the compiler, which otherwise turns each compare into a min and an equality.
-    __asm__("" : "+x"(space));
     m.unusual = static_cast<uint32_t>(_mm256_movemask_epi8(
-        _mm256_or_si256(_mm256_cmpgt_epi8(space, lo), _mm256_cmpgt_epi8(space, hi))));
+        _mm256_or_si256(_mm256_cmpgt_epi8(x20, lo), _mm256_cmpgt_epi8(x20, hi))));
   } else {
     m.whitespace = Bits(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, lo), lo),
                         _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, hi), hi));

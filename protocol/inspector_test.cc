@@ -29,6 +29,17 @@ InspectorStats Inspect(std::string_view input, InspectorOptions options = {}, si
 
 const StreamId kUsers{std::nullopt, "users"};
 
+// Inspect(input), after checking that every chunking, and the general reader alone, give the
+// same results.
+InspectorStats InspectEveryWay(const std::string& input) {
+  const InspectorStats s = Inspect(input);
+  for (const size_t chunk : {1, 7, 64}) {
+    EXPECT_TRUE(Inspect(input, {}, chunk).SameResults(s)) << chunk;
+  }
+  EXPECT_TRUE(Inspect(input, {.fast_path = false}).SameResults(s));
+  return s;
+}
+
 TEST(InspectorTest, CanonicalJavaRecordTakesTheFastPath) {
   const std::string line =
       R"({"type":"RECORD","record":{"namespace":"public","stream":"users","data":{"id":1,"name":"a b"},"emitted_at":1700000000000}})"
@@ -127,11 +138,7 @@ TEST(InspectorTest, ARecordThatStartsLikeTheLastOneIsReadInFull) {
     if (const StreamStats* n = alone.stream({std::nullopt, "ünï"})) uni_records += n->records;
     not_protocol += alone.non_protocol.count;
   }
-  const InspectorStats s = Inspect(input);
-  for (const size_t chunk : {1, 7, 64}) {
-    EXPECT_TRUE(Inspect(input, {}, chunk).SameResults(s)) << chunk;
-  }
-  EXPECT_TRUE(Inspect(input, {.fast_path = false}).SameResults(s));
+  const InspectorStats s = InspectEveryWay(input);
   const StreamStats* u = s.stream({"public", "users"});
   ASSERT_NE(u, nullptr);
   EXPECT_EQ(u->records, users_records);
@@ -178,11 +185,7 @@ TEST(InspectorTest, ARecordShapedLikeTheLastOneIsReadInFull) {
   };
   std::string input;
   for (const std::string& line : lines) input += line + "\n";
-  const InspectorStats s = Inspect(input);
-  for (const size_t chunk : {1, 7, 64}) {
-    EXPECT_TRUE(Inspect(input, {}, chunk).SameResults(s)) << chunk;
-  }
-  EXPECT_TRUE(Inspect(input, {.fast_path = false}).SameResults(s));
+  const InspectorStats s = InspectEveryWay(input);
   // What the lines hold, so that the comparison is not vacuous: the general reader also takes
   // an array for `data` and numbers the fast readers leave to it, and reads the first stream
   // of two; the lines not closed or not UTF-8 are no messages.

@@ -112,8 +112,6 @@ template <bool kScan>
 __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p) {
   const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
-  const __m256i ws_table =
-      _mm256_load_si256(reinterpret_cast<const __m256i*>(kWhitespaceByLowNibble));
   // 0x20: the case bit that folds '[' into '{', the space, and the bound of the printable
   // bytes. Opaque to the compiler, which otherwise materializes it once for each use and turns
   // the signed compare below into a min and an equality.
@@ -134,6 +132,8 @@ __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p)
     m.unusual = static_cast<uint32_t>(_mm256_movemask_epi8(
         _mm256_or_si256(_mm256_cmpgt_epi8(x20, lo), _mm256_cmpgt_epi8(x20, hi))));
   } else {
+    const __m256i ws_table =
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(kWhitespaceByLowNibble));
     m.whitespace = Bits(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, lo), lo),
                         _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, hi), hi));
     m.unusual = 0;
@@ -147,7 +147,6 @@ __attribute__((target("avx2"))) inline BlockMasks ClassifyAvx2(const uint8_t* p)
 // directly, where AVX2 needs two movemasks, a shift and an or per mask.
 template <bool kScan>
 __attribute__((target("avx512f,avx512bw"))) inline BlockMasks ClassifyVectorAvx512(__m512i v) {
-  const __m512i ws_table = _mm512_load_si512(kWhitespaceByLowNibble);
   const __m512i folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
   BlockMasks m;
   m.quote = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"'));
@@ -156,6 +155,7 @@ __attribute__((target("avx512f,avx512bw"))) inline BlockMasks ClassifyVectorAvx5
     m.whitespace = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(' '));
     m.unusual = _mm512_cmpgt_epi8_mask(_mm512_set1_epi8(0x20), v);  // signed, as for AVX2
   } else {
+    const __m512i ws_table = _mm512_load_si512(kWhitespaceByLowNibble);
     m.whitespace = _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(ws_table, v), v);
     m.unusual = 0;
   }

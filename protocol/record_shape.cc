@@ -40,9 +40,6 @@ void RecordShape::Set(std::string_view line, const CanonicalRecord& record) {
   middle_ = static_cast<uint16_t>(middle);
   tail_ = static_cast<uint16_t>(tail);
   size_ = static_cast<uint16_t>(head + middle + tail);
-  ascii_ = true;
-  for (size_t i = 0; i < size_; ++i)
-    ascii_ = ascii_ && static_cast<unsigned char>(bytes_[i]) < 0x80;
 }
 
 bool RecordShape::Read(std::string_view line, uint64_t* data_bytes) const {
@@ -56,10 +53,16 @@ bool RecordShape::Read(std::string_view line, uint64_t* data_bytes) const {
   const char* p = begin + head_;
   // The integer as ReadAnyOrderRecord() reads it: the kept byte after it is no digit, so where
   // the kept bytes resume is where its digits end.
-  const auto integer = [&](const char* resume) {
+  const auto integer = [&] {
     internal::Cursor c(p, end);
-    if (!c.Integer() || c.pos() > resume) return false;
+    if (!c.Integer() || c.pos() > tail_begin) return false;
     p = c.pos();
+    return true;
+  };
+  const auto middle = [&] {
+    if (static_cast<size_t>(tail_begin - p) < middle_ || !SameBytes(p, bytes_ + head_, middle_))
+      return false;
+    p += middle_;
     return true;
   };
   ContainerScan scan;
@@ -67,17 +70,9 @@ bool RecordShape::Read(std::string_view line, uint64_t* data_bytes) const {
     internal::Cursor c(p, tail_begin);
     if (*p != '{' || !c.Container(begin, &scan)) return false;
     p = c.pos();
-    if (static_cast<size_t>(tail_begin - p) < middle_ || !SameBytes(p, bytes_ + head_, middle_))
-      return false;
-    p += middle_;
-    if (!integer(tail_begin) || p != tail_begin) return false;
+    if (!middle() || !integer() || p != tail_begin) return false;
   } else {
-    if (has_at_) {
-      if (!integer(tail_begin)) return false;
-      if (static_cast<size_t>(tail_begin - p) < middle_ || !SameBytes(p, bytes_ + head_, middle_))
-        return false;
-      p += middle_;
-    }
+    if (has_at_ && (!integer() || !middle())) return false;
     // `data` is the last value: it must close on the byte before the tail.
     if (p >= tail_begin || *p != '{' ||
         !ScanContainer(std::string_view(p, static_cast<size_t>(tail_begin - p)), &scan,
@@ -86,8 +81,9 @@ bool RecordShape::Read(std::string_view line, uint64_t* data_bytes) const {
   }
   *data_bytes = scan.compact_bytes;
   // The kept bytes came from a line that was valid UTF-8, cut next to ASCII brackets and
-  // digits: validate only when `data` or they hold a byte >= 0x80.
-  return (ascii_ && scan.ascii) || simdjson::validate_utf8(begin, line.size());
+  // digits, so each part is whole UTF-8, and so is the integer: validate only when `data` holds
+  // a byte >= 0x80.
+  return scan.ascii || simdjson::validate_utf8(begin, line.size());
 }
 
 }  // namespace sluice::protocol

@@ -54,7 +54,6 @@ class RecordShape {
   uint16_t tail_ = 0;
   bool data_first_ = true;  // `data` before `emitted_at`
   bool has_at_ = false;
-  bool ascii_ = false;  // the kept bytes
   char bytes_[kMaxBytes];
 };
 

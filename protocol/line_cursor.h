@@ -48,7 +48,7 @@ class Cursor {
   }
   void Whitespace() {
     // Every JSON whitespace byte is <= ' ': most calls, between compact tokens, end here.
-    if (p_<end_&& static_cast<unsigned char>(*p_)> ' ') return;
+    if (left() > 0 && static_cast<unsigned char>(*p_) > ' ') return;
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\r' || *p_ == '\n')) ++p_;
   }
   bool Char(char c) {

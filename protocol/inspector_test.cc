@@ -324,6 +324,24 @@ TEST(InspectorTest, StateKindsAndLatestCheckpoints) {
   EXPECT_EQ(s.latest_legacy->raw, R"({"type":"LEGACY","data":{"x":1}})");
 }
 
+// A state object is kept as written, whatever JSON whitespace it has: spaces, and tabs or CRs
+// between its tokens, which the structural scan leaves to a second read of the object alone.
+TEST(InspectorTest, StateTextIsKeptAsWrittenWhateverItsWhitespace) {
+  for (const std::string ws : {"", " ", "\t", " \r\t "}) {
+    const std::string state =
+        "{" + ws + R"("type":"STREAM",)" + ws + R"("stream":{"stream_descriptor":)" + ws +
+        R"({"name":"users"},"stream_state":{"c":[1,)" + ws + "2]}}" + ws + "}";
+    const std::string input = R"({"type":"STATE","state":)" + ws + state + ws + "}\n";
+    const InspectorStats s = InspectEveryWay(input);
+    EXPECT_EQ(s.state_kinds, (std::array<uint64_t, 3>{1, 0, 0})) << "whitespace: " << ws.size();
+    const StreamStats* users = s.stream(kUsers);
+    ASSERT_NE(users, nullptr);
+    EXPECT_EQ(users->states, 1u);
+    ASSERT_TRUE(users->latest_state.has_value());
+    EXPECT_EQ(users->latest_state->raw, state);
+  }
+}
+
 TEST(InspectorTest, StateLargerThanTheBoundIsCountedNotKept) {
   const std::string input =
       R"({"type":"STATE","state":{"data":")" + std::string(100, 'x') + "\"}}\n";

@@ -188,12 +188,29 @@ OnDemandReader::Payload OnDemandReader::ReadRecord(od::value value, LineSummary*
 OnDemandReader::Payload OnDemandReader::ReadState(od::value value, LineSummary* out,
                                                   bool* json_error) {
   if (const Payload p = IsObject(value, json_error); p != Payload::kOk) return p;
+  // The raw text is what a checkpoint keeps, the fields are what the counters need, and
+  // On-Demand gives one or the other from a single pass. The text comes from the structural scan
+  // of the line from the object's '{' (the bracket that closes it, as simdjson's depth counts
+  // find it); the fields from this parse. A value the scan refuses (a control byte, say) is
+  // re-read on its own.
+  const std::string_view token = value.raw_json_token();
+  const auto before = static_cast<size_t>(token.data() - line_.data());
+  ContainerScan scan;
+  const size_t size = ScanLeadingContainer(line_.substr(before), &scan, before);
+  if (size == 0) return ReadStateCopy(value, out, json_error);
+  out->raw_state = std::string_view(token.data(), size);
+  od::object object;
+  if (value.get_object().get(object) != simdjson::SUCCESS) {
+    return *json_error = true, Payload::kInvalid;
+  }
+  return ReadStateFields(object, out, json_error);
+}
+
+OnDemandReader::Payload OnDemandReader::ReadStateCopy(od::value value, LineSummary* out,
+                                                      bool* json_error) {
   std::string_view raw;
   if (!RawValue(value, &raw)) return *json_error = true, Payload::kInvalid;
   out->raw_state = raw;
-
-  // Re-read the object on its own: the raw text is what a checkpoint keeps, the fields are what
-  // the counters need, and On-Demand gives one or the other from a single pass.
   state_copy_.assign(raw);
   state_copy_.resize(raw.size() + simdjson::SIMDJSON_PADDING);
   od::document doc;
@@ -202,7 +219,11 @@ OnDemandReader::Payload OnDemandReader::ReadState(od::value value, LineSummary* 
           simdjson::SUCCESS ||
       doc.get_object().get(object) != simdjson::SUCCESS)
     return *json_error = true, Payload::kInvalid;
+  return ReadStateFields(object, out, json_error);
+}
 
+OnDemandReader::Payload OnDemandReader::ReadStateFields(od::object object, LineSummary* out,
+                                                        bool* json_error) {
   bool kind_ok = true;
   out->state_kind = StateKind::kLegacy;
   bool stream_ok = false;
@@ -351,6 +372,7 @@ OnDemandReader::Payload OnDemandReader::ReadTrace(od::value value, LineSummary* 
 
 bool OnDemandReader::Read(std::string_view line, LineSummary* out) {
   out->Clear();
+  line_ = line;
   od::document doc;
   od::object root;
   if (parser_.iterate(line.data(), line.size(), line.size() + simdjson::SIMDJSON_PADDING)

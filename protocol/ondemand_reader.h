@@ -37,10 +37,13 @@ class OnDemandReader {
                             bool* json_error);
   Payload ReadRecord(simdjson::ondemand::value value, LineSummary* out, bool* json_error);
   Payload ReadState(simdjson::ondemand::value value, LineSummary* out, bool* json_error);
+  Payload ReadStateCopy(simdjson::ondemand::value value, LineSummary* out, bool* json_error);
+  Payload ReadStateFields(simdjson::ondemand::object object, LineSummary* out, bool* json_error);
   Payload ReadTrace(simdjson::ondemand::value value, LineSummary* out, bool* json_error);
 
   simdjson::ondemand::parser parser_;
-  simdjson::ondemand::parser state_parser_;  // re-reads the `state` object on its own
+  std::string_view line_;                    // the line being read
+  simdjson::ondemand::parser state_parser_;  // re-reads a `state` object on its own
   std::string state_copy_;                   // that object plus padding
   StreamId record_stream_;                   // payload descriptors until `type` is known
   StreamId trace_stream_;

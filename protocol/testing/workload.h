@@ -20,7 +20,10 @@
 namespace sluice::protocol::testing {
 
 struct WorkloadOptions {
-  size_t record_bytes = 200;  // approximate RECORD line size
+  // Each RECORD line's size, its "\n" included: exact when a line with `data` {"id":N,
+  // "payload":""} fits in it (about 127 bytes with the namespace "public", 105 without), else
+  // the line with `data` {"id":N}. `data` also has "name" and "active" when they fit.
+  size_t record_bytes = 200;
   size_t streams = 1;
   // Each record's stream drawn at random (a fixed seed) instead of the streams in turn: no
   // order for the inspector to foresee, its worst case.

@@ -63,6 +63,41 @@ TEST(WorkloadTest, SortedKeysAreReadWithoutTheGeneralReader) {
   inspector.Consume(out);
   EXPECT_EQ(inspector.Snapshot().fast_path_lines, w.truth().records);
 }
+TEST(WorkloadTest, RecordLinesAreTheSizeAsked) {
+  for (const bool spaced : {false, true}) {
+    for (const bool sorted_keys : {false, true}) {
+      for (const size_t size : {150, 200, 1000}) {
+        Workload w(
+            {.record_bytes = size, .streams = 3, .spaced = spaced, .sorted_keys = sorted_keys});
+        std::string out;
+        for (int i = 0; i < 2000; ++i) w.AppendLine(&out);
+        for (size_t at = 0; at < out.size();) {
+          const size_t end = out.find('\n', at) + 1;
+          ASSERT_EQ(end - at, size) << out.substr(at, end - at);
+          at = end;
+        }
+      }
+    }
+  }
+}
+// Down to the smallest record: `data` loses "name" and "active", then "payload".
+TEST(WorkloadTest, SmallRecordsHaveFewerFields) {
+  for (const size_t size : {100, 110, 120, 150}) {
+    for (const bool spaced : {false, true}) {
+      ExpectTruthMatches({.record_bytes = size, .streams = 3, .spaced = spaced, .ns = ""});
+      ExpectTruthMatches(
+          {.record_bytes = size, .streams = 3, .spaced = spaced, .sorted_keys = true});
+    }
+  }
+  Workload w({.record_bytes = 100, .ns = ""});
+  std::string out;
+  w.AppendLine(&out);
+  EXPECT_EQ(
+      out,
+      R"({"type":"RECORD","record":{"stream":"stream_0","data":{"id":0},"emitted_at":1700000000000}})"
+      "\n");
+}
+
 TEST(WorkloadTest, BigRecordsAreOversize) {
   ExpectTruthMatches(
       {.record_bytes = 300, .streams = 2, .big_every = 50, .big_record_bytes = 100 << 10});

@@ -408,7 +408,8 @@ def main():
                    help="the records' key order: the Java CDK's, or sorted (Go's encoding/json of "
                         "a map, json.dumps(sort_keys=True))")
     p.add_argument("--record-bytes", type=int, default=200,
-                   help="the RECORD lines' approximate size (issue 12's targets are for 200 B)")
+                   help="the RECORD lines' size, newline included: exact from 127 B, below that "
+                        "the smallest record (issue 12's targets are for 200 B)")
     p.add_argument("--out", default="bench/results")
     p.add_argument("--sidecar-cpu", type=float, default=None,
                    help="run every relay and sidecar under this CPU limit (0.2: the old sidecars'), "
@@ -442,7 +443,7 @@ def main():
 def run(args, sync):
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"# {platform.node()}, {os.cpu_count()} cores, kernel {platform.release()}, {started:%Y-%m-%d %H:%M} UTC")
-    print(f"# records: {args.shape}, ~{args.record_bytes} B; relays: --engine={args.engine}, inspecting: {args.inspect}, authenticated"
+    print(f"# records: {args.shape}, {args.record_bytes} B lines; relays: --engine={args.engine}, inspecting: {args.inspect}, authenticated"
           + (f"; every relay and sidecar limited to {args.sidecar_cpu} CPU" if args.sidecar_cpu else "")
           + ("; the two sides in two network namespaces joined by a veth pair (sluice run: not "
              "measured, its local backend runs on loopback)" if args.net == "veth" else ""))

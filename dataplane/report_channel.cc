@@ -26,8 +26,10 @@ constexpr size_t kMaxMessageBytes = 4096;       // of a LOG or TRACE message's t
 const absl::Duration kSendTimeout = absl::Seconds(5);
 // How long the first message of a batch waits for others. Each send wakes this thread, the
 // orchestrator's reader and the loopback stack: at 1 GB/s of 200 B records with a STATE every
-// 1000, one send per STATE was 5000 wakeups a second on each side.
-constexpr auto kGather = std::chrono::milliseconds(2);
+// 1000, one send per STATE was 5000 wakeups a second on each side, and batches of 2 ms still
+// 500, which cost a whole sync about 5% of its CPU on two cores (bench/RESULTS.md). Nothing
+// waits on these lines sooner: counters go every second, and a port and the summary at once.
+constexpr auto kGather = std::chrono::milliseconds(20);
 
 void Warn(const std::string& relay, const std::string& message) {
   std::fprintf(stderr, "sluice-relay[%s] report channel: %s\n", relay.c_str(), message.c_str());

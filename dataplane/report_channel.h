@@ -28,7 +28,7 @@
 // copies a message into a bounded queue; a full queue drops it and counts it, a channel that
 // cannot connect or stalls is given up (the relay's own work goes on), except by a relay that
 // waits for its peer's address here (--connect-reported): without it, that relay has nowhere
-// to connect, and fails. Messages are sent in batches, at most 2 ms after the first of each (a
+// to connect, and fails. Messages are sent in batches, at most 20 ms after the first of each (a
 // STATE every 1000 records is thousands a second); a port and the summary go at once.
 //
 //   ReportChannel channel(address, "source", "send", counters);

@@ -42,7 +42,7 @@ const std::string& CanonicalInput(size_t record_bytes, bool spaced, bool sorted_
   static std::map<std::tuple<size_t, bool, bool>, std::string> cache;
   std::string& s = cache[{record_bytes, spaced, sorted_keys}];
   if (s.empty()) {
-    // A 100-byte line has no room for a namespace: with one, the smallest record is 117 bytes.
+    // A 100-byte line has no room for a namespace: with one, the smallest record is 113-119 bytes.
     // Without, the 100 B workloads' lines are 96 B on average (105 B spaced): `data` is
     // {"id":N} alone (protocol/testing/workload.h).
     testing::Workload w({.record_bytes = record_bytes,

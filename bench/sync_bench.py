@@ -408,7 +408,7 @@ def main():
                    help="the records' key order: the Java CDK's, or sorted (Go's encoding/json of "
                         "a map, json.dumps(sort_keys=True))")
     p.add_argument("--record-bytes", type=int, default=200,
-                   help="the RECORD lines' size, newline included: exact from 127 B, below that "
+                   help="the RECORD lines' size, newline included: exact from about 132 B, below that "
                         "the smallest record (issue 12's targets are for 200 B)")
     p.add_argument("--out", default="bench/results")
     p.add_argument("--sidecar-cpu", type=float, default=None,

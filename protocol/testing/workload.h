@@ -21,7 +21,8 @@ namespace sluice::protocol::testing {
 
 struct WorkloadOptions {
   // Each RECORD line's size, its "\n" included: exact when a line with `data` {"id":N,
-  // "payload":""} fits in it (about 127 bytes with the namespace "public", 105 without), else
+  // "payload":""} fits in it (126-132 bytes with the namespace "public" as N grows to 7 digits,
+  // 105-111 without, about 10 more spaced), else
   // the line with `data` {"id":N}. `data` also has "name" and "active" when they fit.
   size_t record_bytes = 200;
   size_t streams = 1;

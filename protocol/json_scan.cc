@@ -205,6 +205,32 @@ inline BlockMasks TailByBlock(const uint8_t* p, size_t rest, size_t readable_bef
   return Classify(tail);
 }
 
+// The last block of a whole span (ScanWholeImpl()) with AVX2: up to 32 bytes from one 32-byte
+// load, half a block's work (the `data` of a short record is often that small); longer ones by
+// TailByBlock().
+__attribute__((target("avx2"))) inline BlockMasks TailShortAvx2(const uint8_t* p, size_t rest,
+                                                                size_t readable_before) {
+  if (rest > 32 || readable_before + rest < 32) {
+    return TailByBlock<ClassifyAvx2<true>>(p, rest, readable_before);
+  }
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + rest - 32));
+  __m256i x20 = _mm256_set1_epi8(0x20);  // as in ClassifyAvx2()
+  __asm__("" : "+x"(x20));
+  const __m256i folded = _mm256_or_si256(v, x20);
+  const auto bits = [shift = static_cast<unsigned>(32 - rest)](__m256i eq)
+      __attribute__((target("avx2"))) {
+    return uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(eq))} >> shift;
+  };
+  BlockMasks m;
+  m.quote = bits(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')));
+  m.backslash = bits(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')));
+  m.whitespace = bits(_mm256_cmpeq_epi8(v, x20));
+  m.unusual = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(x20, v)));
+  m.open = bits(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8('{')));
+  m.close = bits(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8('}')));
+  return m;
+}
+
 // Walks `span` block by block, the last (< 64 bytes) by `Tail`. `on_block(masks,
 // outside_strings, offset)` returns false to stop early.
 template <BlockMasks (*Classify)(const uint8_t*),
@@ -252,30 +278,88 @@ inline bool NoControlBytes(const char* p, size_t n, bool* ascii) {
   return true;
 }
 
-// The container that opens at span[0]: its size, or 0 when it is not one. `Prefix`: it may end
-// before the span does (the rest is not looked at). Otherwise it must end at the span's end, and
-// every fast-path line runs this loop: it keeps to the fewest steps a block (bench/RESULTS.md).
+// ScanContainer(): the container that opens at span[0] and closes at its last byte, its size or
+// 0. Every fast-path line runs it, so it keeps to the fewest steps a block (bench/RESULTS.md):
+// the blocks before the last, where the depth must not come back to zero, then the last one (1
+// to 64 bytes), where it must, at the last byte. A short record's `data` has only that one, and
+// takes no loop, no state carried between blocks and, with AVX2, half a block's classification
+// when it is 32 bytes or less. `kShort`: the span is shorter than a block (kShortSpan).
 template <BlockMasks (*Classify)(const uint8_t*),
           BlockMasks (*Tail)(const uint8_t*, size_t, size_t), uint64_t (*PrefixXor)(uint64_t),
-          bool Prefix>
-inline size_t ScanContainerImpl(std::string_view span, size_t readable_before,
-                                ContainerScan* result) {
-  if (span.empty() || (span[0] != '{' && span[0] != '[')) return 0;
-  const size_t last = span.size() - 1;
+          bool kShort>
+inline size_t ScanWholeImpl(std::string_view span, size_t readable_before, ContainerScan* result) {
+  const size_t n = span.size();
+  if (n == 0 || (span[0] != '{' && span[0] != '[')) return 0;
+  const auto* p = reinterpret_cast<const uint8_t*>(span.data());
+  StringState state;
+  uint64_t depth = 0;
+  uint64_t whitespace = 0;
+  uint64_t unusual = 0;
+  size_t i = 0;
+  for (; !kShort && n - i > 64; i += 64) {
+    const BlockMasks m = Classify(p + i);
+    const uint64_t outside = ~InStringBits<PrefixXor>(m, state);
+    whitespace += std::popcount(m.whitespace & outside);
+    unusual |= m.unusual;
+    const uint64_t open = m.open & outside;
+    const uint64_t close = m.close & outside;
+    if (close == 0) {  // the depth only grows: it cannot come back to zero here
+      depth += std::popcount(open);
+      continue;
+    }
+    for (uint64_t brackets = open | close; brackets != 0; brackets &= brackets - 1) {
+      if ((open & brackets & (~brackets + 1)) != 0) {
+        ++depth;
+      } else if (--depth == 0) {
+        return 0;  // closed before the last byte
+      }
+    }
+  }
+  const size_t rest = n - i;
+  const BlockMasks m =
+      !kShort && rest == 64 ? Classify(p + i) : Tail(p + i, rest, readable_before + i);
+  // A string left open at the end holds the last byte, so no bracket closes the span there: the
+  // depth check below refuses it.
+  const uint64_t outside = ~InStringBits<PrefixXor>(m, state) & (~uint64_t{0} >> (64 - rest));
+  const uint64_t open = m.open & outside;
+  const uint64_t last = uint64_t{1} << (rest - 1);
+  for (uint64_t brackets = open | (m.close & outside); brackets != 0; brackets &= brackets - 1) {
+    const uint64_t bit = brackets & (~brackets + 1);
+    if ((open & bit) != 0) {
+      ++depth;
+    } else if (--depth == 0) {
+      if (bit != last) return 0;
+      break;
+    }
+  }
+  if (depth != 0) return 0;
+  whitespace += std::popcount(m.whitespace & outside);
+  unusual |= m.unusual;
+  // A byte < 0x20 or >= 0x80: look again, at the value's bytes alone, for which it was.
+  bool ascii = true;
+  if (unusual != 0 && !NoControlBytes(span.data(), n, &ascii)) return 0;
+  result->compact_bytes = n - whitespace;
+  result->ascii = ascii;
+  return n;
+}
+
+// ScanLeadingContainer(): the container that opens at text[0], its size or 0; it may end before
+// the text does (the rest is not looked at).
+template <BlockMasks (*Classify)(const uint8_t*),
+          BlockMasks (*Tail)(const uint8_t*, size_t, size_t), uint64_t (*PrefixXor)(uint64_t)>
+inline size_t ScanLeadingImpl(std::string_view text, size_t readable_before,
+                              ContainerScan* result) {
+  if (text.empty() || (text[0] != '{' && text[0] != '[')) return 0;
   StringState state;
   uint64_t depth = 0;
   uint64_t whitespace = 0;
   uint64_t unusual = 0;
   size_t size = 0;  // set when depth comes back to zero
-  const bool ok = ForEachBlock<Classify, Tail, PrefixXor>(
-      span, readable_before, state, [&](const BlockMasks& m, uint64_t outside, size_t offset) {
-        if constexpr (!Prefix) {
-          whitespace += std::popcount(m.whitespace & outside);
-          unusual |= m.unusual;
-        }
+  ForEachBlock<Classify, Tail, PrefixXor>(
+      text, readable_before, state, [&](const BlockMasks& m, uint64_t outside, size_t offset) {
         const uint64_t open = m.open & outside;
         const uint64_t close = m.close & outside;
-        uint64_t inside = ~uint64_t{0};  // Prefix: the bytes of this block up to the end
+        uint64_t inside = ~uint64_t{0};  // the bytes of this block up to the value's end
         if (close == 0) {                // depth only grows: it cannot reach zero here
           depth += std::popcount(open);
         } else {
@@ -285,28 +369,18 @@ inline size_t ScanContainerImpl(std::string_view span, size_t readable_before,
               ++depth;
             } else if (--depth == 0) {
               size = offset + static_cast<size_t>(bit) + 1;
-              if constexpr (!Prefix) {
-                if (offset + bit != last) return false;
-              } else {
-                inside = bit == 63 ? ~uint64_t{0} : (uint64_t{2} << bit) - 1;
-                break;
-              }
+              inside = bit == 63 ? ~uint64_t{0} : (uint64_t{2} << bit) - 1;
+              break;
             }
           }
         }
-        if constexpr (Prefix) {
-          whitespace += std::popcount(m.whitespace & outside & inside);
-          unusual |= m.unusual;  // a flag: NoControlBytes() looks at the value alone
-          return size == 0;
-        }
-        return true;
+        whitespace += std::popcount(m.whitespace & outside & inside);
+        unusual |= m.unusual;  // a flag: NoControlBytes() looks at the value alone
+        return size == 0;
       });
-  // Without Prefix the container ends at the span's last byte, so the string state after it is
-  // the span's: a string left open there was never closed.
-  if (size == 0 || (!Prefix && (!ok || state.in_string != 0))) return 0;
-  // A byte < 0x20 or >= 0x80: look again, at the value's bytes alone, for which it was.
+  if (size == 0) return 0;
   bool ascii = true;
-  if (unusual != 0 && !NoControlBytes(span.data(), size, &ascii)) return 0;
+  if (unusual != 0 && !NoControlBytes(text.data(), size, &ascii)) return 0;
   result->compact_bytes = size - whitespace;
   result->ascii = ascii;
   return size;
@@ -325,34 +399,50 @@ inline uint64_t CompactSizeImpl(std::string_view json) {
   return json.size() - whitespace;
 }
 
+// What a kernel function scans: a whole span (ScanContainer()), one shorter than kShortSpan, or
+// the container a text starts with (ScanLeadingContainer()).
+enum class Scan { kWhole, kShort, kLeading };
+
 // flatten, on every kernel: the classifiers and the carry-less multiply want targets the shared
 // templates between them lack, so they inline only when this caller takes everything in.
 // Without it the AVX2 kernel called PrefixXorClmul once a block (bench/RESULTS.md).
-template <bool Prefix>
+template <Scan kScan>
 __attribute__((target("avx512f,avx512bw,avx2,pclmul"), flatten)) size_t ScanContainerAvx512(
     std::string_view span, size_t readable_before, ContainerScan* result) {
-  return ScanContainerImpl<ClassifyAvx512<true>, TailAvx512<true>, PrefixXorClmul, Prefix>(
-      span, readable_before, result);
+  if constexpr (kScan == Scan::kLeading) {
+    return ScanLeadingImpl<ClassifyAvx512<true>, TailAvx512<true>, PrefixXorClmul>(
+        span, readable_before, result);
+  }
+  return ScanWholeImpl<ClassifyAvx512<true>, TailAvx512<true>, PrefixXorClmul,
+                       kScan == Scan::kShort>(span, readable_before, result);
 }
 __attribute__((target("avx512f,avx512bw,avx2,pclmul"), flatten)) uint64_t CompactSizeAvx512(
     std::string_view json) {
   return CompactSizeImpl<ClassifyAvx512<false>, TailAvx512<false>, PrefixXorClmul>(json);
 }
-template <bool Prefix>
+template <Scan kScan>
 __attribute__((target("avx2,pclmul"), flatten)) size_t ScanContainerAvx2(std::string_view span,
                                                                          size_t readable_before,
                                                                          ContainerScan* result) {
-  return ScanContainerImpl<ClassifyAvx2<true>, TailByBlock<ClassifyAvx2<true>>, PrefixXorClmul,
-                           Prefix>(span, readable_before, result);
+  if constexpr (kScan == Scan::kLeading) {
+    return ScanLeadingImpl<ClassifyAvx2<true>, TailByBlock<ClassifyAvx2<true>>, PrefixXorClmul>(
+        span, readable_before, result);
+  }
+  return ScanWholeImpl<ClassifyAvx2<true>, TailShortAvx2, PrefixXorClmul, kScan == Scan::kShort>(
+      span, readable_before, result);
 }
 __attribute__((target("avx2,pclmul"), flatten)) uint64_t CompactSizeAvx2(std::string_view json) {
   return CompactSizeImpl<ClassifyAvx2<false>, TailByBlock<ClassifyAvx2<false>>, PrefixXorClmul>(
       json);
 }
-template <bool Prefix>
+template <Scan kScan>
 size_t ScanContainerPortable(std::string_view span, size_t readable_before, ContainerScan* result) {
-  return ScanContainerImpl<ClassifyPortable<true>, TailByBlock<ClassifyPortable<true>>,
-                           PrefixXorPortable, Prefix>(span, readable_before, result);
+  if constexpr (kScan == Scan::kLeading) {
+    return ScanLeadingImpl<ClassifyPortable<true>, TailByBlock<ClassifyPortable<true>>,
+                           PrefixXorPortable>(span, readable_before, result);
+  }
+  return ScanWholeImpl<ClassifyPortable<true>, TailByBlock<ClassifyPortable<true>>,
+                       PrefixXorPortable, kScan == Scan::kShort>(span, readable_before, result);
 }
 uint64_t CompactSizePortable(std::string_view json) {
   return CompactSizeImpl<ClassifyPortable<false>, TailByBlock<ClassifyPortable<false>>,
@@ -370,27 +460,35 @@ ScanKernel DetectKernel() {
 }
 const ScanKernel kBest = DetectKernel();
 
-template <bool Prefix>
+template <Scan kScan>
 ScanFunction PickScan(ScanKernel kernel) {
   switch (kernel) {
     case ScanKernel::kAvx512:
-      return ScanContainerAvx512<Prefix>;
+      return ScanContainerAvx512<kScan>;
     case ScanKernel::kAvx2:
-      return ScanContainerAvx2<Prefix>;
+      return ScanContainerAvx2<kScan>;
     case ScanKernel::kPortable:
       break;
   }
-  return ScanContainerPortable<Prefix>;
+  return ScanContainerPortable<kScan>;
+}
+
+// As ScanWhole() picks (json_scan.h).
+ScanFunction PickWhole(ScanKernel kernel, size_t size) {
+  return size < kShortSpan ? PickScan<Scan::kShort>(kernel) : PickScan<Scan::kWhole>(kernel);
 }
 
 }  // namespace
 
-extern const ScanFunction kScanWhole = PickScan<false>(kBest);
-extern const ScanFunction kScanLeading = PickScan<true>(kBest);
+extern const ScanFunction kScanWhole = PickScan<Scan::kWhole>(kBest);
+extern const ScanFunction kScanShort = PickScan<Scan::kShort>(kBest);
+extern const ScanFunction kScanLeading = PickScan<Scan::kLeading>(kBest);
 
 template <bool Prefix>
 size_t ScanBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result) {
-  return PickScan<Prefix>(DetectKernel())(span, readable_before, result);
+  const ScanKernel kernel = DetectKernel();
+  const ScanFunction f = Prefix ? PickScan<Scan::kLeading>(kernel) : PickWhole(kernel, span.size());
+  return f(span, readable_before, result);
 }
 template size_t ScanBeforeInit<false>(std::string_view, size_t, ContainerScan*);
 template size_t ScanBeforeInit<true>(std::string_view, size_t, ContainerScan*);
@@ -409,12 +507,12 @@ bool KernelAvailable(ScanKernel kernel) {
 
 bool ScanContainerWith(ScanKernel kernel, std::string_view span, ContainerScan* result,
                        size_t readable_before) {
-  return PickScan<false>(kernel)(span, readable_before, result) != 0;
+  return PickWhole(kernel, span.size())(span, readable_before, result) != 0;
 }
 
 size_t ScanLeadingContainerWith(ScanKernel kernel, std::string_view text, ContainerScan* result,
                                 size_t readable_before) {
-  return PickScan<true>(kernel)(text, readable_before, result);
+  return PickScan<Scan::kLeading>(kernel)(text, readable_before, result);
 }
 
 uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json) {

@@ -59,29 +59,36 @@ uint64_t CompactSizeWith(ScanKernel kernel, std::string_view json);
 
 // The kernels behind ScanContainer() and ScanLeadingContainer(), picked once at start-up and
 // called through these pointers from the callers' own code: every fast-path line scans, and a
-// function between them cost 12 instructions a line (bench/RESULTS.md). Null until this
-// library's static initializers have run; a static initializer elsewhere that scans before
-// then gets ScanBeforeInit(), which picks on the spot. `Prefix`: ScanLeadingContainer()'s.
+// function between them cost 12 instructions a line (bench/RESULTS.md). kScanShort is
+// kScanWhole's scan for spans shorter than kShortSpan, in a function of its own: without the
+// loop over blocks, it needs no stack frame, which cost a short record's `data` 20 instructions.
+// Null until this library's static initializers have run; a static initializer elsewhere that
+// scans before then gets ScanBeforeInit(), which picks on the spot. `Prefix`:
+// ScanLeadingContainer()'s.
 using ScanFunction = size_t (*)(std::string_view, size_t readable_before, ContainerScan* result);
+inline constexpr size_t kShortSpan = 64;
 extern const ScanFunction kScanWhole;
+extern const ScanFunction kScanShort;
 extern const ScanFunction kScanLeading;
 template <bool Prefix>
 size_t ScanBeforeInit(std::string_view span, size_t readable_before, ContainerScan* result);
-template <bool Prefix>
-inline ScanFunction Scan() {
-  const ScanFunction f = Prefix ? kScanLeading : kScanWhole;
-  return __builtin_expect(f != nullptr, 1) ? f : ScanBeforeInit<Prefix>;
+inline ScanFunction ScanWhole(size_t size) {
+  const ScanFunction f = size < kShortSpan ? kScanShort : kScanWhole;
+  return __builtin_expect(f != nullptr, 1) ? f : ScanBeforeInit<false>;
+}
+inline ScanFunction ScanLeading() {
+  return __builtin_expect(kScanLeading != nullptr, 1) ? kScanLeading : ScanBeforeInit<true>;
 }
 }  // namespace internal
 
 [[nodiscard]] inline bool ScanContainer(std::string_view span, ContainerScan* result,
                                         size_t readable_before) {
-  return internal::Scan<false>()(span, readable_before, result) != 0;
+  return internal::ScanWhole(span.size())(span, readable_before, result) != 0;
 }
 
 [[nodiscard]] inline size_t ScanLeadingContainer(std::string_view text, ContainerScan* result,
                                                  size_t readable_before) {
-  return internal::Scan<true>()(text, readable_before, result);
+  return internal::ScanLeading()(text, readable_before, result);
 }
 
 }  // namespace sluice::protocol

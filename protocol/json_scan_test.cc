@@ -158,6 +158,48 @@ TEST(ScanContainerTest, AgreesWithByteAtATimeScanOnRandomInput) {
   }
 }
 
+// A short record's `data` is shorter than a block, and the kernels read such a span with one
+// load (of 32 bytes when it fits, on AVX2) behind it or copied: every size below a block and
+// above, closed or not, with bytes >= 0x80 or not, with the line's bytes before it or none.
+TEST(ScanContainerTest, ShortSpansAgreeWithByteAtATimeScan) {
+  std::mt19937_64 rng(13);
+  // No control bytes: most spans that close are then values, and the whitespace and `ascii`
+  // results get checked, not only the refusals.
+  const char alphabet[] = {'{', '}', '[', ']', '"', '\\', ' ', 'a', ',', ':', '\xC3', '\xA9'};
+  size_t accepted = 0;
+  for (int iter = 0; iter < 40000; ++iter) {
+    const size_t size = 1 + iter % 72;  // 1 to 72 bytes, the same count of each
+    std::string s = "{";
+    // Half the spans are "{", random bytes, "}" that balance: a run of whole values.
+    while (s.size() + 1 < size) {
+      if (rng() % 2 == 0) {
+        s.push_back(alphabet[rng() % sizeof alphabet]);
+      } else {
+        s += std::string_view("\"a\": [1, \"}\"],").substr(0, size - 1 - s.size());
+      }
+    }
+    if (s.size() < size) s.push_back('}');
+    uint64_t want = 0;
+    bool want_ascii = true;
+    const bool ok = SlowLeading(s, &want, &want_ascii) == s.size();
+    accepted += ok;
+    const std::string framed = std::string(rng() % 80, 'x') + s;
+    const std::string_view behind = std::string_view(framed).substr(framed.size() - s.size());
+    for (ScanKernel k : Kernels()) {
+      for (const size_t before : {size_t{0}, framed.size() - s.size()}) {
+        ContainerScan got;
+        ASSERT_EQ(internal::ScanContainerWith(k, before ? behind : s, &got, before), ok)
+            << s << " " << before;
+        if (ok) {
+          ASSERT_EQ(got.compact_bytes, want) << s;
+          ASSERT_EQ(got.ascii, want_ascii) << s;
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 4000u);  // the acceptances are tested, not only the refusals
+}
+
 TEST(ScanLeadingContainerTest, FindsTheValueThatOpensTheTextAndIgnoresWhatFollows) {
   for (ScanKernel k : Kernels()) {
     ContainerScan scan;

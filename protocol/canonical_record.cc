@@ -28,20 +28,8 @@ __attribute__((always_inline)) inline const char* EmittedAtSuffix(const char* be
                                                                   const char* end) {
   const char* p = end;
   if (p - begin < 2 || p[-1] != '}' || p[-2] != '}') return nullptr;
-  p -= 2;
-  const char* digits_end = p;
-#if defined(__SSE2__)
-  // The 16 bytes before "}}" at once: a millisecond timestamp has 13 digits.
-  if (p - begin >= 16) {
-    const unsigned other = ~DigitMask16(p - 16) & 0xffffu;
-    // Digits run down from bit 15 to just above the highest non-digit.
-    p -= other != 0 ? 15 - (31 - __builtin_clz(other)) : 16;
-  }
-#endif
-  while (p > begin && p[-1] >= '0' && p[-1] <= '9') --p;
-  const size_t digits = static_cast<size_t>(digits_end - p);
-  if (digits == 0 || (digits > 1 && *p == '0')) return nullptr;
-  if (p > begin && p[-1] == '-') --p;
+  p = internal::IntegerBefore(begin, p - 2);
+  if (p == nullptr) return nullptr;
   if (p > begin && p[-1] == ' ') --p;
   constexpr std::string_view kKey = "\"emitted_at\":";
   if (static_cast<size_t>(p - begin) < kKey.size() ||

@@ -67,10 +67,16 @@ bool RecordShape::Read(std::string_view line, uint64_t* data_bytes) const {
   };
   ContainerScan scan;
   if (data_first_ && has_at_) {
-    internal::Cursor c(p, tail_begin);
-    if (*p != '{' || !c.Container(begin, &scan)) return false;
-    p = c.pos();
-    if (!middle() || !integer() || p != tail_begin) return false;
+    // The integer ends where the tail begins, and the middle before it ends in ':' or
+    // whitespace: read it back from the tail, and `data` ends where the middle begins. So the
+    // scan of `data` is of a known span, not a search for where it closes (bench/RESULTS.md).
+    const char* const at = internal::IntegerBefore(p, tail_begin);
+    if (at == nullptr || static_cast<size_t>(at - p) < middle_ + 2u) return false;
+    const char* const data_end = at - middle_;
+    if (!SameBytes(data_end, bytes_ + head_, middle_) || *p != '{' ||
+        !ScanContainer(std::string_view(p, static_cast<size_t>(data_end - p)), &scan,
+                       static_cast<size_t>(p - begin)))
+      return false;
   } else {
     if (has_at_ && (!integer() || !middle())) return false;
     // `data` is the last value: it must close on the byte before the tail.

@@ -7,8 +7,6 @@
 
 #if defined(__AVX2__)
 #include <immintrin.h>
-#elif defined(__SSE2__)
-#include <emmintrin.h>
 #endif
 
 #include "protocol/json_scan.h"
@@ -18,9 +16,6 @@ namespace sluice::protocol {
 namespace {
 
 using internal::Cursor;
-#if defined(__SSE2__)
-using internal::DigitMask16;
-#endif
 
 // Reads ',' sp '"emitted_at":' sp int '}}' backwards from the end of the line and returns
 // where that suffix starts (the ',' ), or nullptr.

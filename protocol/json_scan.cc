@@ -278,6 +278,18 @@ inline bool NoControlBytes(const char* p, size_t n, bool* ascii) {
   return true;
 }
 
+// A scan's result for the value of `size` bytes at `value`, `unusual` the flag of its bytes
+// < 0x20 or >= 0x80: when set, look again, at the value's bytes alone, for which it was. Its
+// size, or 0 when it holds a control byte.
+inline size_t ScanResult(const char* value, size_t size, uint64_t whitespace, uint64_t unusual,
+                         ContainerScan* result) {
+  bool ascii = true;
+  if (unusual != 0 && !NoControlBytes(value, size, &ascii)) return 0;
+  result->compact_bytes = size - whitespace;
+  result->ascii = ascii;
+  return size;
+}
+
 // ScanContainer(): the container that opens at span[0] and closes at its last byte, its size or
 // 0. Every fast-path line runs it, so it keeps to the fewest steps a block (bench/RESULTS.md):
 // the blocks before the last, where the depth must not come back to zero, then the last one (1
@@ -334,13 +346,7 @@ inline size_t ScanWholeImpl(std::string_view span, size_t readable_before, Conta
   }
   if (depth != 0) return 0;
   whitespace += std::popcount(m.whitespace & outside);
-  unusual |= m.unusual;
-  // A byte < 0x20 or >= 0x80: look again, at the value's bytes alone, for which it was.
-  bool ascii = true;
-  if (unusual != 0 && !NoControlBytes(span.data(), n, &ascii)) return 0;
-  result->compact_bytes = n - whitespace;
-  result->ascii = ascii;
-  return n;
+  return ScanResult(span.data(), n, whitespace, unusual | m.unusual, result);
 }
 
 // ScanLeadingContainer(): the container that opens at text[0], its size or 0; it may end before
@@ -378,12 +384,7 @@ inline size_t ScanLeadingImpl(std::string_view text, size_t readable_before,
         unusual |= m.unusual;  // a flag: NoControlBytes() looks at the value alone
         return size == 0;
       });
-  if (size == 0) return 0;
-  bool ascii = true;
-  if (unusual != 0 && !NoControlBytes(text.data(), size, &ascii)) return 0;
-  result->compact_bytes = size - whitespace;
-  result->ascii = ascii;
-  return size;
+  return size == 0 ? 0 : ScanResult(text.data(), size, whitespace, unusual, result);
 }
 
 template <BlockMasks (*Classify)(const uint8_t*),

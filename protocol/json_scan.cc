@@ -474,7 +474,7 @@ ScanFunction PickScan(ScanKernel kernel) {
   return ScanContainerPortable<kScan>;
 }
 
-// As ScanWhole() picks (json_scan.h).
+// The whole-span scan for `size` bytes, chosen as ScanContainer() chooses (json_scan.h).
 ScanFunction PickWhole(ScanKernel kernel, size_t size) {
   return size < kShortSpan ? PickScan<Scan::kShort>(kernel) : PickScan<Scan::kWhole>(kernel);
 }

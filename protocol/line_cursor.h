@@ -33,9 +33,10 @@ inline unsigned DigitMask16(const char* p) {
 #endif
 
 // Where the JSON integer that ends at `end` starts ('-'? ('0' | [1-9][0-9]*)), reading back no
-// further than `begin`; nullptr when the bytes before `end` are none. For a value whose next
-// byte the caller knows: the byte before the integer is then no digit either, in valid JSON
-// (':', ',', '[' or whitespace), so the run of digits is the integer's.
+// further than `begin`; nullptr when none does (no digit before `end`, or a leading zero before
+// more digits). For a value whose next byte the caller knows: the byte before the integer is
+// then no digit either, in valid JSON (':', ',', '[' or whitespace), so the run of digits is the
+// integer's.
 inline const char* IntegerBefore(const char* begin, const char* end) {
   const char* p = end;
 #if defined(__SSE2__)

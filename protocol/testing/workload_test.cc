@@ -63,6 +63,7 @@ TEST(WorkloadTest, SortedKeysAreReadWithoutTheGeneralReader) {
   inspector.Consume(out);
   EXPECT_EQ(inspector.Snapshot().fast_path_lines, w.truth().records);
 }
+
 TEST(WorkloadTest, RecordLinesAreTheSizeAsked) {
   for (const bool spaced : {false, true}) {
     for (const bool sorted_keys : {false, true}) {

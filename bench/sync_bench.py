@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A whole sync through relays against the same sync through a plain pipe, in one invocation.
 
-Each repetition runs the same source and destination four ways, in alternating order:
+Each repetition runs the same source and destination these ways, in alternating order:
 
   pipe        source | destination, a shell's pipe (64 KiB)
   pipe 1MiB   the same pipe grown to 1 MiB, as the relays grow their FIFOs
@@ -10,6 +10,9 @@ Each repetition runs the same source and destination four ways, in alternating o
   sluice run  the sync as a user runs it, through the orchestrator's local backend: the same
                 two relays plus the pods' logs relays, the destination's stdout relayed back,
                 and the orchestrator's checks
+  sluice run, not inspecting
+              the same with `relay: {inspect: false}`: what inspection costs (with --inspect
+                once or both, on loopback)
   socat pods  the classic design Sluice replaces: source > FIFO, `cat FIFO | socat -d -d -t 60
                 - TCP:...` on the source side, `socat -d -d TCP-L:PORT STDOUT > FIFO` on the
                 destination side, FIFO > destination (no authentication, no counts)
@@ -60,6 +63,8 @@ CGROUP_CPU = "/sys/fs/cgroup/cpu"
 CGROUP_TAG = "sync-bench"
 SOCAT_TARGET = 3.0  # issue 12: the whole sync at least 3x the socat pods
 CPU_TARGET = 0.4    # ... with the relays' CPU per GB at most 0.4x the sidecars'
+INSPECTION_TARGET = 0.10  # inspection costs at most 10% of the whole sync's throughput
+NOT_INSPECTING = "sluice run, not inspecting"
 F_SETPIPE_SZ = 1031
 RELAY_PIPE_BYTES = 1 << 20  # what sluice-relay gives its FIFOs
 VETH_SRC, VETH_DST = "10.213.0.1", "10.213.0.2"  # --net veth: the two pods' addresses
@@ -348,9 +353,10 @@ def listening(host, port, pid):
     return any(line.split()[3] == "0A" and line.split()[1] == want for line in lines)
 
 
-def run_orchestrated(sync, source):
+def run_orchestrated(sync, source, inspect):
     """The same sync through `sluice run` on the local backend: the pods as the orchestrator
-    builds them (their logs relays, the destination's stdout relayed back) and its checks."""
+    builds them (their logs relays, the destination's stdout relayed back) and its checks.
+    `inspect`: once, both or none, as --inspect."""
     d = sync.dir
     stats, report, work = f"{d}/dest.json", f"{d}/report.json", f"{d}/run"
     shutil.rmtree(work, ignore_errors=True)
@@ -359,7 +365,7 @@ def run_orchestrated(sync, source):
         json.dump({"name": "bench", "source": {"command": sync.source_cmd(source)},
                    "destination": {"command": [sync.inspect, f"--json={stats}"]},
                    "relay": {"engine": sync.args.engine,
-                             "inspect": {"once": True, "both": "both", "none": False}[sync.args.inspect]}}, f)
+                             "inspect": {"once": True, "both": "both", "none": False}[inspect]}}, f)
     start = time.time()
     relay = [f"--relay={sync.limited_relay}"] if sync.limit else []
     p = subprocess.Popen([sync.sluice, "run", spec, f"--workdir={work}", f"--report={report}", *relay],
@@ -375,7 +381,7 @@ def run_orchestrated(sync, source):
         got = json.load(f)
     if got["bytes"] != {"emitted": truth["bytes"], "delivered": truth["bytes"]}:
         sys.exit(f"sync_bench: sluice run: bytes {got['bytes']}, the source wrote {truth['bytes']}")
-    if sync.args.inspect in ("once", "both"):
+    if inspect in ("once", "both"):
         by = {s["stream"]: s for s in got["streams"]}
         for t in truth["streams"]:
             s = by.get(f"{t['namespace']}.{t['name']}", {})
@@ -453,7 +459,11 @@ def run(args, sync):
                 "pipe 1MiB": lambda: sync.run_pipe(source, RELAY_PIPE_BYTES),
                 "relayed": lambda: sync.run_relayed(source)}
         if args.inspect in ("once", "both", "none") and args.net == "loopback":
-            arms["sluice run"] = lambda: run_orchestrated(sync, source)
+            arms["sluice run"] = lambda: run_orchestrated(sync, source, args.inspect)
+            if args.inspect != "none":
+                # What inspection costs, measured as the issue's target reads it: the same sync
+                # not inspecting, alternating with the others in this one invocation.
+                arms[NOT_INSPECTING] = lambda: run_orchestrated(sync, source, "none")
         if shutil.which("socat"):
             arms["socat pods"] = lambda: run_socat_pods(sync, source)
         runs = {arm: [] for arm in arms}
@@ -467,7 +477,7 @@ def run(args, sync):
             rows.append(row)
             m = row["mb_per_s"]
             cpu = ", ".join(f"{k} {v:.2f}" for k, v in row["cpu_s_per_gb"].items())
-            print(f"{source:6} {arm:10} {m['median']:7.0f} MB/s [{m['min']:5.0f}-{m['max']:5.0f}]  "
+            print(f"{source:6} {arm:26} {m['median']:7.0f} MB/s [{m['min']:5.0f}-{m['max']:5.0f}]  "
                   f"CPU s/GB: {cpu}", flush=True)
         mine = {r["arm"]: r for r in rows if r["source"] == source}
 
@@ -480,6 +490,11 @@ def run(args, sync):
 
         ceiling = max((mine["pipe"], mine["pipe 1MiB"]), key=lambda r: r["mb_per_s"]["median"])
         throughput(("relayed", "sluice run"), ceiling, f"{ceiling['arm']} (the faster pipe)", TARGET)
+        if NOT_INSPECTING in mine:
+            cost = 1 - mine["sluice run"]["mb_per_s"]["median"] / mine[NOT_INSPECTING]["mb_per_s"]["median"]
+            lines.append(f"{source}: inspection's cost, 1 - sluice run / {NOT_INSPECTING} throughput "
+                         f"{cost:.0%} (target <= {INSPECTION_TARGET:.0%}): "
+                         f"{'met' if cost <= INSPECTION_TARGET else 'NOT MET'}")
         if "socat pods" in mine:
             socat = mine["socat pods"]
             throughput(("sluice run", "relayed"), socat, "socat pods", SOCAT_TARGET)

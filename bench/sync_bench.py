@@ -56,6 +56,7 @@ import tempfile
 import time
 
 from charts import bar_chart
+from netns import VethPair
 from tables import write_table
 
 TARGET = 0.90
@@ -67,7 +68,6 @@ INSPECTION_TARGET = 0.10  # inspection costs at most 10% of the whole sync's thr
 NOT_INSPECTING = "sluice run, not inspecting"
 F_SETPIPE_SZ = 1031
 RELAY_PIPE_BYTES = 1 << 20  # what sluice-relay gives its FIFOs
-VETH_SRC, VETH_DST = "10.213.0.1", "10.213.0.2"  # --net veth: the two pods' addresses
 WORKLOAD = ["--streams=8", "--state_every=1000"]
 
 
@@ -134,40 +134,17 @@ class Sync:
         # namespace and the receiving side in another, joined by a veth pair, as two pods on one
         # node are; `src_net`/`dst_net` prefix their commands (after `limit`: `ip netns exec`
         # mounts a sysfs of its own, without the cgroups), `dst_host` is where they connect.
-        self.src_net, self.dst_net, self.dst_host = [], [], "127.0.0.1"
-        self.namespaces = []
+        self.net = VethPair.loopback()
         if args.net == "veth":
-            self.make_veth()
+            try:
+                self.net = VethPair("sb")
+            except RuntimeError as e:
+                sys.exit(f"sync_bench: --net veth: {e}")
+        self.src_net, self.dst_net, self.dst_host = self.net.src, self.net.dst, self.net.dst_host
         if args.sidecar_cpu is not None:
             self.limit = cpu_limit(args.sidecar_cpu, CGROUP_TAG)
             # sluice run starts its relays itself: through this wrapper, each gets its own.
             self.limited_relay = limited_relay(self.relay, self.limit, f"{self.dir}/limited-relay")
-
-    def make_veth(self):
-        tag = os.getpid() % 100000
-        src, dst = f"sb-src-{tag}", f"sb-dst-{tag}"
-        steps = [["ip", "netns", "add", src], ["ip", "netns", "add", dst],
-                 ["ip", "link", "add", f"sbs{tag}", "netns", src, "type", "veth",
-                  "peer", "name", f"sbd{tag}", "netns", dst]]
-        for ns, dev, addr in ((src, f"sbs{tag}", VETH_SRC), (dst, f"sbd{tag}", VETH_DST)):
-            steps += [["ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", dev],
-                      ["ip", "-n", ns, "link", "set", dev, "up"],
-                      ["ip", "-n", ns, "link", "set", "lo", "up"]]
-        for step in steps:
-            if step[:3] == ["ip", "netns", "add"]:
-                self.namespaces.append(step[3])
-            r = subprocess.run(step, capture_output=True, text=True)
-            if r.returncode != 0:
-                self.remove_namespaces()
-                sys.exit(f"sync_bench: --net veth needs network namespaces (root, iproute2): "
-                         f"`{' '.join(step)}` failed: {r.stderr.strip()}")
-        self.src_net, self.dst_net = ["ip", "netns", "exec", src], ["ip", "netns", "exec", dst]
-        self.dst_host = VETH_DST
-
-    def remove_namespaces(self):
-        for ns in self.namespaces:  # the veth pair goes with them
-            subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
-        self.namespaces = []
 
     def cleanup_cgroups(self):
         """The cgroups the limited processes made, once they exited."""
@@ -442,7 +419,7 @@ def main():
     try:
         run(args, sync)
     finally:
-        sync.remove_namespaces()
+        sync.net.remove()
         shutil.rmtree(sync.dir, ignore_errors=True)
 
 

@@ -17,7 +17,10 @@ Each repetition runs the same source and destination these ways, in alternating 
                 - TCP:...` on the source side, `socat -d -d TCP-L:PORT STDOUT > FIFO` on the
                 destination side, FIFO > destination (no authentication, no counts)
 
-The faster of the two pipes is the ceiling both relayed arms are held to.
+The faster of the two pipes is the ceiling both relayed arms are held to. With --against
+OTHER_BUILD, the relayed and sluice run arms run a second time each with that build's relay and
+sluice ("relayed, --against", "sluice run, --against"), and the ratios of the two builds are
+printed.
 
 Sources:
   gen     sluice-gen generating records as it goes: a connector that spends CPU per record
@@ -30,6 +33,7 @@ mismatch fails the run.
   python3 bench/sync_bench.py --build build/release
   python3 bench/sync_bench.py --sources replay --bytes 256M --reps 1
   python3 bench/sync_bench.py --sources replay --net veth       # two namespaces, a veth pair
+  python3 bench/sync_bench.py --sources replay --against /tmp/before  # a change, before and after
 
 Prints one line per case (median MB/s [min-max], CPU per GB of each process, or of sluice and
 all its pods together), the ratios to the ceiling against the target (at least 0.90) and to the
@@ -66,6 +70,7 @@ SOCAT_TARGET = 3.0  # issue 12: the whole sync at least 3x the socat pods
 CPU_TARGET = 0.4    # ... with the relays' CPU per GB at most 0.4x the sidecars'
 INSPECTION_TARGET = 0.10  # inspection costs at most 10% of the whole sync's throughput
 NOT_INSPECTING = "sluice run, not inspecting"
+AGAINST_RELAYED, AGAINST_RUN = "relayed, --against", "sluice run, --against"
 F_SETPIPE_SZ = 1031
 RELAY_PIPE_BYTES = 1 << 20  # what sluice-relay gives its FIFOs
 WORKLOAD = ["--streams=8", "--state_every=1000"]
@@ -141,10 +146,22 @@ class Sync:
             except RuntimeError as e:
                 sys.exit(f"sync_bench: --net veth: {e}")
         self.src_net, self.dst_net, self.dst_host = self.net.src, self.net.dst, self.net.dst_host
+        # --against: the other build's relay and orchestrator, for arms of their own; the
+        # source, the destination and the generator stay this build's.
+        self.against = None
+        if args.against:
+            self.against = {"relay": f"{args.against}/dataplane/sluice-relay",
+                            "sluice": f"{args.against}/orchestrator/sluice"}
+            for tool in self.against.values():
+                if not os.path.exists(tool):
+                    sys.exit(f"sync_bench: --against: missing {tool}")
         if args.sidecar_cpu is not None:
             self.limit = cpu_limit(args.sidecar_cpu, CGROUP_TAG)
             # sluice run starts its relays itself: through this wrapper, each gets its own.
             self.limited_relay = limited_relay(self.relay, self.limit, f"{self.dir}/limited-relay")
+            if self.against:
+                self.against["limited_relay"] = limited_relay(
+                    self.against["relay"], self.limit, f"{self.dir}/limited-relay-against")
 
     def cleanup_cgroups(self):
         """The cgroups the limited processes made, once they exited."""
@@ -221,7 +238,9 @@ class Sync:
             self.check(json.load(f)["streams"], truth, "pipe: the destination")
         return {"seconds": seconds, "bytes": truth["bytes"], "cpu_s": {"source": src_cpu, "destination": dst_cpu}}
 
-    def run_relayed(self, source):
+    def run_relayed(self, source, relay=None):
+        """`relay`: another build's sluice-relay (default this build's)."""
+        relay = relay or self.relay
         d = self.dir
         for name in ("source.stdout", "destination.stdin"):
             if os.path.exists(f"{d}/{name}"):
@@ -235,7 +254,7 @@ class Sync:
             return [f"--engine={self.args.engine}", "--no-inspect", *verify]
 
         recv_log = open(f"{d}/recv.log", "w+")
-        recv = subprocess.Popen([*self.limit, *self.dst_net, self.relay, "recv", "--name=destination",
+        recv = subprocess.Popen([*self.limit, *self.dst_net, relay, "recv", "--name=destination",
                                  f"--fifo={d}/destination.stdin", f"--listen={self.dst_host}:0",
                                  f"--summary={d}/recv.json", *flags("recv")],
                                 stderr=recv_log, env=self.env)
@@ -250,7 +269,7 @@ class Sync:
         if port is None:
             recv.kill()
             sys.exit("sync_bench: the receiving relay did not start listening:\n" + open(f"{d}/recv.log").read())
-        send = subprocess.Popen([*self.limit, *self.src_net, self.relay, "send", "--name=source",
+        send = subprocess.Popen([*self.limit, *self.src_net, relay, "send", "--name=source",
                                  f"--fifo={d}/source.stdout", f"--connect={self.dst_host}:{port}",
                                  f"--summary={d}/send.json", *flags("send")],
                                 stderr=open(f"{d}/send.log", "w"), env=self.env)
@@ -330,10 +349,11 @@ def listening(host, port, pid):
     return any(line.split()[3] == "0A" and line.split()[1] == want for line in lines)
 
 
-def run_orchestrated(sync, source, inspect):
+def run_orchestrated(sync, source, inspect, against=False):
     """The same sync through `sluice run` on the local backend: the pods as the orchestrator
     builds them (their logs relays, the destination's stdout relayed back) and its checks.
-    `inspect`: once, both or none, as --inspect."""
+    `inspect`: once, both or none, as --inspect; `against`: the --against build's sluice and
+    relay."""
     d = sync.dir
     stats, report, work = f"{d}/dest.json", f"{d}/report.json", f"{d}/run"
     shutil.rmtree(work, ignore_errors=True)
@@ -344,8 +364,12 @@ def run_orchestrated(sync, source, inspect):
                    "relay": {"engine": sync.args.engine,
                              "inspect": {"once": True, "both": "both", "none": False}[inspect]}}, f)
     start = time.time()
-    relay = [f"--relay={sync.limited_relay}"] if sync.limit else []
-    p = subprocess.Popen([sync.sluice, "run", spec, f"--workdir={work}", f"--report={report}", *relay],
+    sluice = sync.against["sluice"] if against else sync.sluice
+    if sync.limit:
+        relay = [f"--relay={sync.against['limited_relay'] if against else sync.limited_relay}"]
+    else:
+        relay = [f"--relay={sync.against['relay']}"] if against else []
+    p = subprocess.Popen([sluice, "run", spec, f"--workdir={work}", f"--report={report}", *relay],
                          stderr=open(f"{d}/sluice.log", "w"))
     code, cpu = Sync.reap(p)  # wait4: sluice and every pod it reaped
     seconds = time.time() - start
@@ -394,6 +418,9 @@ def main():
                    help="the RECORD lines' size, newline included: exact from about 132 B, below that "
                         "the smallest record (issue 12's targets are for 200 B)")
     p.add_argument("--out", default="bench/results")
+    p.add_argument("--against", default=None,
+                   help="another build directory: its relay, and its sluice, as two more arms "
+                        "alternating with this build's (before and after a change)")
     p.add_argument("--sidecar-cpu", type=float, default=None,
                    help="run every relay and sidecar under this CPU limit (0.2: the old sidecars'), "
                         "each in a cgroup of its own (cgroup v1, root)")
@@ -441,6 +468,12 @@ def run(args, sync):
                 # What inspection costs, measured as the issue's target reads it: the same sync
                 # not inspecting, alternating with the others in this one invocation.
                 arms[NOT_INSPECTING] = lambda: run_orchestrated(sync, source, "none")
+        if sync.against:
+            # The same two arms with the other build's relay (and orchestrator), alternating
+            # with these: a change to the byte path, before and after in one invocation.
+            arms[AGAINST_RELAYED] = lambda: sync.run_relayed(source, sync.against["relay"])
+            if "sluice run" in arms:
+                arms[AGAINST_RUN] = lambda: run_orchestrated(sync, source, args.inspect, against=True)
         if shutil.which("socat"):
             arms["socat pods"] = lambda: run_socat_pods(sync, source)
         runs = {arm: [] for arm in arms}
@@ -467,6 +500,15 @@ def run(args, sync):
 
         ceiling = max((mine["pipe"], mine["pipe 1MiB"]), key=lambda r: r["mb_per_s"]["median"])
         throughput(("relayed", "sluice run"), ceiling, f"{ceiling['arm']} (the faster pipe)", TARGET)
+        for arm, theirs in (("relayed", AGAINST_RELAYED), ("sluice run", AGAINST_RUN)):
+            if theirs in mine:
+                ratio = mine[arm]["mb_per_s"]["median"] / mine[theirs]["mb_per_s"]["median"]
+                cpu = ""
+                if arm == "relayed":
+                    send = [r["cpu_s_per_gb"]["send"] for r in (mine[arm], mine[theirs])]
+                    cpu = f", the sending relay's CPU per GB {send[0] / send[1]:.3f}x"
+                lines.append(f"{source}: {arm}, this build / --against {args.against}: throughput "
+                             f"{ratio:.3f}x{cpu}")
         if NOT_INSPECTING in mine:
             cost = 1 - mine["sluice run"]["mb_per_s"]["median"] / mine[NOT_INSPECTING]["mb_per_s"]["median"]
             lines.append(f"{source}: inspection's cost, 1 - sluice run / {NOT_INSPECTING} throughput "
@@ -486,6 +528,7 @@ def run(args, sync):
     path = write_table(args.out, "sync", started,
                        {"shape": args.shape, "record_bytes": args.record_bytes,
                         "inspect": args.inspect, "sidecar_cpu": args.sidecar_cpu, "net": args.net,
+                        "against": args.against,
                         "results": rows, "ratios": lines})
     print(f"table: {path}")
     png = path[:-len(".json")] + ".png"

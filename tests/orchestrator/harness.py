@@ -83,9 +83,10 @@ class SyncTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="sluice-orch-test-")
         self.workdir = os.path.join(self.dir, "work")
-
-    def tearDown(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
+        # A cleanup, not tearDown: cleanups run after tearDown, last added first, so what a test
+        # adds (unmounting a tmpfs it put in the directory) runs before the directory goes. In
+        # tearDown, the mount point stayed behind in /tmp after every run.
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
 
     def path(self, name):
         return os.path.join(self.dir, name)

@@ -3,9 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -128,8 +130,17 @@ relay: {stall_timeout: 2m}
 }
 
 TEST(SyncSpecTest, ConfigAndCatalogFilesAreRelativeToTheSpec) {
-  const std::string dir = ::testing::TempDir() + "/spec-files";
-  std::filesystem::create_directories(dir);
+  // A directory of its own, removed however the test ends: the files hold a (fake) secret.
+  char templ[] = "/tmp/sluice-spec-files-XXXXXX";
+  ASSERT_NE(mkdtemp(templ), nullptr);
+  const std::string dir = templ;
+  const struct RemoveAll {
+    std::string dir;
+    ~RemoveAll() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } remove_all{dir};
   std::ofstream(dir + "/source.json") << R"({ "api_key" : "secret-value", "n": [1, 2] })";
   std::ofstream(dir + "/catalog.json") << R"({"streams": []})";
   std::ofstream(dir + "/broken.json") << R"({"api_key": "secret-value")";

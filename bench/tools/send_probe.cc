@@ -16,7 +16,8 @@
 //
 //   cat records.jsonl | send_probe --mode=zerocopy --connect=10.213.0.2:9001
 
-#include <arpa/inet.h>
+#include <absl/status/statusor.h>
+#include <absl/time/clock.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/errqueue.h>
@@ -33,6 +34,9 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/net.h"
+#include "dataplane/unique_fd.h"
+
 namespace {
 
 constexpr size_t kTapRead = 64 << 10;  // what the relay reads of its teed copy at a time
@@ -44,22 +48,21 @@ constexpr size_t kRing = 4;            // zerocopy: buffers in flight
   std::exit(1);
 }
 
-int Connect(const std::string& where) {
-  const size_t colon = where.rfind(':');
-  if (colon == std::string::npos) {
-    std::fprintf(stderr, "send_probe: --connect=%s: HOST:PORT expected\n", where.c_str());
+// The relay's own connect (dataplane/net.h): its address forms, and its socket as it sets it up.
+int Connect(std::string_view where) {
+  const absl::StatusOr<sluice::dataplane::Address> address = sluice::dataplane::ParseAddress(where);
+  if (!address.ok()) {
+    std::fprintf(stderr, "send_probe: --connect=%.*s: %s\n", static_cast<int>(where.size()),
+                 where.data(), std::string(address.status().message()).c_str());
     std::exit(2);
   }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::atoi(where.c_str() + colon + 1)));
-  if (inet_pton(AF_INET, where.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
-    std::fprintf(stderr, "send_probe: --connect=%s: not an IPv4 address\n", where.c_str());
-    std::exit(2);
+  absl::StatusOr<sluice::dataplane::UniqueFd> fd =
+      sluice::dataplane::Connect(*address, absl::Now() + absl::Seconds(10), /*stop_fd=*/-1);
+  if (!fd.ok()) {
+    std::fprintf(stderr, "send_probe: %s\n", std::string(fd.status().message()).c_str());
+    std::exit(1);
   }
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) Fail("connect");
-  return fd;
+  return fd->release();
 }
 
 void WriteAll(int fd, const char* p, size_t n) {
@@ -308,7 +311,7 @@ int main(int argc, char** argv) {
   }
   // Every mode reads a pipe as large as the relay makes its FIFOs.
   if (fcntl(STDIN_FILENO, F_SETPIPE_SZ, 1 << 20) < 0) Fail("F_SETPIPE_SZ on stdin (a pipe?)");
-  const int sock = Connect(std::string(where));
+  const int sock = Connect(where);
   uint64_t completions = 0, copied = 0, total = 0;
   if (mode == "tee") {
     total = SendTee(STDIN_FILENO, sock);

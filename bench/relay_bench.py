@@ -36,6 +36,7 @@ import threading
 import time
 
 from charts import bar_chart
+from sizes import parse_size
 from tables import write_table
 
 WORKLOADS = {
@@ -87,11 +88,6 @@ class PeakRss:
         self.t.join()
         peaks = [v for pid, v in self.peak.items() if pid != self.pid] or list(self.peak.values()) or [0]
         return sum(peaks) / 1024.0 if len(peaks) > 1 else peaks[0] / 1024.0
-
-
-def parse_size(text):
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
 
 
 def sh(cmd, **kw):

@@ -28,14 +28,10 @@ import tempfile
 import time
 
 from netns import VethPair
+from sizes import parse_size
 from tables import write_table
 
 MODES = ("tee", "copy", "zerocopy", "uring-zc")
-
-
-def parse_size(text):
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    return int(text[:-1]) * units[text[-1]] if text and text[-1] in units else int(text)
 
 
 def send_once(build, net, path, mode):

@@ -61,6 +61,7 @@ import time
 
 from charts import bar_chart
 from netns import VethPair
+from sizes import parse_size
 from tables import write_table
 
 TARGET = 0.90
@@ -105,11 +106,6 @@ def remove_cgroups(tag):
             os.rmdir(d)
         except OSError:
             pass
-
-
-def parse_size(text):
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
 
 
 class Sync:
